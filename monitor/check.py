@@ -1,0 +1,147 @@
+"""One check run: sync the sources into the database, crawl every watched page once, report."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from monitor.config import Config
+from spiders import signals
+from spiders.spiders.watch import WatchSpider
+from storage import Database, SnapshotStore
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_DATABASE = 3
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class CheckResult:
+    run_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+    planned: int = 0
+    reason: str = "finished"
+
+    @property
+    def errors(self) -> int:
+        return self.counts.get("error", 0)
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def exit_code(self) -> int:
+        if self.reason not in ("finished",):
+            return EXIT_INTERRUPTED
+        return EXIT_SOME_FAILED if self.errors else EXIT_OK
+
+
+def scrapy_settings(db_url: str, overrides: Sequence[str] = (), **extra) -> Settings:
+    """Project settings + policywatch's run settings + `-s KEY=VALUE` overrides (highest priority)."""
+    settings = Settings()
+    settings.setmodule("spiders.settings", priority="project")
+    settings.set("POLICYWATCH_DB", db_url, priority="cmdline")
+    settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+    for key, value in extra.items():
+        settings.set(key, value, priority="cmdline")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"-s expects KEY=VALUE, got {item!r}")
+        settings.set(key.strip(), value, priority="cmdline")
+    return settings
+
+
+def run_check(config: Config, db: Database, *, source_names: Sequence[str] | None = None,
+              overrides: Sequence[str] = (), reporter: "Reporter | None" = None) -> CheckResult:
+    """Crawl the selected sources once and store the results; returns the run's counters."""
+    store = SnapshotStore(db)
+    selected = config.select(list(source_names) if source_names else None)
+    store.sync_sources([s.spec() for s in config.sources])
+    store.interrupt_stale_runs()
+    run_id = store.start_run()
+    result = CheckResult(run_id=run_id)
+    settings = scrapy_settings(db.url, overrides, POLICYWATCH_RUN_ID=run_id,
+                               POLICYWATCH_SOURCES=[s.name for s in selected])
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(WatchSpider)
+
+    def planned(count: int) -> None:
+        result.planned += count
+        if reporter:
+            reporter.planned(result.planned)
+
+    def stored(url: str, outcome: str, error: str | None) -> None:
+        result.counts[outcome] = result.counts.get(outcome, 0) + 1
+        if reporter:
+            reporter.stored(url, outcome, error)
+
+    def closed(spider, reason: str) -> None:
+        result.reason = reason
+
+    from scrapy import signals as scrapy_signals
+    crawler.signals.connect(planned, signal=signals.pages_planned)
+    crawler.signals.connect(stored, signal=signals.page_stored)
+    crawler.signals.connect(closed, signal=scrapy_signals.spider_closed)
+    if reporter:
+        reporter.start()
+    try:
+        process.crawl(crawler)
+        process.start()
+    finally:
+        if reporter:
+            reporter.stop(result)
+    store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")
+    return result
+
+
+class Reporter:
+    """Progress on a terminal (rich bar), otherwise one summary line per run (cron-friendly)."""
+
+    def __init__(self, stream=None, interactive: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty() if interactive is None else interactive
+        self.progress = None
+        self.task = None
+        self.errors = 0
+
+    def start(self) -> None:
+        if not self.interactive:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        self.progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("[red]{task.fields[errors]} errors"), TimeElapsedColumn(),
+                                 console=Console(file=self.stream), transient=True)
+        self.task = self.progress.add_task("check", total=None, errors=0)
+        self.progress.start()
+
+    def planned(self, total: int) -> None:
+        if self.progress:
+            self.progress.update(self.task, total=total)
+
+    def stored(self, url: str, outcome: str, error: str | None) -> None:
+        if outcome == "error":
+            self.errors += 1
+        if self.progress:
+            self.progress.update(self.task, advance=1, errors=self.errors)
+            if error:
+                self.progress.console.print(f"[red]error[/red] {url}: {error}")
+
+    def stop(self, result: CheckResult) -> None:
+        if self.progress:
+            self.progress.stop()
+        print(summary_line(result), file=self.stream if self.interactive else sys.stdout)
+
+
+def summary_line(result: CheckResult) -> str:
+    c = result.counts
+    parts = [f"{c.get(k, 0)} {k.replace('_', ' ')}" for k in ("new", "changed", "unchanged", "not_modified", "error")]
+    status = "" if result.reason == "finished" else f" (stopped: {result.reason})"
+    return f"run {result.run_id}: {result.done} pages checked: " + ", ".join(parts) + status

@@ -1,0 +1,128 @@
+"""The `policywatch` command line.
+
+Exit codes: 0 success (changes or not) · 1 some pages failed · 2 bad sources
+file or usage · 3 database unavailable · 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from typing import Sequence
+
+from monitor.check import EXIT_CONFIG, EXIT_DATABASE, EXIT_OK, Reporter, run_check
+from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
+from storage import Database, DatabaseError, SnapshotStore
+from storage.db import DB_ENV
+
+CHINA = "Asia/Shanghai"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sources", metavar="FILE", default=None,
+                   help=f"sources file (default: ./{DEFAULT_SOURCES})")
+    p.add_argument("--db", metavar="URL", default=None,
+                   help=f"database URL (default: ${DB_ENV} or sqlite:///policywatch.db); "
+                        "e.g. postgresql://user:pass@host/policywatch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policywatch",
+        description="Watch Chinese public-service policy pages (居民医保 缴费 deadlines, fees, subsidies) "
+                    "and keep their history.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser("check", help="crawl every configured page once and store what changed")
+    _common(check)
+    check.add_argument("--source", action="append", metavar="NAME", default=[],
+                       help="only this source (repeatable)")
+    check.add_argument("-s", dest="settings", action="append", metavar="SETTING=VALUE", default=[],
+                       help="override a Scrapy setting for this run (repeatable), as `scrapy crawl -s`")
+    check.add_argument("--progress", choices=("auto", "bar", "line"), default="auto",
+                       help="progress bar on a terminal (auto), always (bar) or one summary line (line)")
+
+    sources = sub.add_parser("sources", help="list the configured sources with their last check")
+    _common(sources)
+    sources.add_argument("--json", action="store_true", help="print JSON")
+
+    demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
+    demo.add_argument("--db", metavar="URL", default=None,
+                      help="database URL (default: a new SQLite file in a temporary folder)")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"policywatch: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except DatabaseError as exc:
+        print(f"policywatch: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
+    except KeyboardInterrupt:
+        print("policywatch: interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_check(args) -> int:
+    config = load_config(args.sources)
+    config.select(args.source or None)  # unknown names fail before anything is crawled
+    db = Database(args.db)
+    interactive = {"auto": None, "bar": True, "line": False}[args.progress]
+    try:
+        result = run_check(config, db, source_names=args.source, overrides=args.settings,
+                           reporter=Reporter(interactive=interactive))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return result.exit_code
+
+
+def cmd_sources(args) -> int:
+    config = load_config(args.sources)
+    db = Database(args.db)
+    store = SnapshotStore(db)
+    store.sync_sources([s.spec() for s in config.sources])
+    rows = [r for r in store.source_overview() if r["name"] in {s.name for s in config.sources}]
+    if args.json:
+        print(json.dumps([{**r, "last_checked_at": _iso(r["last_checked_at"])} for r in rows],
+                         ensure_ascii=False, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+    table = Table("name", "kind", "region", "pages", "snapshots", "last check", "result")
+    for r in rows:
+        result = r["last_outcome"] or "never checked"
+        if r["last_error"]:
+            result += f": {r['last_error']}"
+        table.add_row(r["name"] + ("" if r["enabled"] else " (disabled)"), r["kind"], r["region"] or "",
+                      str(r["pages"]), str(r["snapshots"]), _local(r["last_checked_at"]), result)
+    Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from monitor.demo import run_demo
+    return run_demo(db_url=args.db, keep=args.keep)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def _local(dt: datetime | None) -> str:
+    if dt is None:
+        return ""
+    from zoneinfo import ZoneInfo
+    return dt.astimezone(ZoneInfo(CHINA)).strftime("%Y-%m-%d %H:%M")
+
+
+COMMANDS = {"check": cmd_check, "sources": cmd_sources, "demo": cmd_demo}

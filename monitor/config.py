@@ -1,0 +1,263 @@
+"""The sources file (sources.toml): parsing and validation with line-numbered errors.
+
+Contract (other tools rely on it; extend, never rename):
+
+    notify = []                     # alert targets (Apprise URLs)
+    [defaults]
+    schedule = "0 8 * * *"          # cron, Asia/Shanghai
+    [[source]]
+    name = "..."                    # unique
+    url = "http://..."
+    region = "太原市"               # optional
+    kind = "page" | "list"          # list: follow links matching `follow`
+    follow = "regex"
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from storage.store import SourceSpec
+
+DEFAULT_SOURCES = "sources.toml"
+DEFAULT_SCHEDULE = "0 8 * * *"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+TOP_KEYS = {"notify", "defaults", "source"}
+DEFAULT_KEYS = {"schedule", "timezone", "notify", "enabled"}
+SOURCE_KEYS = {"name", "url", "kind", "follow", "region", "enabled", "schedule", "notify", "profile",
+               "encoding"}
+KINDS = ("page", "list")
+
+
+class ConfigError(ValueError):
+    """The sources file is unusable; str() is one line naming the file and line."""
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    url: str
+    kind: str = "page"
+    follow: str | None = None
+    region: str | None = None
+    enabled: bool = True
+    schedule: str = DEFAULT_SCHEDULE
+    notify: tuple[str, ...] = ()
+    profile: str | None = None
+    encoding: str | None = None
+    line: int = 0
+
+    def spec(self) -> SourceSpec:
+        return SourceSpec(name=self.name, url=self.url, kind=self.kind, region=self.region,
+                          follow=self.follow, profile=self.profile, encoding=self.encoding,
+                          enabled=self.enabled)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    sources: tuple[Source, ...]
+    notify: tuple[str, ...] = ()
+    schedule: str = DEFAULT_SCHEDULE
+    timezone: str = DEFAULT_TIMEZONE
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def enabled_sources(self) -> list[Source]:
+        return [s for s in self.sources if s.enabled]
+
+    def select(self, names: list[str] | None) -> list[Source]:
+        """The enabled sources, or the named ones (which must exist)."""
+        if not names:
+            return self.enabled_sources
+        by_name = {s.name: s for s in self.sources}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise ConfigError(f"{self.path}: no source named {', '.join(map(repr, missing))}")
+        return [by_name[n] for n in names]
+
+
+class _Lines:
+    """Finds the line of a table header or key in the TOML text (tomllib reports none for values)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.source_headers = [i + 1 for i, line in enumerate(self.lines)
+                               if re.match(r"\s*\[\[\s*source\s*\]\]", line)]
+
+    def source(self, index: int) -> int:
+        return self.source_headers[index] if index < len(self.source_headers) else 0
+
+    def key(self, key: str, start: int = 1) -> int:
+        """Line of `key = ...` in the table starting at line `start` (1-based)."""
+        pattern = re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=")
+        for n in range(start, len(self.lines) + 1):
+            line = self.lines[n - 1]
+            if n > start and re.match(r"\s*\[", line):
+                break
+            if pattern.match(line):
+                return n
+        return start
+
+
+def check_cron(expr: str, tz: str = DEFAULT_TIMEZONE) -> str | None:
+    """None if `expr` is a valid 5-field cron expression, else the reason."""
+    from apscheduler.triggers.cron import CronTrigger
+    if len(expr.split()) != 5:
+        return "a cron schedule has 5 fields: minute hour day month weekday"
+    try:
+        CronTrigger.from_crontab(expr, timezone=tz)
+    except (ValueError, TypeError, KeyError) as exc:
+        return str(exc)
+    return None
+
+
+def check_url(url: object) -> str | None:
+    if not isinstance(url, str) or not url.strip():
+        return "url must be a non-empty string"
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        return "url must start with http:// or https://"
+    if not parts.hostname:
+        return "url has no host"
+    if any(c.isspace() for c in url.strip()):
+        return "url contains spaces"
+    return None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a sources file; raise ConfigError (one line, with file:line) on any problem."""
+    path = Path(path or DEFAULT_SOURCES)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: sources file not found (create one or pass --sources FILE)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        where = f"{origin}:{m.group(1)}" if m else origin
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError(f"{where}: TOML syntax error: {reason}") from None
+    lines = _Lines(text)
+
+    def fail(line: int, message: str):
+        raise ConfigError(f"{origin}:{line}: {message}" if line else f"{origin}: {message}")
+
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        fail(lines.key(key), f"unknown key {key!r} (allowed at top level: {', '.join(sorted(TOP_KEYS))})")
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        fail(lines.key("defaults"), "[defaults] must be a table")
+    defaults_line = next((i + 1 for i, l in enumerate(lines.lines) if re.match(r"\s*\[\s*defaults\s*\]", l)), 1)
+    for key in defaults:
+        if key not in DEFAULT_KEYS:
+            fail(lines.key(key, defaults_line), f"unknown key {key!r} in [defaults] "
+                                                f"(allowed: {', '.join(sorted(DEFAULT_KEYS))})")
+    tz = defaults.get("timezone", DEFAULT_TIMEZONE)
+    try:
+        from zoneinfo import ZoneInfo
+        ZoneInfo(tz)
+    except Exception:
+        fail(lines.key("timezone", defaults_line), f"unknown time zone {tz!r}")
+    schedule = defaults.get("schedule", DEFAULT_SCHEDULE)
+    if not isinstance(schedule, str) or (reason := check_cron(schedule, tz)):
+        fail(lines.key("schedule", defaults_line), f"bad cron schedule {schedule!r}: "
+                                                   f"{reason if isinstance(schedule, str) else 'not a string'}")
+    notify = _string_list(data.get("notify", []), lambda m: fail(lines.key("notify"), m), "notify")
+    default_notify = _string_list(defaults.get("notify", []), lambda m: fail(lines.key("notify", defaults_line), m),
+                                  "notify")
+    default_enabled = defaults.get("enabled", True)
+
+    raw_sources = data.get("source", [])
+    if not isinstance(raw_sources, list):
+        fail(lines.key("source"), "use [[source]] tables for sources")
+    sources: list[Source] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_sources):
+        line = lines.source(i)
+        label = f"[[source]] #{i + 1}"
+
+        def bad(key: str | None, message: str, _line=line, _label=label):
+            fail(lines.key(key, _line) if key else _line, f"{_label}: {message}")
+
+        unknown = set(raw) - SOURCE_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            bad(key, f"unknown key {key!r} (allowed: {', '.join(sorted(SOURCE_KEYS))})")
+        name = raw.get("name")
+        if not isinstance(name, str) or not name.strip():
+            bad("name" if "name" in raw else None, "every source needs a non-empty name")
+        name = name.strip()
+        label = f"source {name!r}"
+        if name in seen:
+            bad("name", f"duplicate name (first defined on line {seen[name]})")
+        seen[name] = lines.key("name", line)
+        if "url" not in raw:
+            bad(None, "missing url")
+        if reason := check_url(raw["url"]):
+            bad("url", f"bad url {raw['url']!r}: {reason}")
+        kind = raw.get("kind", "page")
+        if kind not in KINDS:
+            bad("kind", f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        follow = raw.get("follow")
+        if kind == "list" and not follow:
+            bad("kind", "a list source needs `follow`, a regex for the article links to watch")
+        if follow is not None:
+            if not isinstance(follow, str):
+                bad("follow", "follow must be a string (a regular expression)")
+            try:
+                re.compile(follow)
+            except re.error as exc:
+                bad("follow", f"bad regex {follow!r}: {exc}")
+            if kind != "list":
+                bad("follow", "follow only applies to kind = \"list\"")
+        src_schedule = raw.get("schedule", schedule)
+        if not isinstance(src_schedule, str) or (reason := check_cron(src_schedule, tz)):
+            bad("schedule", f"bad cron schedule {src_schedule!r}: "
+                            f"{reason if isinstance(src_schedule, str) else 'not a string'}")
+        enabled = raw.get("enabled", default_enabled)
+        if not isinstance(enabled, bool):
+            bad("enabled", "enabled must be true or false")
+        for key in ("region", "profile", "encoding"):
+            if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
+                bad(key, f"{key} must be a non-empty string")
+        if "encoding" in raw:
+            from spiders.encoding import canonical
+            if canonical(raw["encoding"]) is None:
+                bad("encoding", f"unknown encoding {raw['encoding']!r}")
+        if "profile" in raw:
+            from spiders.profiles import load_profiles
+            if raw["profile"] != "generic":
+                try:
+                    load_profiles().by_name(raw["profile"])
+                except KeyError as exc:
+                    bad("profile", str(exc.args[0]))
+        src_notify = _string_list(raw.get("notify", []), lambda m: bad("notify", m), "notify")
+        sources.append(Source(name=name, url=raw["url"].strip(), kind=kind, follow=follow,
+                              region=raw.get("region"), enabled=enabled, schedule=src_schedule,
+                              notify=tuple(default_notify) + tuple(src_notify),
+                              profile=raw.get("profile"), encoding=raw.get("encoding"), line=line))
+    return Config(path=origin, sources=tuple(sources), notify=tuple(notify), schedule=schedule, timezone=tz)
+
+
+def _string_list(value, fail, key: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        fail(f"{key} must be a list of strings")
+    return list(value)

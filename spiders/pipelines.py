@@ -1,0 +1,78 @@
+"""StorePipeline: writes checks and snapshots to the history database in batches."""
+from __future__ import annotations
+
+import logging
+
+from scrapy import signals as scrapy_signals
+from twisted.internet import task
+
+from spiders import signals
+from spiders.items import PageCheck
+from storage import DatabaseError, SnapshotStore
+
+logger = logging.getLogger(__name__)
+
+
+class StorePipeline:
+    """Buffers PageCheck items and stores them, each batch in one transaction.
+
+    A killed process loses at most the unwritten batch: those pages simply keep
+    their previous state and are fetched again next run; nothing is half-written.
+    """
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        self.batch_size = crawler.settings.getint("POLICYWATCH_STORE_BATCH", 100)
+        self.interval = crawler.settings.getfloat("POLICYWATCH_STORE_INTERVAL", 1.0)
+        self.buffer: list[PageCheck] = []
+        self.loop: task.LoopingCall | None = None
+        self.counts: dict[str, int] = {}
+        crawler.signals.connect(self.spider_closed, signal=scrapy_signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    @property
+    def store(self) -> SnapshotStore:
+        return self.crawler.spider.store
+
+    def open_spider(self, spider=None) -> None:
+        self.loop = task.LoopingCall(self.flush)
+        self.loop.start(self.interval, now=False)
+
+    def process_item(self, item, spider=None):
+        if isinstance(item, PageCheck):
+            self.buffer.append(item)
+            if len(self.buffer) >= self.batch_size:
+                self.flush()
+        return item
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        spider = self.crawler.spider
+        try:
+            outcomes = self.store.record_checks(spider.run_id, [b.record for b in batch])
+        except DatabaseError as exc:
+            logger.error("could not store %d checks: %s", len(batch), exc)
+            self.crawler.stats.inc_value("policywatch/store_errors", len(batch))
+            for b in batch:
+                self.crawler.signals.send_catch_log(signals.page_stored, url=b.url, outcome="error",
+                                                    error=str(exc))
+            return
+        for b, outcome in zip(batch, outcomes):
+            self.counts[outcome] = self.counts.get(outcome, 0) + 1
+            self.crawler.stats.inc_value(f"policywatch/outcome/{outcome}")
+            self.crawler.signals.send_catch_log(signals.page_stored, url=b.url, outcome=outcome,
+                                                error=b.record.error)
+
+    def spider_closed(self, spider, reason) -> None:
+        if self.loop and self.loop.running:
+            self.loop.stop()
+        self.flush()
+        status = "finished" if reason == "finished" else "interrupted"
+        if getattr(spider, "run_id", None) is not None and spider.owns_run:
+            self.store.finish_run(spider.run_id, self.counts, status)
+        spider.outcome_counts = dict(self.counts)

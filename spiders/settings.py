@@ -1,0 +1,55 @@
+"""Scrapy settings for policywatch (data only; override per run with `policywatch check -s KEY=VALUE`)."""
+
+BOT_NAME = "policywatch"
+SPIDER_MODULES = ["spiders.spiders"]
+NEWSPIDER_MODULE = "spiders.spiders"
+
+USER_AGENT = "policywatch/0.1 (+https://github.com/policywatch/policywatch; policy page monitor)"
+ROBOTSTXT_OBEY = True
+
+# Politeness: few parallel requests per site, adaptive delay, bounded waits and sizes.
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+# Retries with exponential backoff (spiders.middlewares.BackoffRetryMiddleware).
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_BACKOFF_BASE = 2.0
+RETRY_BACKOFF_MAX = 60.0
+
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19 opens a remote-control HTTP port and writes job files by default; a monitor needs neither.
+REMOTE_CONTROL_ENABLED = False
+# Never use Scrapy's HTTP cache for monitoring: it can serve a stale page for days.
+HTTPCACHE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "spiders.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "spiders.middlewares.RobotsTxtMiddleware": 100,
+}
+ITEM_PIPELINES = {
+    "spiders.pipelines.StorePipeline": 300,
+}
+
+# policywatch's own settings.
+POLICYWATCH_DB = None            # database URL; None → $POLICYWATCH_DB or sqlite:///policywatch.db
+POLICYWATCH_SOURCES = []         # restrict the crawl to these source names
+POLICYWATCH_RUN_ID = None        # set by `policywatch check`; created by the spider otherwise
+POLICYWATCH_STORE_BATCH = 100    # checks written per transaction
+POLICYWATCH_STORE_INTERVAL = 1.0  # seconds between flushes of a partial batch
+POLICYWATCH_PROFILES = None      # path of an alternative profiles.toml
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,170 @@
+"""The watch spider: fetches every watched page of the enabled sources once."""
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from datetime import datetime, timezone
+from typing import Iterator
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import (
+    ConnectionLost, ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError,
+)
+from twisted.web._newclient import ResponseNeverReceived
+
+from spiders import signals
+from spiders.content import extract_main
+from spiders.encoding import decode_html
+from spiders.items import PageCheck
+from spiders.profiles import load_profiles
+from storage import Database, SnapshotStore
+from storage.store import CheckRecord, PageContent, PageState
+
+HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml")
+
+
+class WatchSpider(scrapy.Spider):
+    """One spider for all sources: pages come from the database, results go back to it."""
+
+    name = "watch"
+    custom_settings: dict = {}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.run_id: int | None = None
+        self.owns_run = False
+        self.outcome_counts: dict[str, int] = {}
+        self._scheduled: set[int] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.db = Database(settings.get("POLICYWATCH_DB"))
+        spider.store = SnapshotStore(spider.db)
+        spider.profiles = load_profiles(settings.get("POLICYWATCH_PROFILES"))
+        only = settings.getlist("POLICYWATCH_SOURCES") or (kwargs.get("source", "").split(",") if kwargs.get("source") else [])
+        spider.only_sources = [s for s in only if s]
+        spider.run_id = settings.get("POLICYWATCH_RUN_ID")
+        if spider.run_id is None:
+            spider.run_id = spider.store.start_run()
+            spider.owns_run = True
+        return spider
+
+    async def start(self):
+        pages = self.store.pages_to_check(self.only_sources or None)
+        if not pages:
+            self.logger.warning("no pages to check: the database has no enabled sources "
+                                "(run `policywatch check` with a sources file)")
+        for request in self._requests(pages):
+            yield request
+
+    def _requests(self, pages: list[PageState]) -> Iterator[Request]:
+        fresh = [p for p in pages if p.page_id not in self._scheduled]
+        if fresh:
+            self.crawler.signals.send_catch_log(signals.pages_planned, count=len(fresh))
+        for page in fresh:
+            self._scheduled.add(page.page_id)
+            headers = {}
+            # Validators exactly as the server sent them last time; never our own clock.
+            if page.etag:
+                headers["If-None-Match"] = page.etag
+            if page.last_modified:
+                headers["If-Modified-Since"] = page.last_modified
+            yield Request(page.url, headers=headers, callback=self.parse_page, errback=self.on_error,
+                          dont_filter=True,
+                          meta={"page": page, "started": time.monotonic(),
+                                "handle_httpstatus_list": [304]})
+
+    # -- results ----------------------------------------------------------------
+    def _record(self, request: Request, **fields) -> PageCheck:
+        page: PageState = request.meta["page"]
+        duration = int((time.monotonic() - request.meta.get("started", time.monotonic())) * 1000)
+        rec = CheckRecord(page_id=page.page_id, checked_at=datetime.now(timezone.utc), duration_ms=duration,
+                          **fields)
+        return PageCheck(url=page.url, record=rec)
+
+    def parse_page(self, response: Response):
+        page: PageState = response.meta["page"]
+        if response.status == 304:
+            yield self._record(response.request, http_status=304, not_modified=True)
+            return
+        etag = _header(response, b"ETag")
+        last_modified = _header(response, b"Last-Modified")
+        content_type = _header(response, b"Content-Type") or ""
+        if not isinstance(response, TextResponse) or (
+                content_type and not content_type.split(";")[0].strip().lower() in HTML_TYPES):
+            yield self._record(response.request, http_status=response.status,
+                               error=f"not an HTML page ({content_type.split(';')[0] or 'unknown type'})")
+            return
+        html, encoding = decode_html(response.body, content_type, page.encoding)
+        if page.role == "list":
+            yield from self._parse_list(response, page, html, etag, last_modified)
+            return
+        main = extract_main(html, response.url, page.profile, self.profiles)
+        if not main.main_text:
+            yield self._record(response.request, http_status=response.status, error="page has no text content")
+            return
+        content = PageContent(main_text=main.main_text, title=main.title, published_at=main.published_at,
+                              final_url=response.url, encoding=encoding, profile=main.profile,
+                              raw=response.body, meta=main.meta)
+        yield self._record(response.request, http_status=response.status, content=content, etag=etag,
+                           last_modified=last_modified)
+
+    def _parse_list(self, response: Response, page: PageState, html: str, etag, last_modified):
+        follow = re.compile(page.follow or r"(?!)")
+        selector = scrapy.Selector(text=html, type="html")
+        urls = []
+        for href in selector.css("a::attr(href)").getall():
+            href = href.strip()
+            if not href or href.startswith(("javascript:", "mailto:", "#")):
+                continue
+            absolute = response.urljoin(href).split("#")[0]
+            if absolute.startswith(("http://", "https://")) and follow.search(absolute):
+                urls.append(absolute)
+        new_pages = self.store.add_discovered_pages(page.source_id, urls) if urls else []
+        self.logger.info("list %s: %d matching links, %d new", response.url, len(set(urls)), len(new_pages))
+        links_hash = hashlib.sha256("\n".join(sorted(set(urls))).encode()).hexdigest()
+        yield self._record(response.request, http_status=response.status, etag=etag,
+                           last_modified=last_modified, links_hash=links_hash)
+        yield from self._requests(new_pages)
+
+    def on_error(self, failure):
+        request = failure.request
+        status = None
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            message = f"HTTP {status}"
+        elif failure.check(IgnoreRequest) and "robots" in str(failure.value).lower():
+            message = "blocked by robots.txt"
+        elif failure.check(IgnoreRequest):
+            message = f"request ignored: {failure.value}"
+        elif failure.check(DNSLookupError):
+            message = f"DNS lookup failed for {request.url.split('/')[2]}"
+        elif failure.check(ConnectionRefusedError):
+            message = "connection refused"
+        elif failure.check(TimeoutError, TCPTimedOutError):
+            message = f"timed out after {self.settings.getfloat('DOWNLOAD_TIMEOUT'):g} s"
+        elif failure.check(ResponseNeverReceived, ConnectionLost):
+            message = f"connection lost: {_first_reason(failure.value)}"
+        else:
+            message = f"{type(failure.value).__name__}: {failure.value}".strip()
+        if "maxsize" in message.lower() or "DOWNLOAD_MAXSIZE" in message or "larger than" in message.lower():
+            message = f"page larger than DOWNLOAD_MAXSIZE ({self.settings.getint('DOWNLOAD_MAXSIZE')} bytes)"
+        yield self._record(request, http_status=status, error=message[:500])
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _first_reason(exc) -> str:
+    reasons = getattr(exc, "reasons", None)
+    if reasons:
+        return str(reasons[0].value) or type(reasons[0].value).__name__
+    return str(exc) or type(exc).__name__

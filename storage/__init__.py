@@ -1,0 +1,8 @@
+"""History database: SQLAlchemy models, sessions, migrations and query functions.
+
+Nothing outside this package writes SQL. Storage imports no Scrapy code.
+"""
+from storage.db import Database, DatabaseError, resolve_db_url
+from storage.store import CheckRecord, PageState, SnapshotStore
+
+__all__ = ["Database", "DatabaseError", "resolve_db_url", "CheckRecord", "PageState", "SnapshotStore"]

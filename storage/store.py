@@ -1,0 +1,306 @@
+"""SnapshotStore: the write and read paths of the crawl history.
+
+All state a crawl needs (conditional-GET validators, the last content hash,
+discovered pages) lives in the database, so several crawler machines can share it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.db import Database, compress, decompress
+from storage.models import Check, Page, RawPage, Run, Snapshot, Source
+from storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What storage needs to know of a configured source."""
+
+    name: str
+    url: str
+    kind: str = "page"
+    region: str | None = None
+    follow: str | None = None
+    profile: str | None = None
+    encoding: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class PageState:
+    """A page to fetch, with the validators of its last good fetch."""
+
+    page_id: int
+    source_id: int
+    source_name: str
+    url: str
+    role: str
+    etag: str | None = None
+    last_modified: str | None = None
+    follow: str | None = None
+    profile: str | None = None
+    encoding: str | None = None
+
+
+@dataclass
+class PageContent:
+    """The cut-out main content of a fetched page."""
+
+    main_text: str
+    title: str | None
+    published_at: datetime | None
+    final_url: str
+    encoding: str | None
+    profile: str | None
+    raw: bytes
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.main_text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class CheckRecord:
+    """One fetch attempt, ready to store. Exactly one of error / not_modified / content describes the result."""
+
+    page_id: int
+    checked_at: datetime
+    duration_ms: int | None = None
+    http_status: int | None = None
+    error: str | None = None
+    not_modified: bool = False
+    content: PageContent | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    links_hash: str | None = None  # list pages: hash of the sorted matching links
+
+
+class SnapshotStore:
+    """Reads what to crawl and writes what was crawled, one transaction per batch of checks."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- sources and pages -------------------------------------------------
+    def sync_sources(self, specs: Sequence[SourceSpec]) -> dict[str, int]:
+        """Upsert the configured sources by name, disable the ones no longer configured; return name → id."""
+        now = utcnow()
+        ids: dict[str, int] = {}
+        with self.db.session() as s:
+            existing = {src.name: src for src in s.scalars(select(Source))}
+            for spec in specs:
+                src = existing.get(spec.name)
+                if src is None:
+                    src = Source(name=spec.name, created_at=now, url=spec.url, kind=spec.kind)
+                    s.add(src)
+                values = dict(url=spec.url, kind=spec.kind, region=spec.region, follow=spec.follow,
+                              profile=spec.profile, encoding=spec.encoding, enabled=spec.enabled)
+                if any(getattr(src, k, None) != v for k, v in values.items()) or src.id is None:
+                    for k, v in values.items():
+                        setattr(src, k, v)
+                    src.updated_at = now
+            configured = {spec.name for spec in specs}
+            for name, src in existing.items():
+                if name not in configured and src.enabled:
+                    src.enabled = False
+                    src.updated_at = now
+            s.flush()
+            for spec in specs:
+                src = existing.get(spec.name) or s.scalar(select(Source).where(Source.name == spec.name))
+                ids[spec.name] = src.id
+                role = "list" if spec.kind == "list" else "article"
+                self._ensure_pages(s, src.id, [spec.url], role, now)
+        return ids
+
+    def _ensure_pages(self, s, source_id: int, urls: Iterable[str], role: str, now: datetime) -> list[int]:
+        urls = list(dict.fromkeys(urls))
+        if not urls:
+            return []
+        rows = [dict(source_id=source_id, url=u, role=role, first_seen_at=now) for u in urls]
+        stmt = self._insert(Page).values(rows).on_conflict_do_nothing(index_elements=["source_id", "url"])
+        s.execute(stmt)
+        return list(s.scalars(select(Page.id).where(Page.source_id == source_id, Page.url.in_(urls))))
+
+    def _insert(self, model):
+        return (postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert)(model)
+
+    def pages_to_check(self, source_names: Sequence[str] | None = None) -> list[PageState]:
+        """Every page of the enabled sources (optionally only the named ones), list pages first."""
+        # A page source watches exactly its configured URL; a list source also its discovered articles.
+        current = or_(Page.url == Source.url, and_(Source.kind == "list", Page.role == "article"))
+        q = (select(Page, Source).join(Source, Page.source_id == Source.id)
+             .where(Source.enabled.is_(True), current).order_by(Page.role.desc(), Page.id))
+        if source_names:
+            q = q.where(Source.name.in_(list(source_names)))
+        with self.db.session() as s:
+            return [self._state(page, src) for page, src in s.execute(q)]
+
+    @staticmethod
+    def _state(page: Page, src: Source) -> PageState:
+        return PageState(page_id=page.id, source_id=src.id, source_name=src.name, url=page.url,
+                         role=page.role, etag=page.etag, last_modified=page.last_modified,
+                         follow=src.follow, profile=src.profile, encoding=src.encoding)
+
+    def add_discovered_pages(self, source_id: int, urls: Sequence[str]) -> list[PageState]:
+        """Register article URLs found on a list page; return the states of the ones not seen before."""
+        now = utcnow()
+        with self.db.session() as s:
+            known = set(s.scalars(select(Page.url).where(Page.source_id == source_id, Page.url.in_(list(urls)))))
+            new = [u for u in dict.fromkeys(urls) if u not in known]
+            self._ensure_pages(s, source_id, new, "article", now)
+            src = s.get(Source, source_id)
+            rows = s.scalars(select(Page).where(Page.source_id == source_id, Page.url.in_(new))).all()
+            return [self._state(p, src) for p in rows]
+
+    # -- runs ----------------------------------------------------------------
+    def start_run(self) -> int:
+        with self.db.session() as s:
+            run = Run(started_at=utcnow(), status="running", host=socket.gethostname()[:255], pid=os.getpid())
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, counts: dict[str, int], status: str = "finished") -> None:
+        with self.db.session() as s:
+            s.execute(update(Run).where(Run.id == run_id)
+                      .values(finished_at=utcnow(), status=status, counts=dict(counts)))
+
+    # -- the write path ------------------------------------------------------
+    def record_checks(self, run_id: int | None, records: Sequence[CheckRecord]) -> list[str]:
+        """Store a batch of checks atomically and return each one's outcome.
+
+        Outcome: error, not_modified (HTTP 304), new (first snapshot), changed
+        (main text differs from the page's last snapshot) or unchanged.
+        """
+        outcomes: list[str] = []
+        with self.db.session() as s:
+            ids = [r.page_id for r in records]
+            last = dict(s.execute(select(Page.id, Page.last_hash).where(Page.id.in_(ids))).all())
+            for rec in records:
+                outcome, snapshot_id = self._record_one(s, run_id, rec, last.get(rec.page_id))
+                outcomes.append(outcome)
+        return outcomes
+
+    def _record_one(self, s, run_id, rec: CheckRecord, last_hash: str | None) -> tuple[str, int | None]:
+        page_values: dict = dict(last_checked_at=rec.checked_at)
+        snapshot_id = None
+        if rec.error is not None:
+            outcome = "error"
+        elif rec.not_modified:
+            outcome = "not_modified"
+        elif rec.content is None:  # a list page: its state is the set of matching links, no snapshot
+            outcome = "unchanged" if rec.links_hash == last_hash else ("new" if last_hash is None else "changed")
+            page_values.update(etag=rec.etag, last_modified=rec.last_modified, last_hash=rec.links_hash)
+        else:
+            content = rec.content
+            digest = content.content_hash
+            page_values.update(etag=rec.etag, last_modified=rec.last_modified)
+            if digest == last_hash:
+                outcome = "unchanged"
+            else:
+                outcome = "new" if last_hash is None else "changed"
+                raw_id = self._store_raw(s, content.raw)
+                snap = Snapshot(page_id=rec.page_id, fetched_at=rec.checked_at, content_hash=digest,
+                                title=content.title, published_at=content.published_at,
+                                main_text=content.main_text, final_url=content.final_url,
+                                encoding=content.encoding, profile=content.profile,
+                                page_meta=content.meta or None, raw_id=raw_id)
+                s.add(snap)
+                s.flush()
+                snapshot_id = snap.id
+                page_values.update(last_snapshot_id=snapshot_id, last_hash=digest)
+        page_values["last_outcome"] = outcome
+        s.execute(update(Page).where(Page.id == rec.page_id).values(**page_values))
+        s.add(Check(run_id=run_id, page_id=rec.page_id, checked_at=rec.checked_at, outcome=outcome,
+                    http_status=rec.http_status, duration_ms=rec.duration_ms, snapshot_id=snapshot_id,
+                    error=rec.error))
+        return outcome, snapshot_id
+
+    def _store_raw(self, s, raw: bytes) -> int:
+        digest = hashlib.sha256(raw).hexdigest()
+        found = s.scalar(select(RawPage.id).where(RawPage.sha256 == digest))
+        if found is not None:
+            return found
+        s.execute(self._insert(RawPage).values(sha256=digest, size=len(raw), compression="zlib",
+                                                data=compress(raw)).on_conflict_do_nothing(index_elements=["sha256"]))
+        return s.scalar(select(RawPage.id).where(RawPage.sha256 == digest))
+
+    # -- reads -----------------------------------------------------------------
+    def source_overview(self) -> list[dict]:
+        """One row per source: pages, snapshots and its most recent check."""
+        with self.db.session() as s:
+            rows = []
+            for src in s.scalars(select(Source).order_by(Source.id)):
+                pages = s.scalar(select(func.count()).select_from(Page).where(Page.source_id == src.id))
+                snaps = s.scalar(select(func.count()).select_from(Snapshot).join(Page)
+                                 .where(Page.source_id == src.id))
+                last = s.execute(select(Check.checked_at, Check.outcome, Check.http_status, Check.error)
+                                 .join(Page).where(Page.source_id == src.id)
+                                 .order_by(Check.checked_at.desc(), Check.id.desc()).limit(1)).first()
+                rows.append(dict(name=src.name, url=src.url, kind=src.kind, region=src.region,
+                                 enabled=src.enabled, pages=pages, snapshots=snaps,
+                                 last_checked_at=last.checked_at if last else None,
+                                 last_outcome=last.outcome if last else None,
+                                 last_status=last.http_status if last else None,
+                                 last_error=last.error if last else None))
+            return rows
+
+    def snapshots(self, source_name: str | None = None) -> list[dict]:
+        """All snapshots, oldest first, with their page URL and source name."""
+        q = (select(Snapshot, Page.url, Source.name).join(Page, Snapshot.page_id == Page.id)
+             .join(Source, Page.source_id == Source.id).order_by(Snapshot.id))
+        if source_name:
+            q = q.where(Source.name == source_name)
+        with self.db.session() as s:
+            return [dict(id=snap.id, source=name, url=url, fetched_at=snap.fetched_at, title=snap.title,
+                         published_at=snap.published_at, main_text=snap.main_text, final_url=snap.final_url,
+                         encoding=snap.encoding, profile=snap.profile, content_hash=snap.content_hash,
+                         meta=snap.page_meta, raw_id=snap.raw_id)
+                    for snap, url, name in s.execute(q)]
+
+    def checks(self, run_id: int | None = None) -> list[dict]:
+        q = select(Check, Page.url).join(Page, Check.page_id == Page.id).order_by(Check.id)
+        if run_id is not None:
+            q = q.where(Check.run_id == run_id)
+        with self.db.session() as s:
+            return [dict(id=c.id, run_id=c.run_id, url=url, outcome=c.outcome, http_status=c.http_status,
+                         error=c.error, snapshot_id=c.snapshot_id, checked_at=c.checked_at,
+                         duration_ms=c.duration_ms) for c, url in s.execute(q)]
+
+    def raw_html(self, raw_id: int) -> bytes:
+        with self.db.session() as s:
+            raw = s.get(RawPage, raw_id)
+            return decompress(raw.data, raw.compression)
+
+    def interrupt_stale_runs(self) -> int:
+        """Mark runs of this host whose process is gone as interrupted; return how many."""
+        host = socket.gethostname()[:255]
+        n = 0
+        with self.db.session() as s:
+            for run in s.scalars(select(Run).where(Run.status == "running", Run.host == host)):
+                if run.pid and not _pid_alive(run.pid):
+                    run.status = "interrupted"
+                    run.finished_at = utcnow()
+                    n += 1
+        return n
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

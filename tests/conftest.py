@@ -1,0 +1,144 @@
+"""Shared fixtures: the local fixture site, databases (SQLite and a real PostgreSQL), the CLI runner."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from monitor.localsite import LocalSite
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = Path(__file__).resolve().parent / "site"
+DEMO_SITE = ROOT / "monitor" / "demo_site"
+PG_ENV = "POLICYWATCH_TEST_PG"  # URL of an existing server to use instead of starting one
+
+
+# -- the local site -------------------------------------------------------------
+@pytest.fixture
+def site(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving a copy of the demo site (v1) plus tests/site pages."""
+    root = tmp_path / "www"
+    shutil.copytree(DEMO_SITE / "v1", root)
+    shutil.copytree(SITE, root, dirs_exist_ok=True)
+    with LocalSite(root) as server:
+        server.dir = root
+        yield server
+
+
+def overlay_v2(site) -> None:
+    """Switch the fixture site to the demo's version 2 pages."""
+    shutil.copytree(DEMO_SITE / "v2", site.dir, dirs_exist_ok=True)
+
+
+# -- databases ------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster on 127.0.0.1 (run as the `postgres` user when we are root)."""
+
+    def __init__(self) -> None:
+        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        if not initdb or not pg_ctl:
+            pytest.fail("PostgreSQL server binaries not found: install the Debian package `postgresql` "
+                        f"(as .ci/run does) or set {PG_ENV} to a server URL", pytrace=False)
+        self.dir = Path(tempfile.mkdtemp(prefix="policywatch-pg-"))
+        self.port = _free_port()
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.dir, "postgres")
+        data = self.dir / "data"
+        self._run([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"])
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+        self._run([pg_ctl, "-D", str(data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"])
+        self.pg_ctl, self.data = pg_ctl, data
+        self.url = f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, cmd) -> None:
+        proc = subprocess.run(self.as_user + cmd, capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(cmd[:2])} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+
+    def stop(self) -> None:
+        subprocess.run(self.as_user + [self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    if os.environ.get(PG_ENV):
+        yield os.environ[PG_ENV]
+        return
+    server = PostgresServer()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_admin_url):
+    """A new empty PostgreSQL database for one test."""
+    import sqlalchemy as sa
+    name = "pw_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = sa.engine.make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Each test using it runs once on SQLite and once on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+# -- running the real command line -------------------------------------------------
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, env: dict | None = None):
+    """Run `policywatch ARGS` in a child process (Twisted's reactor cannot restart in one process)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env.pop("POLICYWATCH_DB", None)
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=timeout, env=full_env)
+
+
+FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "RETRY_BACKOFF_BASE=0.05", "-s", "DOWNLOAD_TIMEOUT=5",
+        "-s", "POLICYWATCH_STORE_INTERVAL=0.2"]
+
+
+def write_sources(path: Path, body: str) -> Path:
+    path.write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
+    return path
+
+
+def check(sources: Path, db: str, *extra: str, timeout: float = 120):
+    """`policywatch check` with settings that keep tests quick; fails the test on a traceback."""
+    proc = run_cli("check", "--sources", str(sources), "--db", db, "--progress", "line", *FAST, *extra,
+                   timeout=timeout)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
