@@ -42,12 +42,13 @@ class CheckResult:
         return EXIT_SOME_FAILED if self.errors else EXIT_OK
 
 
-def scrapy_settings(db_url: str, overrides: Sequence[str] = (), **extra) -> Settings:
+def scrapy_settings(db_url: str, overrides: Sequence[str] = (), verbose: bool = False, **extra) -> Settings:
     """Project settings + policywatch's run settings + `-s KEY=VALUE` overrides (highest priority)."""
     settings = Settings()
     settings.setmodule("spiders.settings", priority="project")
     settings.set("POLICYWATCH_DB", db_url, priority="cmdline")
-    settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+    # Results go to the database and the summary line; Scrapy's own log only with --verbose.
+    settings.set("LOG_LEVEL", "INFO" if verbose else "CRITICAL", priority="cmdline")
     for key, value in extra.items():
         settings.set(key, value, priority="cmdline")
     for item in overrides:
@@ -59,7 +60,8 @@ def scrapy_settings(db_url: str, overrides: Sequence[str] = (), **extra) -> Sett
 
 
 def run_check(config: Config, db: Database, *, source_names: Sequence[str] | None = None,
-              overrides: Sequence[str] = (), reporter: "Reporter | None" = None) -> CheckResult:
+              overrides: Sequence[str] = (), reporter: "Reporter | None" = None,
+              verbose: bool = False) -> CheckResult:
     """Crawl the selected sources once and store the results; returns the run's counters."""
     store = SnapshotStore(db)
     selected = config.select(list(source_names) if source_names else None)
@@ -67,7 +69,7 @@ def run_check(config: Config, db: Database, *, source_names: Sequence[str] | Non
     store.interrupt_stale_runs()
     run_id = store.start_run()
     result = CheckResult(run_id=run_id)
-    settings = scrapy_settings(db.url, overrides, POLICYWATCH_RUN_ID=run_id,
+    settings = scrapy_settings(db.url, overrides, verbose, POLICYWATCH_RUN_ID=run_id,
                                POLICYWATCH_SOURCES=[s.name for s in selected])
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(WatchSpider)

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this source (repeatable)")
     check.add_argument("-s", dest="settings", action="append", metavar="SETTING=VALUE", default=[],
                        help="override a Scrapy setting for this run (repeatable), as `scrapy crawl -s`")
+    check.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log (INFO level)")
     check.add_argument("--progress", choices=("auto", "bar", "line"), default="auto",
                        help="progress bar on a terminal (auto), always (bar) or one summary line (line)")
 
@@ -80,7 +81,7 @@ def cmd_check(args) -> int:
     interactive = {"auto": None, "bar": True, "line": False}[args.progress]
     try:
         result = run_check(config, db, source_names=args.source, overrides=args.settings,
-                           reporter=Reporter(interactive=interactive))
+                           reporter=Reporter(interactive=interactive), verbose=args.verbose)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return result.exit_code

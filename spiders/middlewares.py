@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as _RobotsTxtMiddleware
@@ -41,6 +42,10 @@ class RobotsTxtMiddleware(_RobotsTxtMiddleware):
     disallowed page queued behind others was fetched. Re-read the parsed result instead.
     """
 
+    def __init__(self, crawler) -> None:
+        super().__init__(crawler)
+        logging.getLogger(_RobotsTxtMiddleware.__module__).addFilter(_no_traceback)
+
     async def robot_parser(self, request: Request):
         parser = await super().robot_parser(request)
         if parser is None:
@@ -48,3 +53,12 @@ class RobotsTxtMiddleware(_RobotsTxtMiddleware):
             if not isinstance(current, Deferred):
                 return current
         return parser
+
+
+def _no_traceback(record: logging.LogRecord) -> bool:
+    """An unreachable robots.txt is an ordinary fetch failure: log one line, not a traceback."""
+    if record.exc_info:
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True

@@ -23,15 +23,28 @@ PG_ENV = "POLICYWATCH_TEST_PG"  # URL of an existing server to use instead of st
 
 
 # -- the local site -------------------------------------------------------------
+def _serve(root: Path):
+    shutil.copytree(DEMO_SITE / "v1", root)
+    shutil.copytree(SITE, root, dirs_exist_ok=True)
+    server = LocalSite(root).start()
+    server.dir = root
+    return server
+
+
 @pytest.fixture
 def site(tmp_path):
     """A real HTTP server on 127.0.0.1 serving a copy of the demo site (v1) plus tests/site pages."""
-    root = tmp_path / "www"
-    shutil.copytree(DEMO_SITE / "v1", root)
-    shutil.copytree(SITE, root, dirs_exist_ok=True)
-    with LocalSite(root) as server:
-        server.dir = root
-        yield server
+    server = _serve(tmp_path / "www")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_site(tmp_path_factory):
+    """The same local site, shared by the tests of one module (for one crawl, many assertions)."""
+    server = _serve(tmp_path_factory.mktemp("site") / "www")
+    yield server
+    server.stop()
 
 
 def overlay_v2(site) -> None:
@@ -95,27 +108,38 @@ def pg_admin_url():
         server.stop()
 
 
-@pytest.fixture
-def pg_url(pg_admin_url):
-    """A new empty PostgreSQL database for one test."""
-    import sqlalchemy as sa
-    name = "pw_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = sa.engine.make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+class NewDatabase:
+    """Creates empty databases: a file for SQLite, CREATE DATABASE on the PostgreSQL test server."""
+
+    def __init__(self, kind: str, tmp_dir: Path, request) -> None:
+        self.kind, self.tmp_dir, self.request = kind, tmp_dir, request
+
+    def __call__(self) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.tmp_dir / ('history-' + uuid.uuid4().hex[:8] + '.db')}"
+        import sqlalchemy as sa
+        admin_url = self.request.getfixturevalue("pg_admin_url")
+        name = "pw_" + uuid.uuid4().hex[:12]
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+DB_KINDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=DB_KINDS)
 def db_url(request, tmp_path):
     """Each test using it runs once on SQLite and once on a real PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'history.db'}"
-    return request.getfixturevalue("pg_url")
+    return NewDatabase(request.param, tmp_path, request)()
+
+
+@pytest.fixture(scope="module", params=DB_KINDS)
+def module_db(request, tmp_path_factory):
+    """A database factory shared by one test module, once per database kind."""
+    return NewDatabase(request.param, tmp_path_factory.mktemp("db"), request)
 
 
 # -- running the real command line -------------------------------------------------

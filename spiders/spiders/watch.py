@@ -6,11 +6,16 @@ import re
 import time
 from datetime import datetime, timezone
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError,
+    DownloadTimeoutError, IgnoreRequest, ResponseDataLossError, UnsupportedURLSchemeError,
+)
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
 from twisted.internet.error import (
     ConnectionLost, ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError,
 )
@@ -139,23 +144,35 @@ class WatchSpider(scrapy.Spider):
         if failure.check(HttpError):
             status = failure.value.response.status
             message = f"HTTP {status}"
-        elif failure.check(IgnoreRequest) and "robots" in str(failure.value).lower():
-            message = "blocked by robots.txt"
         elif failure.check(IgnoreRequest):
-            message = f"request ignored: {failure.value}"
-        elif failure.check(DNSLookupError):
-            message = f"DNS lookup failed for {request.url.split('/')[2]}"
-        elif failure.check(ConnectionRefusedError):
-            message = "connection refused"
-        elif failure.check(TimeoutError, TCPTimedOutError):
-            message = f"timed out after {self.settings.getfloat('DOWNLOAD_TIMEOUT'):g} s"
-        elif failure.check(ResponseNeverReceived, ConnectionLost):
-            message = f"connection lost: {_first_reason(failure.value)}"
+            text = str(failure.value)
+            message = "blocked by robots.txt" if "robots" in text.lower() else f"request ignored: {text}"
         else:
-            message = f"{type(failure.value).__name__}: {failure.value}".strip()
-        if "maxsize" in message.lower() or "DOWNLOAD_MAXSIZE" in message or "larger than" in message.lower():
-            message = f"page larger than DOWNLOAD_MAXSIZE ({self.settings.getint('DOWNLOAD_MAXSIZE')} bytes)"
+            message = self._failure_message(failure, request)
         yield self._record(request, http_status=status, error=message[:500])
+
+    def _failure_message(self, failure, request: Request) -> str:
+        for classes, template in _FAILURE_MESSAGES:
+            if failure.check(*classes):
+                text = str(failure.value)
+                if "max size" in text or "maxsize" in text.lower():
+                    template = "page larger than DOWNLOAD_MAXSIZE ({maxsize} bytes)"
+                return template.format(timeout=self.settings.getfloat("DOWNLOAD_TIMEOUT"),
+                                       maxsize=self.settings.getint("DOWNLOAD_MAXSIZE"),
+                                       host=urlsplit(request.url).hostname, reason=_first_reason(failure.value))
+        return f"{type(failure.value).__name__}: {_first_reason(failure.value)}"
+
+
+# How fetch failures are worded in the checks table (first match wins).
+_FAILURE_MESSAGES = [
+    ((DownloadTimeoutError, TimeoutError, TCPTimedOutError), "timed out after {timeout:g} s"),
+    ((DownloadConnectionRefusedError, ConnectionRefusedError), "connection refused"),
+    ((CannotResolveHostError, DNSLookupError), "DNS lookup failed for {host}"),
+    ((DownloadCancelledError, CancelledError), "download cancelled: {reason}"),
+    ((ResponseDataLossError,), "response truncated before its declared length"),
+    ((UnsupportedURLSchemeError,), "unsupported URL scheme"),
+    ((DownloadFailedError, ResponseNeverReceived, ConnectionLost), "connection failed: {reason}"),
+]
 
 
 def _header(response: Response, name: bytes) -> str | None:
@@ -167,4 +184,4 @@ def _first_reason(exc) -> str:
     reasons = getattr(exc, "reasons", None)
     if reasons:
         return str(reasons[0].value) or type(reasons[0].value).__name__
-    return str(exc) or type(exc).__name__
+    return (str(exc) or type(exc).__name__).splitlines()[0]

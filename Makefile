@@ -1,0 +1,36 @@
+# policywatch — `make demo` and `make test` work on a fresh clone (they create .venv).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_WORKERS ?= 2
+
+.PHONY: venv demo test bench lock clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/policywatch demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/crawl.py
+
+# Re-pin every dependency (run after changing pyproject.toml).
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install -q --disable-pip-version-check '.[test]'
+	.lockenv/bin/pip freeze --exclude policywatch | sort -f > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) build *.egg-info
