@@ -190,10 +190,10 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_sources):
         line = lines.source(i)
-        label = f"[[source]] #{i + 1}"
+        label = [f"[[source]] #{i + 1}"]  # becomes "source 'name'" once the name is known
 
         def bad(key: str | None, message: str, _line=line, _label=label):
-            fail(lines.key(key, _line) if key else _line, f"{_label}: {message}")
+            fail(lines.key(key, _line) if key else _line, f"{_label[0]}: {message}")
 
         unknown = set(raw) - SOURCE_KEYS
         if unknown:
@@ -203,7 +203,7 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
         if not isinstance(name, str) or not name.strip():
             bad("name" if "name" in raw else None, "every source needs a non-empty name")
         name = name.strip()
-        label = f"source {name!r}"
+        label[0] = f"source {name!r}"
         if name in seen:
             bad("name", f"duplicate name (first defined on line {seen[name]})")
         seen[name] = lines.key("name", line)

@@ -20,13 +20,13 @@ def canonical(name: str | None) -> str | None:
     if not name:
         return None
     label = name.strip().strip("'\"").lower()
-    if label in ("gb_2312-80", "gb_2312", "csgb2312", "chinese", "iso-ir-58"):
+    if label in _GB_FAMILY or label in ("gb_2312-80", "gb_2312", "csgb2312", "chinese", "iso-ir-58"):
         return "gb18030"
     try:
         codec = codecs.lookup(label).name
     except LookupError:
         return None
-    return "gb18030" if codec in _GB_FAMILY or label in _GB_FAMILY else codec
+    return "gb18030" if codec in _GB_FAMILY else codec
 
 
 def _strict(body: bytes, encoding: str) -> str | None:

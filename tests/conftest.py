@@ -145,8 +145,8 @@ def module_db(request, tmp_path_factory):
 # -- running the real command line -------------------------------------------------
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, env: dict | None = None):
     """Run `policywatch ARGS` in a child process (Twisted's reactor cannot restart in one process)."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    full_env.pop("POLICYWATCH_DB", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "POLICYWATCH_DB"}
+    full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
     return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=timeout, env=full_env)
 

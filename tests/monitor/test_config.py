@@ -1,0 +1,125 @@
+"""The sources file: valid files load, broken ones give one line naming file and line."""
+from __future__ import annotations
+
+import pytest
+
+from monitor.config import ConfigError, load_config, parse_config
+
+GOOD = '''
+notify = []
+[defaults]
+schedule = "0 8 * * *"
+
+[[source]]
+name = "太原本地宝·居民医保缴费截止"
+url = "http://ty.bendibao.com/live/2024903/67541.shtm"
+region = "太原市"
+
+[[source]]
+name = "山西省医保局·通知公告"
+url = "https://ybj.shanxi.gov.cn/ywdt/tzgg/"
+kind = "list"
+follow = "/tzgg/\\\\d+/t\\\\d+_\\\\d+\\\\.s?html?$"
+'''
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "sources.toml")
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_issue_example_loads():
+    config = parse_config(GOOD)
+    assert [s.name for s in config.sources] == ["太原本地宝·居民医保缴费截止", "山西省医保局·通知公告"]
+    listing = config.sources[1]
+    assert listing.kind == "list" and listing.follow == r"/tzgg/\d+/t\d+_\d+\.s?html?$"
+    assert config.sources[0].schedule == "0 8 * * *" and config.sources[0].region == "太原市"
+
+
+def test_unknown_source_key_names_its_line():
+    text = GOOD.replace('region = "太原市"', 'regoin = "太原市"')
+    assert error_of(text).startswith("sources.toml:9: [[source]] #1: unknown key 'regoin'")
+
+
+def test_unknown_top_level_key_names_its_line():
+    assert error_of("notfiy = []\n" + GOOD).startswith("sources.toml:1: unknown key 'notfiy'")
+
+
+def test_bad_url_names_its_line():
+    text = GOOD.replace("http://ty.bendibao.com", "ftp://ty.bendibao.com")
+    msg = error_of(text)
+    assert msg.startswith("sources.toml:8: source '太原本地宝·居民医保缴费截止': bad url")
+    assert "http:// or https://" in msg
+
+
+def test_url_without_host_is_rejected():
+    assert "url has no host" in error_of(GOOD.replace("http://ty.bendibao.com", "http://"))
+
+
+def test_bad_cron_in_defaults_names_its_line():
+    msg = error_of(GOOD.replace('"0 8 * * *"', '"0 25 * * *"'))
+    assert msg.startswith("sources.toml:4: bad cron schedule '0 25 * * *'")
+
+
+def test_cron_with_wrong_field_count_is_rejected():
+    assert "5 fields" in error_of(GOOD.replace('"0 8 * * *"', '"0 8 * *"'))
+
+
+def test_bad_cron_in_source_names_its_line():
+    text = GOOD.replace('region = "太原市"', 'region = "太原市"\nschedule = "every day"')
+    assert error_of(text).startswith("sources.toml:10: source '太原本地宝·居民医保缴费截止': bad cron schedule")
+
+
+def test_duplicate_names_name_both_lines():
+    text = GOOD.replace("山西省医保局·通知公告", "太原本地宝·居民医保缴费截止")
+    assert error_of(text) == ("sources.toml:12: source '太原本地宝·居民医保缴费截止': "
+                              "duplicate name (first defined on line 7)")
+
+
+def test_list_without_follow_is_rejected():
+    text = GOOD.replace('follow = "/tzgg/\\\\d+/t\\\\d+_\\\\d+\\\\.s?html?$"', "")
+    assert "needs `follow`" in error_of(text)
+
+
+def test_bad_follow_regex_is_rejected():
+    assert "bad regex" in error_of(GOOD.replace("\\\\.s?html?$", "(unclosed"))
+
+
+def test_unknown_kind_is_rejected():
+    assert "kind must be one of page, list" in error_of(GOOD.replace('kind = "list"', 'kind = "feed"'))
+
+
+def test_toml_syntax_error_names_its_line():
+    assert error_of(GOOD.replace('region = "太原市"', 'region = "太原市')).startswith(
+        "sources.toml:9: TOML syntax error")
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="sources file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_non_utf8_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "gbk.toml"
+    path.write_bytes(GOOD.encode("gbk"))
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(path)
+
+
+def test_unknown_profile_and_encoding_are_rejected():
+    base = GOOD.replace('region = "太原市"', 'region = "太原市"\nprofile = "nope"')
+    assert "unknown site profile 'nope'" in error_of(base)
+    assert "unknown encoding 'klingon'" in error_of(GOOD.replace('region = "太原市"', 'encoding = "klingon"'))
+
+
+def test_select_unknown_source_name_fails():
+    with pytest.raises(ConfigError, match="no source named 'x'"):
+        parse_config(GOOD).select(["x"])
+
+
+def test_disabled_sources_are_not_selected():
+    config = parse_config(GOOD.replace('region = "太原市"', "enabled = false"))
+    assert [s.name for s in config.select(None)] == ["山西省医保局·通知公告"]

@@ -1,0 +1,67 @@
+"""The migrations create the schema the models describe, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+import pytest
+
+from storage import Database, DatabaseError, resolve_db_url
+from storage.models import Base
+
+
+def test_fresh_database_is_created_at_head(db_url):
+    db = Database(db_url)
+    assert db.current_revision() == db.head_revision()
+    tables = set(inspect(db.engine).get_table_names())
+    assert {"sources", "pages", "runs", "checks", "snapshots", "raw_pages", "alembic_version"} <= tables
+
+
+def test_migrations_match_the_models(db_url):
+    db = Database(db_url)
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_opening_twice_is_a_no_op(db_url):
+    Database(db_url).dispose()
+    db = Database(db_url)
+    assert db.current_revision() == db.head_revision()
+
+
+def test_sqlite_uses_wal_and_foreign_keys(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'h.db'}")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_sqlite_database_folder_is_created(tmp_path):
+    Database(f"sqlite:///{tmp_path / 'new' / 'dir' / 'h.db'}")
+    assert (tmp_path / "new" / "dir" / "h.db").exists()
+
+
+def test_url_resolution_order(monkeypatch):
+    monkeypatch.delenv("POLICYWATCH_DB", raising=False)
+    assert resolve_db_url(None) == "sqlite:///policywatch.db"
+    monkeypatch.setenv("POLICYWATCH_DB", "sqlite:////tmp/env.db")
+    assert resolve_db_url(None) == "sqlite:////tmp/env.db"
+    assert resolve_db_url("postgresql://u:p@h/db") == "postgresql+pg8000://u:p@h/db"
+
+
+@pytest.mark.parametrize("url, message", [
+    ("not a url", "not a database URL"),
+    ("mysql://u@h/db", "unsupported database 'mysql'"),
+])
+def test_bad_urls_are_rejected(url, message):
+    with pytest.raises(DatabaseError, match=message):
+        resolve_db_url(url)
+
+
+def test_unreachable_postgresql_is_one_line_error_without_password():
+    with pytest.raises(DatabaseError) as info:
+        Database("postgresql://policywatch:s3cret@127.0.0.1:1/none")
+    assert "cannot open database" in str(info.value) and "s3cret" not in str(info.value)
+    assert "\n" not in str(info.value)
