@@ -31,6 +31,16 @@ class Route:
     delay: float = 0.0
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up early (a timeout, a size limit) is normal here.
+        import sys
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class LocalSite:
     """Serve `root` on 127.0.0.1:<random port> in a background thread; use as a context manager."""
 
@@ -102,7 +112,7 @@ class LocalSite:
                     except (BrokenPipeError, ConnectionResetError):
                         pass
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server = _QuietServer((host, port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="localsite", daemon=True)
 

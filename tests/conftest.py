@@ -40,8 +40,8 @@ def site(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def module_site(tmp_path_factory):
-    """The same local site, shared by the tests of one module (for one crawl, many assertions)."""
+def module_site(module_db, tmp_path_factory):
+    """A local site for the tests of one module and one database kind (one crawl, many assertions)."""
     server = _serve(tmp_path_factory.mktemp("site") / "www")
     yield server
     server.stop()
