@@ -191,10 +191,9 @@ def run_bare(urls_file: Path, work: Path, tag: str, concurrency: int) -> dict:
     return res
 
 
-def run_check(sources: Path, db_url: str, work: Path, tag: str, concurrency: int, extra: list[str],
-              prefix: list[str] | None = None) -> dict:
+def run_check(sources: Path, db_url: str, work: Path, tag: str, concurrency: int, extra: list[str]) -> dict:
     stats = work / f"pw-{tag}.json"
-    cmd = [sys.executable, *(prefix or []), "-m", "monitor", "check", "--sources", str(sources), "--db", db_url,
+    cmd = [sys.executable, "-m", "monitor", "check", "--sources", str(sources), "--db", db_url,
            "--progress", "line", *scrapy_args(concurrency, stats, extra)]
     res = run_child(cmd, work / f"pw-{tag}.log", child_env())
     m = SUMMARY.search(res["output"])
@@ -346,7 +345,7 @@ OWN = ("spiders/", "storage/", "monitor/", "extractors/")
 
 
 def profile(n: int, server: PageServer, work: Path, args) -> dict:
-    """A first and an unchanged crawl of n pages under cProfile; the hot spots, policywatch's own code first."""
+    """A first and an unchanged crawl of n pages, cProfile over the crawl window (BenchStats); the hot spots."""
     sources = work / f"sources-profile-{n}.toml"
     write_sources(sources, server, n)
     db = work / f"profile-{n}.db"
@@ -354,8 +353,8 @@ def profile(n: int, server: PageServer, work: Path, args) -> dict:
     out = {}
     for kind in ("first", "second"):
         prof = work / f"profile-{n}-{kind}.prof"
-        res = run_check(sources, f"sqlite:///{db}", work, f"profile-{n}-{kind}", args.concurrency, extra,
-                        prefix=["-m", "cProfile", "-o", str(prof)])
+        res = run_check(sources, f"sqlite:///{db}", work, f"profile-{n}-{kind}", args.concurrency,
+                        extra + [f"BENCH_PROFILE_FILE={prof}"])
         out[kind] = hot_spots(prof, n, f"{kind} crawl of {n} pages", res["bench"]["crawl_seconds"])
     return out
 
@@ -367,13 +366,11 @@ def hot_spots(prof: Path, n: int, what: str, crawl_seconds: float) -> dict:
     for (file, line, func), (cc, nc, tt, ct, callers) in st.stats.items():
         rel = os.path.relpath(file, REPO) if file.startswith(str(REPO)) else file
         rows.append(dict(where=f"{rel}:{line}({func})", own=rel.startswith(OWN), calls=nc, tottime=tt, cumtime=ct))
-    # Per-page work only: skip the one-off module imports and the CLI/run wrappers.
-    own_cum = sorted((r for r in rows if r["own"] and r["calls"] >= n // 100 and "<module>" not in r["where"]),
-                     key=lambda r: -r["cumtime"])[:15]
+    own_cum = sorted((r for r in rows if r["own"]), key=lambda r: -r["cumtime"])[:15]
     all_tot = sorted(rows, key=lambda r: -r["tottime"])[:15]
-    print(f"\ncProfile, {what} ({prof}): {st.total_tt:.1f} s profiled, crawl window {crawl_seconds:.1f} s "
-          f"(cProfile slows everything)")
-    print("  policywatch's own per-page functions by cumulative time:")
+    print(f"\ncProfile of the crawl window, {what} ({prof}): {st.total_tt:.1f} s profiled in a "
+          f"{crawl_seconds:.1f} s window (cProfile slows everything)")
+    print("  policywatch's own functions by cumulative time:")
     for r in own_cum:
         print(f"    {r['cumtime']:7.2f} s {1000 * r['cumtime'] / n:6.2f} ms/page  {r['calls']:>8} calls  {r['where']}")
     print("  all functions by own time:")

@@ -5,6 +5,7 @@ BenchStats (enabled with -s EXTENSIONS={"scrapyhelp.BenchStats": 0} and
 stops: crawl_seconds = monotonic time from spider_opened to engine_stopped
 (every request, every item pipeline flush and the spider close are inside),
 the first/last response times, the Scrapy stats and the process's peak RSS.
+With -s BENCH_PROFILE_FILE=... it also runs cProfile over exactly that window.
 The same extension times both bare Scrapy and `policywatch check`.
 
 The baseline: python bench/scrapyhelp.py URLS_FILE -s KEY=VALUE ...
@@ -26,6 +27,8 @@ class BenchStats:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
         self.path = crawler.settings.get("BENCH_STATS_FILE")
+        self.profile_path = crawler.settings.get("BENCH_PROFILE_FILE")
+        self.profiler = None
         self.t_open = self.t_first = self.t_last = None
         self.responses = 0
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -37,6 +40,10 @@ class BenchStats:
         return cls(crawler)
 
     def spider_opened(self, spider) -> None:
+        if self.profile_path:
+            import cProfile
+            self.profiler = cProfile.Profile()
+            self.profiler.enable()
         self.t_open = time.monotonic()
 
     def response_received(self, response, request, spider) -> None:
@@ -48,6 +55,9 @@ class BenchStats:
 
     def engine_stopped(self) -> None:
         t_stop = time.monotonic()
+        if self.profiler:
+            self.profiler.disable()
+            self.profiler.dump_stats(self.profile_path)
         if not self.path:
             return
         stats = {k: (v.isoformat() if isinstance(v, datetime) else v)

@@ -124,3 +124,9 @@ def test_killed_run_leaves_no_half_written_rows_and_next_run_completes(site, db_
     with db.engine.connect() as conn:
         statuses = [r[0] for r in conn.execute(text("SELECT status FROM runs ORDER BY id"))]
     assert statuses == ["interrupted", "finished"]
+
+
+def test_progress_bar_mode_reports_pages_and_summary(site, tmp_path):
+    proc = check(one_source(tmp_path, site), f"sqlite:///{tmp_path / 'h.db'}", "--progress", "bar")
+    assert proc.returncode == 0
+    assert "run 1: 1 pages checked: 1 new" in proc.stderr and proc.stdout == ""
