@@ -259,20 +259,20 @@ class PgDatabase:
         admin.dispose()
         self.url = sa.engine.make_url(self.admin_url).set(database=self.name).render_as_string(hide_password=False)
 
-    def size(self) -> tuple[int, int]:
-        """(sum of pg_total_relation_size over the public tables, pg_database_size)."""
+    def size(self) -> tuple[int, int, dict[str, int]]:
+        """(sum of pg_total_relation_size over the public tables, pg_database_size, per-table sizes)."""
         sa = self.sa
         engine = sa.create_engine(self.url)
         try:
             with engine.connect() as conn:
-                tables = conn.execute(sa.text(
-                    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                per_table = dict(conn.execute(sa.text(
+                    "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
                     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'"
-                )).scalar()
+                )).all())
                 database = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar()
         finally:
             engine.dispose()
-        return int(tables), int(database)
+        return int(sum(per_table.values())), int(database), {k: int(v) for k, v in per_table.items()}
 
     def drop(self) -> None:
         sa = self.sa
@@ -324,9 +324,9 @@ def measure(n: int, urls_file: Path, sources: Path, work: Path, tag: str, args) 
         pg = PgDatabase(pg_url)
         try:
             pfirst = run_check(sources, pg.url, work, f"{tag}-pg-first", args.concurrency, extra)
-            t1, d1 = pg.size()
+            t1, d1, per1 = pg.size()
             psecond = run_check(sources, pg.url, work, f"{tag}-pg-second", args.concurrency, extra)
-            t2, d2 = pg.size()
+            t2, d2, per2 = pg.size()
         finally:
             if not args.keep:
                 pg.drop()
@@ -335,7 +335,10 @@ def measure(n: int, urls_file: Path, sources: Path, work: Path, tag: str, args) 
                  pg_first_counts=pfirst["counts"], pg_second_counts=psecond["counts"],
                  pg_first_rss_mb=pfirst["maxrss_kb"] / 1024, pg_second_rss_mb=psecond["maxrss_kb"] / 1024,
                  pg_tables_after_first=t1, pg_tables_after_second=t2,
-                 pg_unchanged_bytes_per_page=(t2 - t1) / n, pg_db_unchanged_bytes_per_page=(d2 - d1) / n,
+                 pg_unchanged_bytes_per_page=(t2 - t1) / n,
+                 pg_unchanged_bytes_per_page_by_table={k: (per2[k] - per1.get(k, 0)) / n for k in per2
+                                                       if per2[k] != per1.get(k, 0)},
+                 pg_db_unchanged_bytes_per_page=(d2 - d1) / n,
                  pg_database=pg.name if args.keep else None)
     return r
 
@@ -411,7 +414,8 @@ def report(results: list[dict], n: int, server: PageServer, page_info: dict, arg
     print(f"\npolicywatch crawl benchmark: {n} pages (mean {page_info['mean_kb']:.1f} KB, "
           f"{page_info['gbk']} GBK, {page_info['no_meta']} without charset meta), server: {server.name}")
     print(f"concurrency {args.concurrency} (per domain too), AUTOTHROTTLE off, robots.txt obeyed by both; "
-          f"POLICYWATCH_STORE_BATCH={args.batch or 'default'}")
+          f"POLICYWATCH_STORE_BATCH={args.batch or 'default'}; load average at start/end "
+          f"{page_info['load_start']:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print("pages/s = pages / Scrapy crawl time (spider_opened → engine_stopped, same extension for all three)\n")
     width = [max(len(h), 7) for h, _, _ in cols]
     print("run     " + "  ".join(h.rjust(w) for (h, _, _), w in zip(cols, width)))
@@ -433,7 +437,8 @@ def report(results: list[dict], n: int, server: PageServer, page_info: dict, arg
         if "pg_first_pps" in r:
             print(f"       PostgreSQL: first {r['pg_first_pps']:.0f} p/s, second {r['pg_second_pps']:.0f} p/s "
                   f"({r['pg_second_counts']}); unchanged check +{r['pg_unchanged_bytes_per_page']:.0f} B/page "
-                  f"(tables), +{r['pg_db_unchanged_bytes_per_page']:.0f} B/page (pg_database_size); "
+                  f"(tables: {', '.join(f'{k} +{v:.0f}' for k, v in r['pg_unchanged_bytes_per_page_by_table'].items())}), "
+                  f"+{r['pg_db_unchanged_bytes_per_page']:.0f} B/page (pg_database_size); "
                   f"RSS {r['pg_first_rss_mb']:.0f}/{r['pg_second_rss_mb']:.0f} MB")
     peak = max(med["first_rss_mb"], med["second_rss_mb"])
     checks = [
@@ -474,7 +479,7 @@ def main(argv=None) -> int:
         pages = generate(n)
         site = work / "site"
         write_site(pages, site)
-        page_info = dict(mean_kb=statistics.mean(len(p.body) for p in pages) / 1024,
+        page_info = dict(load_start=os.getloadavg()[0], mean_kb=statistics.mean(len(p.body) for p in pages) / 1024,
                          gbk=sum(p.encoding == "gbk" for p in pages), no_meta=sum(not p.has_meta for p in pages))
         del pages
         server = PageServer(site, work, args.server)

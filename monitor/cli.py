@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(sources)
     sources.add_argument("--json", action="store_true", help="print JSON")
 
+    ext = sub.add_parser("extract", help="print the facts of one saved page (.html or .txt) as JSON")
+    ext.add_argument("path", metavar="PATH", help=".html page (main content is cut first) or .txt main text")
+    ext.add_argument("--url", help="the page's URL (chooses the site profile and helps find the region)")
+    ext.add_argument("--published", metavar="YYYY-MM-DD[THH:MM]",
+                     help="publish time (resolves 即日起 and year-less dates); default: read from the page")
+
     demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
     demo.add_argument("--db", metavar="URL", default=None,
                       help="database URL (default: a new SQLite file in a temporary folder)")
@@ -110,6 +116,17 @@ def cmd_sources(args) -> int:
     return EXIT_OK
 
 
+def cmd_extract(args) -> int:
+    from monitor.extract import InputError, extract_file
+    try:
+        doc = extract_file(args.path, url=args.url, published=args.published)
+    except InputError as exc:
+        print(f"policywatch: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(json.dumps(doc.to_json(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from monitor.demo import run_demo
     return run_demo(db_url=args.db, keep=args.keep)
@@ -126,4 +143,4 @@ def _local(dt: datetime | None) -> str:
     return dt.astimezone(ZoneInfo(CHINA)).strftime("%Y-%m-%d %H:%M")
 
 
-COMMANDS = {"check": cmd_check, "sources": cmd_sources, "demo": cmd_demo}
+COMMANDS = {"check": cmd_check, "sources": cmd_sources, "extract": cmd_extract, "demo": cmd_demo}

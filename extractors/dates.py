@@ -1,0 +1,144 @@
+"""Dates as notices write them, resolved to calendar dates.
+
+Handles 2024年9月1日, 2024-09-01, 二〇二四年九月一日, year-less 2月25日 (resolved
+after the publish date), 次年/当年/上年/今年/明年, 月底/年底, 24时, and ranges
+joined by 至/到/—/-/~/起至, including 即日起至….
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from extractors.numbers import halfwidth, parse_int
+
+_CN_YEAR = "[一二〇零○][〇零○一二三四五六七八九]{3}"
+_CN_MONTH = "十[一二]?|[一二三四五六七八九]"
+_CN_DAY = "[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九]"
+_REL = "次年|当年|上年|今年|明年|同年|翌年|去年|下一年|下年"
+_REL_OFFSET = {"次年": 1, "明年": 1, "翌年": 1, "下一年": 1, "下年": 1, "当年": 0, "今年": 0, "同年": 0,
+               "上年": -1, "去年": -1}
+
+DATE_RE = re.compile(
+    rf"(?:(?P<iy>(?:19|20)\d\d)[-/.](?P<im>\d{{1,2}})[-/.](?P<id>\d{{1,2}})(?![\d.]))"
+    rf"|(?:(?:(?P<y>(?:19|20)\d\d|{_CN_YEAR})\s*年(?!度)|(?P<rel>{_REL}))?\s*"
+    rf"(?:(?P<m>\d{{1,2}}|{_CN_MONTH})\s*月\s*(?:(?P<d>\d{{1,2}}|{_CN_DAY})\s*[日号]|(?P<eom>底|末|份?末|份?底))))"
+    rf"|(?:(?P<ey>(?:19|20)\d\d)\s*年(?P<eoy>底|末))"
+)
+RANGE_MARK = re.compile(r"^\s*(?:起|开始)?\s*(?:[（(][^）)]{0,12}[）)])?\s*[，,]?\s*(?:至|到|—+|–|-|~|～|起至|一直到)\s*$")
+TODAY_RE = re.compile(r"即日起|自即日起|从即日起|即日开始")
+
+
+@dataclass(frozen=True)
+class DateMention:
+    """A date found in text; `year` may be None (year-less) and `relative` an offset word such as 次年."""
+
+    start: int
+    end: int
+    year: int | None
+    month: int
+    day: int | None  # None: end of month (月底)
+    relative: int | None = None
+
+    def resolve(self, year: int) -> date | None:
+        try:
+            day = self.day or calendar.monthrange(year, self.month)[1]
+            return date(year, self.month, day)
+        except ValueError:
+            return None
+
+
+def _num(text: str) -> int:
+    return parse_int(text)
+
+
+def find_dates(text: str) -> list[DateMention]:
+    """All date mentions in the text, in order. `text` may contain full-width digits."""
+    work = halfwidth(text)
+    found = []
+    for m in DATE_RE.finditer(work):
+        g = m.groupdict()
+        try:
+            if g["iy"]:
+                found.append(DateMention(m.start(), m.end(), int(g["iy"]), int(g["im"]), int(g["id"])))
+            elif g["ey"]:
+                found.append(DateMention(m.start(), m.end(), int(g["ey"]), 12, 31))
+            elif g["m"]:
+                year = _num(g["y"]) if g["y"] else None
+                rel = _REL_OFFSET.get(g["rel"]) if g["rel"] else None
+                month = _num(g["m"])
+                day = _num(g["d"]) if g["d"] else None
+                if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
+                    continue
+                found.append(DateMention(m.start(), m.end(), year, month, day, rel))
+        except ValueError:
+            continue
+    return found
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: DateMention | None  # None: 即日起 (from the publish date)
+    end: DateMention
+    span: tuple[int, int]
+
+
+def find_ranges(text: str, dates: list[DateMention] | None = None) -> list[DateRange]:
+    """Date ranges: two dates joined by a range mark, or 即日起 + a range mark + a date."""
+    dates = find_dates(text) if dates is None else dates
+    ranges = []
+    used = set()
+    for a, b in zip(dates, dates[1:]):
+        if RANGE_MARK.match(text[a.end:b.start]):
+            ranges.append(DateRange(a, b, (a.start, b.end)))
+            used.update({id(a), id(b)})
+    for m in TODAY_RE.finditer(text):
+        for d in dates:
+            if d.start >= m.end() and id(d) not in used:
+                if RANGE_MARK.match(text[m.end():d.start]) or re.fullmatch(r"\s*至\s*", text[m.end():d.start]):
+                    ranges.append(DateRange(None, d, (m.start(), d.end)))
+                    used.add(id(d))
+                break
+    return sorted(ranges, key=lambda r: r.span)
+
+
+class YearResolver:
+    """Gives year-less dates a year: from the sentence's own dates, else after the publish date, else by plan year."""
+
+    def __init__(self, published: date | None, plan_year: int | None) -> None:
+        self.published = published
+        self.plan_year = plan_year
+
+    def base_year(self) -> int | None:
+        if self.published:
+            return self.published.year
+        return self.plan_year - 1 if self.plan_year else None
+
+    def resolve(self, mention: DateMention, context_year: int | None = None, not_before: date | None = None,
+                deadline_like: bool = False) -> date | None:
+        if mention.year:
+            return mention.resolve(mention.year)
+        if mention.relative is not None:
+            base = context_year or self.base_year()
+            return mention.resolve(base + mention.relative) if base else None
+        if context_year:
+            d = mention.resolve(context_year)
+            if d and not_before and d < not_before:
+                d = mention.resolve(context_year + 1)
+            return d
+        if not_before:
+            d = mention.resolve(not_before.year)
+            if d and d < not_before:
+                d = mention.resolve(not_before.year + 1)
+            return d
+        if self.published:
+            d = mention.resolve(self.published.year)
+            # A deadline stated before its date has passed: the next occurrence after publication.
+            if d and deadline_like and d < self.published:
+                d = mention.resolve(self.published.year + 1)
+            return d
+        if self.plan_year:
+            # Payment periods run from autumn of the year before the plan year into the plan year.
+            return mention.resolve(self.plan_year - 1 if mention.month >= 7 else self.plan_year)
+        return None

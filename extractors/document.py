@@ -1,0 +1,101 @@
+"""extract(): main text of one page → a Document of typed facts with evidence."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, datetime
+
+from extractors.dates import YearResolver
+from extractors.model import Document, Fact
+from extractors.regions import Region, detect_region, load_regions
+from extractors.rules import RULES, Context, Sentence
+
+EXTRACTOR_VERSION = "1"
+
+# A page is about resident medical insurance when it names it; otherwise it yields no facts.
+TOPIC = re.compile(r"居民医保|居民(?:基本)?医疗保险|城乡居民(?:基本)?医疗|城乡医保|新农合|新型农村合作医疗|居民基本医保")
+SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+NATIONAL = re.compile(r"国家(?:规定|要求|明确|医保局|层面|标准)|全国(?:统一|范围|居民医保)|国务院")
+PLAN_YEAR_MENTION = re.compile(r"((?:19|20)\d\d)\s*(?:年度|年[^\d，。,；;、]{0,8}?居民(?:基本)?医(?:疗)?保)")
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, end exclusive and including its closing mark."""
+    spans, start = [], 0
+    for m in SENTENCE_END.finditer(text):
+        if text[start:m.end()].strip():
+            spans.append((start, m.end()))
+        start = m.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
+
+
+def main_plan_year(text: str) -> int | None:
+    """The plan year a page is mostly about (2025年度…, 2025年居民医保…)."""
+    years = Counter(int(m.group(1)) for m in PLAN_YEAR_MENTION.finditer(text.translate(str.maketrans("０１２３４５６７８９", "0123456789"))))
+    if not years:
+        return None
+    top = max(years.values())
+    return max(y for y, n in years.items() if n == top)
+
+
+def _fact_region(sentence: str, page: Region | None) -> str | None:
+    table = load_regions()
+    if NATIONAL.search(sentence) and (page is None or page.level != "country"):
+        return "000000"
+    mentioned = [r for _, _, r in table.find_mentions(sentence)]
+    if page is None:
+        return mentioned[0].code if mentioned else None
+    if not mentioned or any(r.code == page.code for r in mentioned):
+        return page.code
+    for r in mentioned:
+        if table.contains(r, page) or not table.contains(page, r):
+            return r.code  # a province quoted in a city page, or another place altogether
+    return page.code
+
+
+def extract(text: str, url: str | None = None, title: str | None = None, published: datetime | date | None = None,
+            breadcrumb: str | None = None) -> Document:
+    """Facts of one page's main text; `published` resolves 即日起 and year-less dates."""
+    pub_date = published.date() if isinstance(published, datetime) else published
+    region = detect_region(text, title=title, url=url, breadcrumb=breadcrumb)
+    plan_year = main_plan_year((title or "") + "\n" + text)
+    doc = Document(url=url, title=title, published_at=published if isinstance(published, datetime) else (
+        datetime(published.year, published.month, published.day) if published else None),
+        region={"name": region.name, "code": region.code} if region else None, plan_year=plan_year)
+    if not TOPIC.search((title or "") + text):
+        return doc
+    ctx = Context(published=pub_date, plan_year=plan_year, resolver=YearResolver(pub_date, plan_year))
+    seen = set()
+    for start, end in sentences(text):
+        sentence = Sentence(text[start:end], start, ctx)
+        fact_region = None
+        for rule in RULES:
+            for kind, value, year, _offset in rule(sentence):
+                if fact_region is None:
+                    fact_region = _fact_region(sentence.text, region)
+                fact = Fact(kind=kind, value=value, plan_year=year, region=fact_region,
+                            evidence=sentence.text.strip(), span=(start, end))
+                if fact.key not in seen:
+                    seen.add(fact.key)
+                    doc.facts.append(fact)
+    if doc.plan_year is None:
+        doc.plan_year = _plan_year_from_facts(doc.facts)
+        if doc.plan_year is not None:
+            doc.facts = [f if f.plan_year is not None else Fact(f.kind, f.value, doc.plan_year, f.region, f.evidence,
+                                                                f.span) for f in doc.facts]
+    return doc
+
+
+def _plan_year_from_facts(facts: list[Fact]) -> int | None:
+    """Without a stated plan year: the year a payment period pays for (autumn → next year) or the most common."""
+    for f in facts:
+        if f.kind == "payment_window" and f.value.get("start") and not f.value.get("recurring"):
+            start = date.fromisoformat(f.value["start"])
+            return start.year + 1 if start.month >= 7 else start.year
+    for f in facts:
+        if f.kind == "coverage_period" and f.value.get("start") and not f.value.get("recurring"):
+            return date.fromisoformat(f.value["start"]).year
+    years = Counter(f.plan_year for f in facts if f.plan_year)
+    return years.most_common(1)[0][0] if years else None

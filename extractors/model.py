@@ -1,0 +1,53 @@
+"""The typed output of extraction: facts with evidence, and the document that holds them."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+FACT_KINDS = (
+    "personal_contribution", "fiscal_subsidy", "payment_window", "payment_deadline", "monthly_window",
+    "coverage_period", "payment_channel", "eligible_group", "subsidized_group", "waiting_period_exemption",
+    "reimbursement_ratio", "annual_cap", "deductible",
+)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One statement of a page: what (`kind`, `value`), for which plan year and region, and where it is said."""
+
+    kind: str
+    value: dict
+    plan_year: int | None
+    region: str | None
+    evidence: str
+    span: tuple[int, int]
+
+    @property
+    def key(self) -> tuple:
+        """Identity for de-duplication: same kind, value, plan year and region."""
+        return (self.kind, json.dumps(self.value, sort_keys=True, ensure_ascii=False), self.plan_year, self.region)
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "value": self.value, "plan_year": self.plan_year, "region": self.region,
+                "evidence": self.evidence, "span": list(self.span)}
+
+
+@dataclass
+class Document:
+    """The extraction result for one page (the JSON shape of `policywatch extract`)."""
+
+    url: str | None
+    title: str | None
+    published_at: datetime | None
+    region: dict | None  # {"name": "太原市", "code": "140100"}
+    plan_year: int | None
+    facts: list[Fact] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        published = None
+        if self.published_at is not None:
+            published = self.published_at.strftime("%Y-%m-%dT%H:%M") if (
+                self.published_at.hour or self.published_at.minute) else self.published_at.strftime("%Y-%m-%d")
+        return {"url": self.url, "title": self.title, "published_at": published, "region": self.region,
+                "plan_year": self.plan_year, "facts": [f.to_json() for f in self.facts]}

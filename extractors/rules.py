@@ -1,0 +1,438 @@
+"""Rules that turn one sentence of a 居民医保 page into facts.
+
+Each rule reads a `Sentence` (its text, span and the document context) and
+yields (kind, value, plan_year, offset) tuples; `document.extract` adds region
+and evidence. Rules are small regex grammars, written to be read.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterator
+
+from extractors.dates import DateMention, YearResolver, find_dates, find_ranges
+from extractors.numbers import NUMBER, halfwidth, parse_int, parse_number
+
+# -- shared vocabulary ----------------------------------------------------------------
+# Words that put a sentence outside resident medical insurance contributions.
+OTHER_PROGRAMME = re.compile(
+    r"大病保险|职工(?:基本)?医(?:疗)?保|职工医疗|公共卫生|养老|低保标准|每人每月|每月|长期护理|补充医疗|个人账户|"
+    r"救助标准|生育保险|失业|工伤|公积金|商业保险|惠民保|城市定制")
+FUNDS_FLOW = re.compile(r"拨付|资金到位|财政专户|上解|清算|预拨|下达")
+PLAN_YEAR = re.compile(r"((?:19|20)\d\d)\s*年(?:度)?(?!\s*\d{1,2}\s*月)(?!\s*[底末])")
+AMOUNT = re.compile(rf"(?P<num>{NUMBER})\s*元")
+PERCENT = re.compile(rf"(?P<num>{NUMBER})\s*[%％]")
+
+
+@dataclass
+class Context:
+    """What a rule needs to know about the document."""
+
+    published: date | None
+    plan_year: int | None
+    resolver: YearResolver
+
+
+@dataclass
+class Sentence:
+    text: str  # original characters
+    start: int  # offset in the document text
+    ctx: Context
+
+    @property
+    def work(self) -> str:
+        """The text with half-width digits (same length, spans unchanged)."""
+        return halfwidth(self.text)
+
+
+Found = tuple[str, dict, int | None, int]  # kind, value, plan year, offset in sentence
+
+
+def plan_year_at(sentence: Sentence, pos: int) -> int | None:
+    """The plan year stated closest before `pos` in the sentence (2025年度…), else the document's."""
+    best = None
+    for m in PLAN_YEAR.finditer(sentence.work):
+        if m.start() <= pos:
+            best = int(m.group(1))
+    if best is None:
+        m = PLAN_YEAR.search(sentence.work)
+        if m and m.start() < len(sentence.work):
+            best = int(m.group(1)) if m.start() > pos and not AMOUNT.search(sentence.work[pos:m.start()]) else None
+    return best or sentence.ctx.plan_year
+
+
+# -- amounts: personal contribution and fiscal subsidy -------------------------------
+PERSONAL_KEY = re.compile(r"个人(?:缴费|缴纳|筹资|负担)?(?:标准)?|(?<!筹资)缴费标准|居民缴费")
+SUBSIDY_KEY = re.compile(r"(?:各级)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助")
+TOTAL_KEY = re.compile(r"筹资(?:总额|标准|水平)")
+_PER_HEAD = r"\s*(?:为|达到|达)?\s*(?:每人每年|每人|人均|每年)?\s*$"
+AT_LEAST = re.compile(r"(?:不低于|不少于|至少|最低|以上)" + _PER_HEAD)
+AT_MOST = re.compile(r"(?:最高|不超过|不高于|最多|以内)" + _PER_HEAD)
+APPROX = re.compile(r"(?:约|大约|左右|近|预计)" + _PER_HEAD)
+CHANGE_BEFORE = re.compile(r"(?:增加|新增|增长|上调|提高|提升|减少|降低|下调|下降)(?:了)?\s*$")
+DECREASE = re.compile(r"减少|降低|下调|下降")
+FROM_TO = re.compile(rf"从\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元\s*(?:/人/年)?\s*(?:提高|增加|上调|调整|提升|降低|下调)(?:到|至|为)"
+                     rf"\s*(?:每人每年)?\s*(?:不低于|不少于)?\s*(?P<b>{NUMBER})\s*元")
+RESPECTIVELY = re.compile(r"分别(?:为|是|不低于|不少于|达到|提高到|提高至)?")
+
+
+def _qualifier(before: str, after: str) -> str:
+    if AT_LEAST.search(before) or after.startswith("以上"):
+        return "at_least"
+    if AT_MOST.search(before) or after.startswith("以内"):
+        return "at_most"
+    if APPROX.search(before) or after.startswith("左右"):
+        return "approx"
+    return "exact"
+
+
+def amounts(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if OTHER_PROGRAMME.search(work) or "资助" in work or not (PERSONAL_KEY.search(work) or SUBSIDY_KEY.search(work)):
+        return
+    keys = sorted([(m.start(), m.end(), "personal_contribution") for m in PERSONAL_KEY.finditer(work)]
+                  + [(m.start(), m.end(), "fiscal_subsidy") for m in SUBSIDY_KEY.finditer(work)]
+                  + [(m.start(), m.end(), None) for m in TOTAL_KEY.finditer(work)])
+    # 从450元提高到610元: the first amount is last year's value.
+    previous: dict[int, int] = {}
+    skip: set[int] = set()
+    for m in FROM_TO.finditer(work):
+        previous[m.start("b")] = parse_int(m.group("a"))
+        skip.add(m.start("a"))
+    standards: list[list] = []  # [kind, amount, qualifier, change, pos]
+    changes: list[tuple[int, int]] = []  # (pos, signed amount)
+    for m in AMOUNT.finditer(work):
+        pos = m.start("num")
+        if pos in skip:
+            continue
+        before, after = work[max(0, pos - 8):pos], work[m.end():m.end() + 6]
+        if after.startswith(("/月", "每月", "/人/月")):
+            continue
+        try:
+            value = parse_int(m.group("num"))
+        except ValueError:
+            continue
+        if CHANGE_BEFORE.search(before) and not re.search(r"(?:到|至|为)\s*$", before):
+            changes.append((pos, -value if DECREASE.search(before) else value))
+            continue
+        standards.append([None, value, _qualifier(before, after), previous.get(pos), pos])
+    if not standards:
+        return
+    # Which keyword does each amount belong to?
+    resp = RESPECTIVELY.search(work)
+    if resp and len(standards) >= 2:
+        named = [k for k in keys if k[1] <= resp.start() and k[2]]
+        # keep the keyword order as written, one per amount ("财政补助和个人缴费…分别…670元和400元")
+        order = []
+        for k in named:
+            if k[2] not in order:
+                order.append(k[2])
+        after_resp = [st for st in standards if st[4] >= resp.start()]
+        for st, kind in zip(after_resp, order):
+            st[0] = kind
+        resp_qual = _qualifier(work[:resp.end()], "")
+        for st in after_resp:
+            if st[2] == "exact" and resp_qual != "exact":
+                st[2] = resp_qual
+    for st in standards:
+        if st[0] is None:
+            preceding = [k for k in keys if k[1] <= st[4]]
+            if preceding:
+                st[0] = preceding[-1][2]
+    for pos, change in changes:
+        # A change belongs to the nearest standard of the sentence (before or after it).
+        target = min((st for st in standards if st[0]), key=lambda st: abs(st[4] - pos), default=None)
+        if target is not None and target[3] is None:
+            target[3] = change
+    for kind, value, qualifier, change, pos in standards:
+        if kind is None or value < 10:
+            continue
+        if change is not None and pos in previous:
+            change = value - previous[pos]
+        yield kind, {"amount": value, "qualifier": qualifier, "change": change}, plan_year_at(s, pos), pos
+    for pos in previous:
+        pass
+
+
+# -- dates: payment window, deadline, coverage period, monthly window ----------------
+COVERAGE_KEY = re.compile(r"待遇享受期|享受(?:居民医保|医保|相应的|当年|医疗保险)?待遇|待遇(?:享受)?(?:期|时间)|保障期|享受期")
+PAYMENT_KEY = re.compile(r"缴费|征缴|缴纳|收缴|参保登记|参保缴费|集中参保|缴费期")
+DEADLINE_KEY = re.compile(r"截止|截至|最后期限|之前|以前|前完成|前缴|前办理|前参保|为止")
+MONTHLY = re.compile(r"每月\s*(\d{1,2})\s*[日号]?\s*(?:至|到|-|—|~|～)\s*(\d{1,2})\s*[日号]")
+RECURRING = re.compile(r"每年(?:的)?\s*$")
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _resolve_range(s: Sentence, start: DateMention | None, end: DateMention) -> tuple[date | None, date | None]:
+    r = s.ctx.resolver
+    if start is None:
+        first = s.ctx.published
+    else:
+        first = r.resolve(start)
+    context_year = first.year if first else None
+    last = r.resolve(end, context_year=context_year, not_before=first,
+                     deadline_like=first is None)
+    return first, last
+
+
+def windows(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if FUNDS_FLOW.search(work):
+        return
+    dates = find_dates(s.text)
+    ranges = find_ranges(s.text, dates)
+    in_range = set()
+    for rg in ranges:
+        in_range.update({id(rg.start), id(rg.end)})
+        head = work[:rg.span[0]]
+        if COVERAGE_KEY.search(head) or (COVERAGE_KEY.search(work) and not PAYMENT_KEY.search(head)):
+            kind = "coverage_period"
+        elif PAYMENT_KEY.search(work):
+            kind = "payment_window"
+        else:
+            continue
+        plan_year = plan_year_at(s, rg.span[0])
+        if rg.start is not None and RECURRING.search(head) and rg.start.year is None and rg.end.year is None:
+            yield kind, {"start": f"--{rg.start.month:02d}-{rg.start.day or 1:02d}",
+                         "end": f"--{rg.end.month:02d}-{rg.end.day or _month_end(rg.end.month):02d}",
+                         "recurring": "yearly"}, plan_year, rg.span[0]
+            continue
+        first, last = _resolve_range(s, rg.start, rg.end)
+        if last is None or (first and last < first):
+            continue
+        yield kind, {"start": _iso(first), "end": _iso(last)}, plan_year, rg.span[0]
+        if kind == "payment_window":
+            yield "payment_deadline", {"date": _iso(last)}, plan_year, rg.span[0]
+    # explicit deadlines: a single date with 截止/前 in a payment sentence
+    if PAYMENT_KEY.search(work) and not COVERAGE_KEY.search(work[:work.find("缴") + 1 or None]):
+        context_year = None
+        for d in dates:
+            if d.year:
+                context_year = d.year
+            if id(d) in in_range:
+                continue
+            around = work[max(0, d.start - 12):d.start] + "|" + work[d.end:d.end + 8]
+            if not DEADLINE_KEY.search(around):
+                continue
+            resolved = s.ctx.resolver.resolve(d, context_year=None if d.year else context_year,
+                                              not_before=None, deadline_like=True)
+            if resolved is None:
+                continue
+            yield "payment_deadline", {"date": resolved.isoformat()}, plan_year_at(s, d.start), d.start
+    for m in MONTHLY.finditer(work):
+        if PAYMENT_KEY.search(work):
+            a, b = int(m.group(1)), int(m.group(2))
+            if 1 <= a <= b <= 31:
+                yield "monthly_window", {"start_day": a, "end_day": b}, plan_year_at(s, m.start()), m.start()
+
+
+def _month_end(month: int) -> int:
+    return {2: 28, 4: 30, 6: 30, 9: 30, 11: 30}.get(month, 31)
+
+
+# -- lists: channels and groups --------------------------------------------------------------
+CHANNEL_TRIGGER = re.compile(r"缴费(?:渠道|方式|途径)(?:有|为|包括|主要有)?[:：]?|(?:可|可以|能|均可)?(?:通过|选择|使用|登录)")
+CHANNEL_WORD = re.compile(
+    r"微信|支付宝|APP|App|app|银行|POS|pos|线下|窗口|柜台|终端|小程序|公众号|网上|手机|第三方|税务|代收|代办|"
+    r"云闪付|电子税务局|掌上|服务号|服务厅|营业厅|网点|村委|社区|政务服务|一网通办|办税|扫码")
+CHANNEL_BAD = re.compile(r"推进|并行|坚持|创新|提供|实现|措施|一站式|一厅|便民|优化|完善|加强|智能化|传统|积极|持续|多种|以下|"
+                         r"向|发送|提醒|通知|宣传|告知|的")
+LIST_SPLIT = re.compile(r"、|，|,|/|以及|及|和|或者|或")
+LIST_END = re.compile(r"等(?:多种|线上|线下|渠道|方式|途径|多|各类|特殊|群体|人员)?|进行|办理|即可|完成|缴纳|参保|[。；;，,]")
+PAYING_AFTER = re.compile(r"缴费|缴纳|交费|交纳|缴|支付")
+LIST_BEFORE_KIND = re.compile(r"(?P<list>[^，。；：:,]{2,80}?)等(?:多种|多个|线上|线下|便捷|各类)?(?:缴费)?(?:渠道|方式|途径)")
+ITEM_TRIM = re.compile(r"^(?:选择|使用|登录|通过|在|到|可|可以|包括|如|例如|像|前往|以及|及|和|或|其中|各类|是)+|(?:等|等等|进行|即可|的)+$")
+
+
+def _split_items(segment: str, splitter: re.Pattern = LIST_SPLIT) -> list[tuple[str, int]]:
+    items, pos = [], 0
+    for part in splitter.split(segment):
+        start = segment.find(part, pos)
+        pos = start + len(part)
+        clean = ITEM_TRIM.sub("", part.strip().strip("“”\"'「」《》【】（）()"))
+        clean = clean.replace("“", "").replace("”", "").replace('"', "")
+        if clean:
+            items.append((clean, start))
+    return items
+
+
+def channels(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if not re.search(r"缴|交费|交纳|参保", work) or OTHER_PROGRAMME.search(work):
+        return
+    seen = set()
+    candidates = []  # (segment, offset in sentence)
+    for m in CHANNEL_TRIGGER.finditer(work):
+        tail = work[m.end():]
+        end = LIST_END.search(tail)
+        segment = tail[:end.start()] if end else tail
+        base = m.end()
+        inner = list(re.finditer(r"通过|选择|使用|登录|借助|用", segment))
+        if inner:  # "缴费方式：居民可以通过A、B" → the list starts after the verb
+            base += inner[-1].end()
+            segment = segment[inner[-1].end():]
+        explicit = "渠道" in m.group() or "方式" in m.group() or "途径" in m.group()
+        paying = PAYING_AFTER.search(tail[len(segment):len(segment) + 14])
+        if not (explicit or paying):
+            continue
+        if "、" not in segment and (len(segment) > 8 or not CHANNEL_WORD.search(segment)):
+            continue
+        candidates.append((segment, base))
+    for m in LIST_BEFORE_KIND.finditer(work):
+        if re.search(r"宣传|告知|提醒|通知|解读", work[:m.end()]):
+            continue
+        if "、" in m.group("list"):
+            inner = list(re.finditer(r"通过|选择|使用|登录|完善|利用|支持|包括|推广|推动|开通|用|借助", m.group("list")))
+            cut = inner[-1].end() if inner else 0
+            candidates.append((m.group("list")[cut:], m.start("list") + cut))
+    for segment, base in candidates:
+        for name, offset in _split_items(segment):
+            name = re.sub(r"(?:缴费|渠道|方式|平台)$", "", name) if len(name) > 4 and not name.endswith("线下缴费") else name
+            if 2 <= len(name) <= 20 and CHANNEL_WORD.search(name) and not CHANNEL_BAD.search(name) \
+                    and name not in seen:
+                seen.add(name)
+                yield "payment_channel", {"name": name}, s.ctx.plan_year, base + offset
+
+
+ELIGIBLE_TRIGGER = re.compile(r"参保(?:对象|范围|人员范围)(?:为|是|包括|主要包括)?[:：]?|(?:参保对象|参保范围)")
+ELIGIBLE_TAIL = re.compile(r"(?:等|等人员)?[，,]?\s*(?:均|都|也)?(?:可以|可|应当|应|须|需)(?:按规定|在.{0,8})?(?:参加|参保)")
+GROUP_BAD = re.compile(r"\d|缴费|参加|规定|标准|待遇|办理|以外|之外|除|应当|可以|按照|参保范围|参保对象|不属于|覆盖|制度|行政区域")
+
+
+GROUP_SPLIT = re.compile(r"、|，|,|以及")
+
+
+def _groups(segment: str) -> list[tuple[str, int]]:
+    out = []
+    for name, offset in _split_items(segment, GROUP_SPLIT):
+        name = re.sub(r"^(?:对|对于|给|为|其中|另外|以及|包括)", "", name)
+        name = re.sub(r"(?:这|那)?(?:几|两|三|四|五)?类?(?:特殊|困难)?(?:群体|人群)(?:参加|参保).*$", "", name)
+        name = re.sub(r"(?:等特殊群体|等群体|等困难群众|等人员|等)$", "", name)
+        if 2 <= len(name) <= 40 and not GROUP_BAD.search(name):
+            out.append((name, offset))
+    return out
+
+
+def eligible_groups(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if "资助" in work or "等待期" in work:
+        return
+    segment, base = None, 0
+    m = ELIGIBLE_TRIGGER.search(work)
+    if m:
+        inc = re.search(r"包括|主要有|分为|[:：]", work[m.end():])
+        if inc:
+            base = m.end() + inc.end()
+            end = re.search(r"等(?:人员|群体)?[，,。；]|[。；]|[，,]\s*(?:均|都|也)?(?:可|可以)", work[base:])
+            segment = work[base:base + end.start()] if end else work[base:]
+    if segment is None:
+        t = ELIGIBLE_TAIL.search(work)
+        if t and "居民医保" in work[t.end():t.end() + 20] + work[t.start():t.end() + 20] or (
+                t and re.search(r"居民(?:基本)?医(?:疗)?保", work[t.end():])):
+            head = work[:t.start()]
+            cut = max(head.rfind("，"), head.rfind(","), head.rfind("："), head.rfind(":"))
+            base = cut + 1
+            segment = head[base:]
+            segment = re.sub(r"^(?:包括|凡是|凡|所有|具有.{0,10}的)", "", segment)
+    if not segment or "、" not in segment:
+        return
+    for name, offset in _groups(segment):
+        yield "eligible_group", {"name": name}, s.ctx.plan_year, base + offset
+
+
+SUBSIDY_MODE = [
+    (re.compile(r"全额(?:或|和|、)定额|定额(?:或|和|、)全额"), "full_or_fixed"),
+    (re.compile(r"全额"), "full"),
+    (re.compile(r"定额"), "fixed"),
+    (re.compile(r"部分|按比例|一定比例|\d+%|差额|适当|补贴|减半"), "partial"),
+]
+
+
+def subsidized_groups(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if "资助" not in work and "代缴" not in work:
+        return
+    clauses = re.split(r"[；;]", work)
+    pos = 0
+    for clause in clauses:
+        offset = work.find(clause, pos)
+        pos = offset + len(clause)
+        mode = next((m for rx, m in SUBSIDY_MODE if rx.search(clause)), None)
+        if mode is None:
+            continue
+        g = re.search(r"(?:对于|对|将)(?P<list>[^，,。]{2,120}?)(?:等(?:特殊|困难)?(?:群体|人员|对象|人群)?)?[，,]?\s*"
+                      r"(?:由|按规定|政府|给予|予以|实行|采取|通过|其个人|个人)", clause)
+        if not g:
+            continue
+        for name, item_offset in _groups(g.group("list")):
+            yield "subsidized_group", {"name": name, "mode": mode}, s.ctx.plan_year, offset + g.start("list") + item_offset
+
+
+def waiting_exemptions(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if work.rstrip().endswith(("？", "?")):
+        return
+    m = re.search(r"不设(?:置)?(?:待遇享受)?等待期|免(?:除)?(?:待遇)?等待期|无(?:待遇)?等待期", work)
+    if not m:
+        return
+    head = work[:m.start()]
+    parts = re.split(r"[，,：:]", head)
+    pos = len(head)
+    collected: list[tuple[str, int]] = []
+    for part in reversed(parts):
+        pos -= len(part)
+        stripped = part.strip()
+        looks_like_groups = "、" in stripped or stripped.endswith(("的", "群体", "人员", "人口", "患者", "儿", "对象"))
+        if not stripped or re.match(r"^(?:需要注意的是|注意|另外|此外|同时|其中|对此)$", stripped):
+            if collected:
+                break
+            pos -= 1
+            continue
+        if not looks_like_groups:
+            break
+        if "、" in stripped:
+            for name, offset in _groups(stripped):
+                collected.append((name, pos + offset))
+        else:
+            name = re.sub(r"^(?:以及|和|及|对|对于)", "", stripped)
+            if 2 <= len(name) <= 40:
+                collected.append((name, pos))
+        pos -= 1
+    for name, offset in sorted(collected, key=lambda x: x[1]):
+        yield "waiting_period_exemption", {"name": name}, s.ctx.plan_year, max(offset, 0)
+
+
+# -- ratios, caps, deductibles ---------------------------------------------------------------
+RATIO_KEY = re.compile(r"报销比例|支付比例|报销|支付")
+RATIO = re.compile(rf"(?P<a>{NUMBER})\s*[%％]?\s*(?:-|—|~|～|至|到)\s*(?P<b>{NUMBER})\s*[%％]|(?P<c>{NUMBER})\s*[%％]")
+CAP = re.compile(rf"(?:封顶线|最高支付限额|年度最高支付|最高限额)[^0-9一二三四五六七八九十]{{0,8}}(?P<n>{NUMBER})\s*(?P<u>万元|元)")
+DEDUCTIBLE = re.compile(rf"(?:起付线|起付标准)[^0-9一二三四五六七八九十]{{0,8}}(?P<n>{NUMBER})\s*元")
+
+
+def ratios(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if OTHER_PROGRAMME.search(work) or "个百分点" in work:
+        return
+    if RATIO_KEY.search(work) and ("医保" in work or "住院" in work or "门诊" in work or "统筹" in work):
+        for m in RATIO.finditer(work):
+            if not RATIO_KEY.search(work[:m.start()]):
+                continue
+            if m.group("c"):
+                v = parse_int(m.group("c"))
+                value = {"min": v, "max": v}
+            else:
+                value = {"min": parse_int(m.group("a")), "max": parse_int(m.group("b"))}
+            if 0 < value["min"] <= value["max"] <= 100:
+                yield "reimbursement_ratio", value, plan_year_at(s, m.start()), m.start()
+    for m in CAP.finditer(work):
+        amount = parse_number(m.group("n")) * (10_000 if m.group("u") == "万元" else 1)
+        yield "annual_cap", {"amount": int(amount)}, plan_year_at(s, m.start()), m.start()
+    for m in DEDUCTIBLE.finditer(work):
+        yield "deductible", {"amount": parse_int(m.group("n"))}, plan_year_at(s, m.start()), m.start()
+
+
+RULES = (amounts, windows, channels, eligible_groups, subsidized_groups, waiting_exemptions, ratios)
