@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone, timedelta
 from urllib.parse import urlsplit
 
-import lxml.html
 from lxml import etree
 
 from spiders.profiles import Profile, ProfileSet, load_profiles
+from spiders.selectors import DocIndex
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -81,7 +81,7 @@ def parse_datetime(text: str | None) -> datetime | None:
         return None
 
 
-def choose_profile(doc, url: str, profiles: ProfileSet, forced: str | None = None) -> Profile | None:
+def choose_profile(index: DocIndex, url: str, profiles: ProfileSet, forced: str | None = None) -> Profile | None:
     """The profile for a page: forced by name, else by domain + detection, else by detection alone."""
     if forced and forced != "generic":
         return profiles.by_name(forced)
@@ -89,29 +89,29 @@ def choose_profile(doc, url: str, profiles: ProfileSet, forced: str | None = Non
         return None
     host = urlsplit(url).hostname or ""
     for p in profiles.profiles:
-        if p.domains and p.matches_host(host) and (p.detect is None or p.detect(doc)):
+        if p.domains and p.matches_host(host) and (p.detect is None or p.detect.exists(index)):
             return p
     for p in profiles.profiles:
-        if not p.domains and p.detect is not None and p.detect(doc):
+        if not p.domains and p.detect is not None and p.detect.exists(index):
             return p
     return None
 
 
-def _first(doc, selectors) -> list:
+def _first(index: DocIndex, selectors) -> list:
     for sel in selectors:
-        found = sel(doc)
+        found = sel.find(index)
         if found:
             return found
     return []
 
 
-def _meta(doc, names) -> str | None:
+def _meta(index: DocIndex, names) -> str | None:
     for name in names:
-        for el in doc.xpath("//meta[translate(@name,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')=$n]",
-                            n=name.lower()):
-            value = (el.get("content") or "").strip()
-            if value:
-                return value
+        for el in index.by_name.get(name.lower(), []):
+            if el.tag == "meta":
+                value = (el.get("content") or "").strip()
+                if value:
+                    return value
     return None
 
 
@@ -148,34 +148,36 @@ def extract_main(html: str, url: str = "", profile: str | None = None,
     """Cut the main content of an HTML page; `profile` forces a profile by name ("generic" for the fallback)."""
     profiles = profiles or load_profiles()
     doc = parse_html(html)
-    chosen = choose_profile(doc, url, profiles, profile)
-    meta_title = _meta(doc, chosen.meta["title_meta"]) if chosen else None
-    meta_published = _meta(doc, chosen.meta["published_meta"]) if chosen else None
+    index = DocIndex(doc)
+    chosen = choose_profile(index, url, profiles, profile)
     page_title = doc.findtext(".//title")
-    _drop(profiles.boilerplate.drop(doc))
     if chosen is None:
+        _drop(profiles.boilerplate.drop.find(index))
         return _generic(doc, page_title, profiles)
 
     sel = chosen.selectors
-    title_el = _first(doc, sel["title"])
+    meta_title = _meta(index, chosen.meta["title_meta"])
+    meta_published = _meta(index, chosen.meta["published_meta"])
+    title_el = _first(index, sel["title"])
     title = meta_title or (element_text(title_el[0]) if title_el else None) or _clean_title(page_title)
-    published_el = _first(doc, sel["published"])
+    published_el = _first(index, sel["published"])
     published = parse_datetime(meta_published) or (
         parse_datetime(element_text(published_el[0])) if published_el else None)
-    crumb_el = _first(doc, sel["breadcrumb"])
+    crumb_el = _first(index, sel["breadcrumb"])
     breadcrumb = _one_line(element_text(crumb_el[0])) if crumb_el else None
-    lead_el = _first(doc, sel["lead"])
-    lead = clean_lines(element_text(lead_el[0]), profiles) if lead_el else None
-    content_els = _first(doc, sel["content"])
+    lead_el = _first(index, sel["lead"])
+    content_els = _first(index, sel["content"])
     meta: dict = {}
     if chosen.meta["source_meta"]:
-        source = _meta(doc, chosen.meta["source_meta"])
+        source = _meta(index, chosen.meta["source_meta"])
         if source:
             meta["source"] = source
+    _drop(profiles.boilerplate.drop.find(index))
+    lead = clean_lines(element_text(lead_el[0]), profiles) if lead_el else None
     if not content_els:
         return _generic(doc, title, profiles, published=published, breadcrumb=breadcrumb)
     content = content_els[0]
-    _drop([el for s in sel["drop"] for el in s(content)])
+    _drop([el for s in sel["drop"] for el in s.find_within(index, content)])
     _drop_link_lists(content)
     text = clean_lines(element_text(content), profiles)
     if lead:
@@ -188,14 +190,21 @@ def extract_main(html: str, url: str = "", profile: str | None = None,
                        breadcrumb=breadcrumb, profile=chosen.name, meta=meta)
 
 
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True)
+
+
 def parse_html(html: str):
-    """An lxml tree for any HTML text, including empty or XML-declared documents."""
+    """An lxml tree for any HTML text, including empty or XML-declared documents.
+
+    Plain lxml.etree elements: lxml.html's per-element class lookup cost ~0.3 ms a page.
+    """
     if html.lstrip().startswith("<?xml"):
         html = re.sub(r"^\s*<\?xml[^>]*\?>", "", html)
     try:
-        return lxml.html.document_fromstring(html or "<html></html>")
-    except (etree.ParserError, ValueError):
-        return lxml.html.document_fromstring("<html></html>")
+        root = etree.fromstring(html, _PARSER) if html.strip() else None
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        root = None
+    return root if root is not None else etree.fromstring("<html><body></body></html>", _PARSER)
 
 
 def _one_line(text: str) -> str:

@@ -1,10 +1,10 @@
-"""StorePipeline: writes checks and snapshots to the history database in batches."""
+"""StorePipeline: writes checks and snapshots to the history database in batches, off the reactor thread."""
 from __future__ import annotations
 
 import logging
 
 from scrapy import signals as scrapy_signals
-from twisted.internet import task
+from twisted.internet import defer, task, threads
 
 from spiders import signals
 from spiders.items import PageCheck
@@ -16,8 +16,10 @@ logger = logging.getLogger(__name__)
 class StorePipeline:
     """Buffers PageCheck items and stores them, each batch in one transaction.
 
-    A killed process loses at most the unwritten batch: those pages simply keep
-    their previous state and are fetched again next run; nothing is half-written.
+    Batches are written in a thread, one at a time and in order, so the crawl
+    keeps fetching while SQLite or PostgreSQL works. A killed process loses at
+    most the unwritten batches: those pages keep their previous state and are
+    fetched again next run; nothing is half-written.
     """
 
     def __init__(self, crawler) -> None:
@@ -27,6 +29,7 @@ class StorePipeline:
         self.buffer: list[PageCheck] = []
         self.loop: task.LoopingCall | None = None
         self.counts: dict[str, int] = {}
+        self.writing: defer.Deferred = defer.succeed(None)  # the tail of the write queue
         crawler.signals.connect(self.spider_closed, signal=scrapy_signals.spider_closed)
 
     @classmethod
@@ -48,31 +51,43 @@ class StorePipeline:
                 self.flush()
         return item
 
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        batch, self.buffer = self.buffer, []
-        spider = self.crawler.spider
-        try:
-            outcomes = self.store.record_checks(spider.run_id, [b.record for b in batch])
-        except DatabaseError as exc:
-            logger.error("could not store %d checks: %s", len(batch), exc)
-            self.crawler.stats.inc_value("policywatch/store_errors", len(batch))
-            for b in batch:
-                self.crawler.signals.send_catch_log(signals.page_stored, url=b.url, outcome="error",
-                                                    error=str(exc))
-            return
+    def flush(self) -> defer.Deferred:
+        """Queue the buffered checks for writing; the returned Deferred fires when they are stored."""
+        if self.buffer:
+            batch, self.buffer = self.buffer, []
+            self.writing.addCallback(lambda _: self._write(batch))
+        return self.writing
+
+    def _write(self, batch: list[PageCheck]) -> defer.Deferred:
+        run_id = self.crawler.spider.run_id
+        d = threads.deferToThread(self.store.record_checks, run_id, [b.record for b in batch])
+        d.addCallbacks(lambda outcomes: self._stored(batch, outcomes), lambda f: self._failed(batch, f))
+        return d
+
+    def _stored(self, batch: list[PageCheck], outcomes: list[str]) -> None:
         for b, outcome in zip(batch, outcomes):
             self.counts[outcome] = self.counts.get(outcome, 0) + 1
             self.crawler.stats.inc_value(f"policywatch/outcome/{outcome}")
             self.crawler.signals.send_catch_log(signals.page_stored, url=b.url, outcome=outcome,
                                                 error=b.record.error)
 
-    def spider_closed(self, spider, reason) -> None:
+    def _failed(self, batch: list[PageCheck], failure) -> None:
+        exc = failure.value
+        message = str(exc) if isinstance(exc, DatabaseError) else f"{type(exc).__name__}: {exc}"
+        logger.error("could not store %d checks: %s", len(batch), message)
+        self.crawler.stats.inc_value("policywatch/store_errors", len(batch))
+        for b in batch:
+            self.counts["error"] = self.counts.get("error", 0) + 1
+            self.crawler.signals.send_catch_log(signals.page_stored, url=b.url, outcome="error", error=message)
+
+    def spider_closed(self, spider, reason) -> defer.Deferred:
         if self.loop and self.loop.running:
             self.loop.stop()
-        self.flush()
-        status = "finished" if reason == "finished" else "interrupted"
-        if getattr(spider, "run_id", None) is not None and spider.owns_run:
-            self.store.finish_run(spider.run_id, self.counts, status)
-        spider.outcome_counts = dict(self.counts)
+
+        def finish(_):
+            status = "finished" if reason == "finished" else "interrupted"
+            if getattr(spider, "run_id", None) is not None and spider.owns_run:
+                self.store.finish_run(spider.run_id, self.counts, status)
+            spider.outcome_counts = dict(self.counts)
+
+        return self.flush().addCallback(finish)

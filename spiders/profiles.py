@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from lxml.cssselect import CSSSelector
+from spiders.selectors import Selector
 
 PROFILES_FILE = Path(__file__).with_name("profiles.toml")
 
@@ -21,8 +21,8 @@ class Profile:
     name: str
     domains: tuple[str, ...] = ()
     exclude_domains: tuple[str, ...] = ()
-    detect: CSSSelector | None = None
-    selectors: dict[str, tuple[CSSSelector, ...]] = field(default_factory=dict)
+    detect: Selector | None = None
+    selectors: dict[str, tuple[Selector, ...]] = field(default_factory=dict)
     meta: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def matches_host(self, host: str) -> bool:
@@ -34,7 +34,7 @@ class Profile:
 
 @dataclass(frozen=True)
 class Boilerplate:
-    drop: CSSSelector
+    drop: Selector
     stop_lines: re.Pattern
     stop_line_max_chars: int
     drop_lines: re.Pattern
@@ -57,9 +57,9 @@ class ProfileError(ValueError):
     """profiles.toml is malformed."""
 
 
-def _css(sel: str, where: str) -> CSSSelector:
+def _css(sel: str, where: str) -> Selector:
     try:
-        return CSSSelector(sel)
+        return Selector(sel)
     except Exception as exc:  # cssselect raises several parse error types
         raise ProfileError(f"{where}: bad CSS selector {sel!r}: {exc}") from None
 

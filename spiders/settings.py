@@ -25,6 +25,10 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 2.0
 RETRY_BACKOFF_MAX = 60.0
 
+# Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response of an async callback;
+# with the default 100 that was the largest cost of a crawl. Our callbacks yield one item.
+CONCURRENT_ITEMS = 2
+
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 # Scrapy 2.19 opens a remote-control HTTP port and writes job files by default; a monitor needs neither.
@@ -50,6 +54,7 @@ POLICYWATCH_RUN_ID = None        # set by `policywatch check`; created by the sp
 POLICYWATCH_STORE_BATCH = 100    # checks written per transaction
 POLICYWATCH_STORE_INTERVAL = 1.0  # seconds between flushes of a partial batch
 POLICYWATCH_PROFILES = None      # path of an alternative profiles.toml
+POLICYWATCH_WORKERS = None       # page-processing processes; None → cores - 1, 0 → inline
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +57,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _tcp_nodelay(dbapi_conn, _record) -> None:
+    # pg8000 leaves Nagle's algorithm on: every message over ~4 KB then waits up to 40 ms for an ACK.
+    sock = getattr(dbapi_conn, "_usock", None)
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class Database:
     """An opened, migrated history database. `session()` yields a transaction that commits or rolls back."""
 
@@ -75,7 +83,9 @@ class Database:
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "connect", _tcp_nodelay)
+        return engine
 
     @property
     def dialect(self) -> str:

@@ -61,7 +61,6 @@ class Page(Base):
     last_modified: Mapped[str | None] = mapped_column(String(64))
     last_snapshot_id: Mapped[int | None] = mapped_column(BigId)
     last_hash: Mapped[str | None] = mapped_column(String(64))
-    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_outcome: Mapped[str | None] = mapped_column(String(16))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -115,7 +114,8 @@ class Check(Base):
     __tablename__ = "checks"
     __table_args__ = (Index("ix_checks_page_id_checked_at", "page_id", "checked_at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
+    # No index on run_id: checks are the biggest table and runs are read by time, not joined back.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(16))  # new | changed | unchanged | not_modified | error

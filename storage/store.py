@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, compress, decompress
@@ -50,9 +50,9 @@ class PageState:
     encoding: str | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class PageContent:
-    """The cut-out main content of a fetched page."""
+    """The cut-out main content of a fetched page (hashes and compression may be precomputed by a worker)."""
 
     main_text: str
     title: str | None
@@ -62,13 +62,20 @@ class PageContent:
     profile: str | None
     raw: bytes
     meta: dict = field(default_factory=dict)
+    content_hash: str = ""
+    raw_sha256: str = ""
+    raw_zlib: bytes = b""
 
-    @property
-    def content_hash(self) -> str:
-        return hashlib.sha256(self.main_text.encode("utf-8")).hexdigest()
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            self.content_hash = hashlib.sha256(self.main_text.encode("utf-8")).hexdigest()
+        if not self.raw_sha256:
+            self.raw_sha256 = hashlib.sha256(self.raw).hexdigest()
+        if not self.raw_zlib:
+            self.raw_zlib = compress(self.raw)
 
 
-@dataclass
+@dataclass(eq=False)
 class CheckRecord:
     """One fetch attempt, ready to store. Exactly one of error / not_modified / content describes the result."""
 
@@ -179,60 +186,78 @@ class SnapshotStore:
         """Store a batch of checks atomically and return each one's outcome.
 
         Outcome: error, not_modified (HTTP 304), new (first snapshot), changed
-        (main text differs from the page's last snapshot) or unchanged.
+        (main text differs from the page's last snapshot) or unchanged. A handful
+        of set-based statements per batch, whatever its size; a page row is only
+        rewritten when something about it changed (keeps PostgreSQL from bloating).
         """
-        outcomes: list[str] = []
+        if not records:
+            return []
         with self.db.session() as s:
-            ids = [r.page_id for r in records]
-            last = dict(s.execute(select(Page.id, Page.last_hash).where(Page.id.in_(ids))).all())
+            ids = list({r.page_id for r in records})
+            state = {row.id: row for row in s.execute(
+                select(Page.id, Page.etag, Page.last_modified, Page.last_outcome, Page.last_snapshot_id,
+                       Page.last_hash).where(Page.id.in_(ids)))}
+            outcomes: list[str] = []
+            page_rows: dict[int, dict] = {}
+            snapshot_recs: list[CheckRecord] = []
             for rec in records:
-                outcome, snapshot_id = self._record_one(s, run_id, rec, last.get(rec.page_id))
+                row = state[rec.page_id]
+                current = page_rows.get(rec.page_id) or dict(
+                    id=row.id, etag=row.etag, last_modified=row.last_modified, last_outcome=row.last_outcome,
+                    last_snapshot_id=row.last_snapshot_id, last_hash=row.last_hash)
+                new_values = dict(current)
+                if rec.error is not None:
+                    outcome = "error"
+                elif rec.not_modified:
+                    outcome = "not_modified"
+                else:
+                    digest = rec.content.content_hash if rec.content is not None else rec.links_hash
+                    new_values.update(etag=rec.etag, last_modified=rec.last_modified, last_hash=digest)
+                    if digest == current["last_hash"]:
+                        outcome = "unchanged"
+                    else:
+                        outcome = "new" if current["last_hash"] is None else "changed"
+                        if rec.content is not None:
+                            snapshot_recs.append(rec)
+                new_values["last_outcome"] = outcome
+                if new_values != current or rec.page_id in page_rows:
+                    page_rows[rec.page_id] = new_values
                 outcomes.append(outcome)
+            snapshot_ids = self._insert_snapshots(s, snapshot_recs)
+            for rec, snap_id in snapshot_ids.items():
+                page_rows[rec.page_id]["last_snapshot_id"] = snap_id
+            s.execute(insert(Check), [
+                dict(run_id=run_id, page_id=rec.page_id, checked_at=rec.checked_at, outcome=outcome,
+                     http_status=rec.http_status, duration_ms=rec.duration_ms,
+                     snapshot_id=snapshot_ids.get(rec), error=rec.error)
+                for rec, outcome in zip(records, outcomes)])
+            if page_rows:
+                s.execute(update(Page), list(page_rows.values()))
         return outcomes
 
-    def _record_one(self, s, run_id, rec: CheckRecord, last_hash: str | None) -> tuple[str, int | None]:
-        page_values: dict = dict(last_checked_at=rec.checked_at)
-        snapshot_id = None
-        if rec.error is not None:
-            outcome = "error"
-        elif rec.not_modified:
-            outcome = "not_modified"
-        elif rec.content is None:  # a list page: its state is the set of matching links, no snapshot
-            outcome = "unchanged" if rec.links_hash == last_hash else ("new" if last_hash is None else "changed")
-            page_values.update(etag=rec.etag, last_modified=rec.last_modified, last_hash=rec.links_hash)
-        else:
-            content = rec.content
-            digest = content.content_hash
-            page_values.update(etag=rec.etag, last_modified=rec.last_modified)
-            if digest == last_hash:
-                outcome = "unchanged"
-            else:
-                outcome = "new" if last_hash is None else "changed"
-                raw_id = self._store_raw(s, content.raw)
-                snap = Snapshot(page_id=rec.page_id, fetched_at=rec.checked_at, content_hash=digest,
-                                title=content.title, published_at=content.published_at,
-                                main_text=content.main_text, final_url=content.final_url,
-                                encoding=content.encoding, profile=content.profile,
-                                page_meta=content.meta or None, raw_id=raw_id)
-                s.add(snap)
-                s.flush()
-                snapshot_id = snap.id
-                page_values.update(last_snapshot_id=snapshot_id, last_hash=digest)
-        page_values["last_outcome"] = outcome
-        s.execute(update(Page).where(Page.id == rec.page_id).values(**page_values))
-        s.add(Check(run_id=run_id, page_id=rec.page_id, checked_at=rec.checked_at, outcome=outcome,
-                    http_status=rec.http_status, duration_ms=rec.duration_ms, snapshot_id=snapshot_id,
-                    error=rec.error))
-        return outcome, snapshot_id
+    def _insert_snapshots(self, s, recs: list[CheckRecord]) -> dict:
+        if not recs:
+            return {}
+        raw_ids = self._store_raws(s, [r.content for r in recs])
+        rows = [dict(page_id=r.page_id, fetched_at=r.checked_at, content_hash=r.content.content_hash,
+                     title=r.content.title, published_at=r.content.published_at, main_text=r.content.main_text,
+                     final_url=r.content.final_url, encoding=r.content.encoding, profile=r.content.profile,
+                     page_meta=r.content.meta or None, raw_id=raw_ids[r.content.raw_sha256])
+                for r in recs]
+        new_ids = s.scalars(insert(Snapshot).returning(Snapshot.id, sort_by_parameter_order=True), rows).all()
+        return dict(zip(recs, new_ids))
 
-    def _store_raw(self, s, raw: bytes) -> int:
-        digest = hashlib.sha256(raw).hexdigest()
-        found = s.scalar(select(RawPage.id).where(RawPage.sha256 == digest))
-        if found is not None:
-            return found
-        s.execute(self._insert(RawPage).values(sha256=digest, size=len(raw), compression="zlib",
-                                                data=compress(raw)).on_conflict_do_nothing(index_elements=["sha256"]))
-        return s.scalar(select(RawPage.id).where(RawPage.sha256 == digest))
+    def _store_raws(self, s, contents: list[PageContent]) -> dict[str, int]:
+        """Raw pages by SHA-256: existing rows reused, missing ones inserted once."""
+        wanted = {c.raw_sha256: c for c in contents}
+        found = dict(s.execute(select(RawPage.sha256, RawPage.id).where(RawPage.sha256.in_(list(wanted)))).all())
+        missing = [dict(sha256=d, size=len(c.raw), compression="zlib", data=c.raw_zlib)
+                   for d, c in wanted.items() if d not in found]
+        if missing:
+            s.execute(self._insert(RawPage).on_conflict_do_nothing(index_elements=["sha256"]), missing)
+            found.update(s.execute(select(RawPage.sha256, RawPage.id)
+                                   .where(RawPage.sha256.in_([m["sha256"] for m in missing]))).all())
+        return found
 
     # -- reads -----------------------------------------------------------------
     def source_overview(self) -> list[dict]:

@@ -9,6 +9,7 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals as scrapy_signals
 from scrapy.exceptions import (
     CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError,
     DownloadTimeoutError, IgnoreRequest, ResponseDataLossError, UnsupportedURLSchemeError,
@@ -22,8 +23,8 @@ from twisted.internet.error import (
 from twisted.web._newclient import ResponseNeverReceived
 
 from spiders import signals
-from spiders.content import extract_main
 from spiders.encoding import decode_html
+from spiders.processing import PageCutter, default_workers
 from spiders.items import PageCheck
 from spiders.profiles import load_profiles
 from storage import Database, SnapshotStore
@@ -52,6 +53,10 @@ class WatchSpider(scrapy.Spider):
         spider.db = Database(settings.get("POLICYWATCH_DB"))
         spider.store = SnapshotStore(spider.db)
         spider.profiles = load_profiles(settings.get("POLICYWATCH_PROFILES"))
+        workers = settings.get("POLICYWATCH_WORKERS")
+        spider.cutter = PageCutter(default_workers() if workers in (None, "") else int(workers),
+                                   settings.get("POLICYWATCH_PROFILES"))
+        crawler.signals.connect(spider.cutter.close, signal=scrapy_signals.spider_closed)
         only = settings.getlist("POLICYWATCH_SOURCES") or (kwargs.get("source", "").split(",") if kwargs.get("source") else [])
         spider.only_sources = [s for s in only if s]
         spider.run_id = settings.get("POLICYWATCH_RUN_ID")
@@ -93,7 +98,7 @@ class WatchSpider(scrapy.Spider):
                           **fields)
         return PageCheck(url=page.url, record=rec)
 
-    def parse_page(self, response: Response):
+    async def parse_page(self, response: Response):
         page: PageState = response.meta["page"]
         if response.status == 304:
             yield self._record(response.request, http_status=304, not_modified=True)
@@ -106,17 +111,19 @@ class WatchSpider(scrapy.Spider):
             yield self._record(response.request, http_status=response.status,
                                error=f"not an HTML page ({content_type.split(';')[0] or 'unknown type'})")
             return
-        html, encoding = decode_html(response.body, content_type, page.encoding)
         if page.role == "list":
-            yield from self._parse_list(response, page, html, etag, last_modified)
+            html, _ = decode_html(response.body, content_type, page.encoding)
+            for item in self._parse_list(response, page, html, etag, last_modified):
+                yield item
             return
-        main = extract_main(html, response.url, page.profile, self.profiles)
-        if not main.main_text:
+        cut = await self.cutter.cut(response.body, content_type, response.url, page.encoding, page.profile)
+        if not cut.main_text:
             yield self._record(response.request, http_status=response.status, error="page has no text content")
             return
-        content = PageContent(main_text=main.main_text, title=main.title, published_at=main.published_at,
-                              final_url=response.url, encoding=encoding, profile=main.profile,
-                              raw=response.body, meta=main.meta)
+        content = PageContent(main_text=cut.main_text, title=cut.title, published_at=cut.published_at,
+                              final_url=response.url, encoding=cut.encoding, profile=cut.profile,
+                              raw=response.body, meta=cut.meta, content_hash=cut.content_hash,
+                              raw_sha256=cut.raw_sha256, raw_zlib=cut.raw_zlib)
         yield self._record(response.request, http_status=response.status, content=content, etag=etag,
                            last_modified=last_modified)
 

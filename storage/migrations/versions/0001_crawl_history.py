@@ -44,7 +44,6 @@ def upgrade() -> None:
         sa.Column("last_modified", sa.String(64)),
         sa.Column("last_snapshot_id", BigId),
         sa.Column("last_hash", sa.String(64)),
-        sa.Column("last_checked_at", UTCDateTime()),
         sa.Column("last_outcome", sa.String(16)),
         sa.Column("first_seen_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_pages"),
@@ -114,7 +113,6 @@ def upgrade() -> None:
                                 name="fk_checks_snapshot_id_snapshots"),
     )
     op.create_index("ix_checks_page_id_checked_at", "checks", ["page_id", "checked_at"])
-    op.create_index("ix_checks_run_id", "checks", ["run_id"])
 
 
 def downgrade() -> None:

@@ -1,0 +1,80 @@
+"""Page processing off the crawl's event loop: decode, cut, hash and compress in worker processes.
+
+Scrapy's engine runs on one core; parsing a 30 KB page costs about as much as
+fetching it. Worker processes (POLICYWATCH_WORKERS, default: cores - 1) do the
+CPU work so the crawl keeps its pace; 0 processes inline (tests, debugging).
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import multiprocessing
+import os
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from spiders.content import extract_main
+from spiders.encoding import decode_html
+from spiders.profiles import load_profiles
+
+
+@dataclass
+class CutPage:
+    """What a worker sends back: the main content plus precomputed hashes and compressed raw bytes."""
+
+    main_text: str
+    title: str | None
+    published_at: datetime | None
+    profile: str
+    encoding: str
+    meta: dict = field(default_factory=dict)
+    content_hash: str = ""
+    raw_sha256: str = ""
+    raw_zlib: bytes = b""
+
+
+def cut_page(body: bytes, content_type: str | None, url: str, encoding: str | None = None,
+             profile: str | None = None, profiles_path: str | None = None) -> CutPage:
+    """Decode and cut one page; pure, so it runs the same in a worker or inline."""
+    html, used = decode_html(body, content_type, encoding)
+    main = extract_main(html, url, profile, load_profiles(profiles_path))
+    return CutPage(main_text=main.main_text, title=main.title, published_at=main.published_at,
+                   profile=main.profile, encoding=used, meta=main.meta,
+                   content_hash=hashlib.sha256(main.main_text.encode("utf-8")).hexdigest(),
+                   raw_sha256=hashlib.sha256(body).hexdigest(), raw_zlib=zlib.compress(body, 6))
+
+
+def _warm(profiles_path: str | None) -> bool:
+    load_profiles(profiles_path)
+    return True
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+class PageCutter:
+    """Runs cut_page in a process pool (or inline with 0 workers) and awaits it on the asyncio loop."""
+
+    def __init__(self, workers: int, profiles_path: str | None = None) -> None:
+        self.profiles_path = profiles_path
+        self.pool = None
+        if workers > 0:
+            # forkserver: never fork the crawler itself (threads, open database connections, the reactor).
+            context = multiprocessing.get_context("forkserver")
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._warmup = [self.pool.submit(_warm, profiles_path) for _ in range(workers)]
+
+    async def cut(self, body: bytes, content_type: str | None, url: str, encoding: str | None,
+                  profile: str | None) -> CutPage:
+        if self.pool is None:
+            return cut_page(body, content_type, url, encoding, profile, self.profiles_path)
+        future = self.pool.submit(cut_page, body, content_type, url, encoding, profile, self.profiles_path)
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
