@@ -10,6 +10,8 @@ import asyncio
 import hashlib
 import multiprocessing
 import os
+import threading
+import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -51,6 +53,16 @@ def _warm(profiles_path: str | None) -> bool:
     return True
 
 
+def _watch_parent(parent_pid: int) -> None:
+    """Worker initializer: exit when the crawl process is gone (killed with -9, say), never linger."""
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def default_workers() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
@@ -62,9 +74,10 @@ class PageCutter:
         self.profiles_path = profiles_path
         self.pool = None
         if workers > 0:
-            # forkserver: never fork the crawler itself (threads, open database connections, the reactor).
-            context = multiprocessing.get_context("forkserver")
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            # spawn: never fork the crawler itself (threads, open database connections, the reactor).
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                            initializer=_watch_parent, initargs=(os.getpid(),))
             self._warmup = [self.pool.submit(_warm, profiles_path) for _ in range(workers)]
 
     async def cut(self, body: bytes, content_type: str | None, url: str, encoding: str | None,
