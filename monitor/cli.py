@@ -11,7 +11,7 @@ import sys
 from datetime import datetime
 from typing import Sequence
 
-from monitor.check import EXIT_CONFIG, EXIT_DATABASE, EXIT_OK, Reporter, run_check
+from monitor.check import EXIT_CONFIG, EXIT_DATABASE, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check
 from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
 from storage import Database, DatabaseError, SnapshotStore
 from storage.db import DB_ENV
@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--url", help="the page's URL (chooses the site profile and helps find the region)")
     ext.add_argument("--published", metavar="YYYY-MM-DD[THH:MM]",
                      help="publish time (resolves 即日起 and year-less dates); default: read from the page")
+    ext.add_argument("--title", help="the page title (for .txt input; .html pages carry their own)")
+
+    ev = sub.add_parser("eval", help="precision/recall/F1 of the extractors over a labeled corpus folder")
+    ev.add_argument("corpus", metavar="DIR", help="folder of NNN.txt|html documents with NNN.json gold facts")
+    ev.add_argument("--json", action="store_true", help="print the scores and misses as JSON")
+    ev.add_argument("--misses", action="store_true", help="also list missed and spurious facts per document")
 
     demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
     demo.add_argument("--db", metavar="URL", default=None,
@@ -119,12 +125,34 @@ def cmd_sources(args) -> int:
 def cmd_extract(args) -> int:
     from monitor.extract import InputError, extract_file
     try:
-        doc = extract_file(args.path, url=args.url, published=args.published)
+        doc = extract_file(args.path, url=args.url, published=args.published, title=args.title)
     except InputError as exc:
         print(f"policywatch: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     print(json.dumps(doc.to_json(), ensure_ascii=False, indent=2))
     return EXIT_OK
+
+
+def cmd_eval(args) -> int:
+    from dataclasses import asdict
+    from monitor.evaluate import evaluate, format_report
+    report = evaluate(args.corpus)
+    if args.json:
+        print(json.dumps({"kinds": {k: {**asdict(s), "precision": s.precision, "recall": s.recall, "f1": s.f1}
+                                    for k, s in report.kinds.items()},
+                          "documents": report.documents, "negative_facts": report.negative_facts,
+                          "passed": report.passed, "misses": report.misses}, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report))
+        if args.misses:
+            for m in report.misses:
+                print(f"\n{m['document']}")
+                for g in m["missed"]:
+                    print(f"  missed   {g['kind']} {json.dumps(g['value'], ensure_ascii=False)} {g.get('plan_year')}")
+                for p in m["spurious"]:
+                    print(f"  spurious {p['kind']} {json.dumps(p['value'], ensure_ascii=False)} {p['plan_year']}"
+                          f"  | {p['evidence'][:60]}")
+    return EXIT_OK if report.passed else EXIT_SOME_FAILED
 
 
 def cmd_demo(args) -> int:
@@ -143,4 +171,5 @@ def _local(dt: datetime | None) -> str:
     return dt.astimezone(ZoneInfo(CHINA)).strftime("%Y-%m-%d %H:%M")
 
 
-COMMANDS = {"check": cmd_check, "sources": cmd_sources, "extract": cmd_extract, "demo": cmd_demo}
+COMMANDS = {"check": cmd_check, "sources": cmd_sources, "extract": cmd_extract, "eval": cmd_eval,
+            "demo": cmd_demo}

@@ -51,16 +51,18 @@ def _decode_text(data: bytes, path: Path) -> str:
     raise InputError(f"{path}: undecodable bytes (neither UTF-8 nor GB18030)")
 
 
-def extract_file(path: str | Path, url: str | None = None, published: str | None = None) -> Document:
+def extract_file(path: str | Path, url: str | None = None, published: str | None = None,
+                 title: str | None = None) -> Document:
     """Run the crawl's main-content step (for HTML) and the extractors on one file."""
     path = Path(path)
     data = read_page(path)
     when = parse_published(published)
-    title = breadcrumb = None
+    breadcrumb = None
     if path.suffix.lower() in HTML_SUFFIXES or data.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
         html, _ = decode_html(data)
         main = extract_main(html, url or "")
-        text, title, breadcrumb = main.main_text, main.title, main.breadcrumb
+        text, breadcrumb = main.main_text, main.breadcrumb
+        title = title or main.title
         if when is None and main.published_at is not None:
             when = main.published_at.astimezone(CHINA_TZ).replace(tzinfo=None)
     else:
