@@ -25,6 +25,7 @@ DATE_RE = re.compile(
     rf"|(?:(?:(?P<y>(?:19|20)\d\d|{_CN_YEAR})\s*年(?!度)|(?P<rel>{_REL}))?\s*"
     rf"(?:(?P<m>\d{{1,2}}|{_CN_MONTH})\s*月\s*(?:(?P<d>\d{{1,2}}|{_CN_DAY})\s*[日号]|(?P<eom>底|末|份?末|份?底))))"
     rf"|(?:(?P<ey>(?:19|20)\d\d)\s*年(?P<eoy>底|末))"
+    rf"|(?:(?P<rely>{_REL})\s*年?(?P<reoy>底|末))"
 )
 RANGE_MARK = re.compile(r"^\s*(?:起|开始)?\s*(?:[（(][^）)]{0,12}[）)])?\s*[，,]?\s*(?:至|到|—+|–|-|~|～|起至|一直到)\s*$")
 TODAY_RE = re.compile(r"即日起|自即日起|从即日起|即日开始")
@@ -64,6 +65,8 @@ def find_dates(text: str) -> list[DateMention]:
                 found.append(DateMention(m.start(), m.end(), int(g["iy"]), int(g["im"]), int(g["id"])))
             elif g["ey"]:
                 found.append(DateMention(m.start(), m.end(), int(g["ey"]), 12, 31))
+            elif g["rely"]:
+                found.append(DateMention(m.start(), m.end(), None, 12, 31, _REL_OFFSET[g["rely"]]))
             elif g["m"]:
                 year = _num(g["y"]) if g["y"] else None
                 rel = _REL_OFFSET.get(g["rel"]) if g["rel"] else None

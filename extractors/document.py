@@ -13,7 +13,8 @@ from extractors.rules import RULES, Context, Sentence
 EXTRACTOR_VERSION = "1"
 
 # A page is about resident medical insurance when it names it; otherwise it yields no facts.
-TOPIC = re.compile(r"居民医保|居民(?:基本)?医疗保险|城乡居民(?:基本)?医疗|城乡医保|新农合|新型农村合作医疗|居民基本医保")
+TOPIC = re.compile(r"居民医保|居民(?:基本)?医疗保险|城乡居民(?:基本)?医疗|城乡医保|新农合|新型农村合作医疗|居民基本医保|"
+                   r"少儿(?:及大学生)?医保|大学生医保|少儿医疗保险")
 SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 NATIONAL = re.compile(r"国家(?:规定|要求|明确|医保局|层面|标准)|全国(?:统一|范围|居民医保)|国务院")
 PLAN_YEAR_MENTION = re.compile(r"((?:19|20)\d\d)\s*(?:年度|年[^\d，。,；;、]{0,8}?居民(?:基本)?医(?:疗)?保)")
@@ -68,24 +69,58 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
         return doc
     ctx = Context(published=pub_date, plan_year=plan_year, resolver=YearResolver(pub_date, plan_year))
     seen = set()
-    for start, end in sentences(text):
-        sentence = Sentence(text[start:end], start, ctx)
-        fact_region = None
+    recent: list[str] = []
+    spans = [(start, end, text[start:end]) for start, end in sentences(text)]
+    if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
+        spans.append((None, None, title))
+    for start, end, sentence_text in spans:
+        sentence = Sentence(sentence_text, start or 0, ctx, tuple(recent[-8:]))
+        recent.append(sentence.text)
+        stated_region = None
         for rule in RULES:
             for kind, value, year, _offset in rule(sentence):
-                if fact_region is None:
-                    fact_region = _fact_region(sentence.text, region)
+                if kind in NAME_KINDS:  # "云南税务APP" names a channel, not the region the fact is about
+                    fact_region = "000000" if NATIONAL.search(sentence.text) else (region.code if region else None)
+                else:
+                    if stated_region is None:
+                        stated_region = _fact_region(sentence.text, region)
+                    fact_region = stated_region
                 fact = Fact(kind=kind, value=value, plan_year=year, region=fact_region,
-                            evidence=sentence.text.strip(), span=(start, end))
+                            evidence=sentence.text.strip(), span=(start, end) if start is not None else None)
                 if fact.key not in seen:
                     seen.add(fact.key)
                     doc.facts.append(fact)
+    doc.facts = _merge(doc.facts)
     if doc.plan_year is None:
         doc.plan_year = _plan_year_from_facts(doc.facts)
         if doc.plan_year is not None:
             doc.facts = [f if f.plan_year is not None else Fact(f.kind, f.value, doc.plan_year, f.region, f.evidence,
                                                                 f.span) for f in doc.facts]
     return doc
+
+
+AMOUNT_KINDS = ("personal_contribution", "fiscal_subsidy")
+NAME_KINDS = ("payment_channel", "eligible_group", "subsidized_group", "waiting_period_exemption")
+
+
+def _merge(facts: list[Fact]) -> list[Fact]:
+    """Drop restatements: an amount without its change when the same amount is stated with one,
+    and a title fact when the text states the same kind for the same year and region."""
+    def slot(f: Fact) -> tuple:
+        name = f.value.get("name") if "name" in f.value else None
+        return (f.kind, f.plan_year, f.region, name)
+    with_change = {(f.kind, f.value["amount"], f.value["qualifier"], f.plan_year, f.region)
+                   for f in facts if f.kind in AMOUNT_KINDS and f.value.get("change") is not None}
+    in_text = {slot(f) for f in facts if f.span is not None}
+    kept = []
+    for f in facts:
+        if f.kind in AMOUNT_KINDS and f.value.get("change") is None and \
+                (f.kind, f.value["amount"], f.value["qualifier"], f.plan_year, f.region) in with_change:
+            continue
+        if f.span is None and slot(f) in in_text:
+            continue
+        kept.append(f)
+    return kept
 
 
 def _plan_year_from_facts(facts: list[Fact]) -> int | None:

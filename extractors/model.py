@@ -21,7 +21,7 @@ class Fact:
     plan_year: int | None
     region: str | None
     evidence: str
-    span: tuple[int, int]
+    span: tuple[int, int] | None  # character offsets in the main text; None when the evidence is the title
 
     @property
     def key(self) -> tuple:
@@ -30,7 +30,7 @@ class Fact:
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "value": self.value, "plan_year": self.plan_year, "region": self.region,
-                "evidence": self.evidence, "span": list(self.span)}
+                "evidence": self.evidence, "span": list(self.span) if self.span else None}
 
 
 @dataclass
