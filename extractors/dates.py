@@ -54,9 +54,9 @@ def _num(text: str) -> int:
     return parse_int(text)
 
 
-def find_dates(text: str) -> list[DateMention]:
-    """All date mentions in the text, in order. `text` may contain full-width digits."""
-    work = halfwidth(text)
+def find_dates(text: str, converted: bool = False) -> list[DateMention]:
+    """All date mentions in the text, in order. `text` may contain full-width digits (`converted`: already not)."""
+    work = text if converted else halfwidth(text)
     found = []
     for m in DATE_RE.finditer(work):
         g = m.groupdict()

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from extractors.dates import YearResolver
 from extractors.model import Document, Fact
+from extractors.numbers import halfwidth
 from extractors.regions import Region, detect_region, load_regions
 from extractors.rules import RULES, Context, Sentence
 
@@ -70,14 +71,17 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     ctx = Context(published=pub_date, plan_year=plan_year, resolver=YearResolver(pub_date, plan_year))
     seen = set()
     recent: list[str] = []
-    spans = [(start, end, text[start:end]) for start, end in sentences(text)]
+    work = halfwidth(text)
+    spans = [(start, end, text[start:end], work[start:end]) for start, end in sentences(text)]
     if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
-        spans.append((None, None, title))
-    for start, end, sentence_text in spans:
-        sentence = Sentence(sentence_text, start or 0, ctx, tuple(recent[-8:]))
+        spans.append((None, None, title, halfwidth(title)))
+    for start, end, sentence_text, sentence_work in spans:
+        sentence = Sentence(sentence_text, start or 0, ctx, tuple(recent[-8:]), sentence_work)
         recent.append(sentence.text)
         stated_region = None
-        for rule in RULES:
+        for rule, may_fire in RULES:
+            if not may_fire(sentence.work):
+                continue
             for kind, value, year, _offset in rule(sentence):
                 if kind in NAME_KINDS:  # "云南税务APP" names a channel, not the region the fact is about
                     fact_region = "000000" if NATIONAL.search(sentence.text) else (region.code if region else None)

@@ -26,7 +26,7 @@ class Fact:
     @property
     def key(self) -> tuple:
         """Identity for de-duplication: same kind, value, plan year and region."""
-        return (self.kind, json.dumps(self.value, sort_keys=True, ensure_ascii=False), self.plan_year, self.region)
+        return (self.kind, tuple(sorted(self.value.items())), self.plan_year, self.region)
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "value": self.value, "plan_year": self.plan_year, "region": self.region,

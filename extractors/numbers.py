@@ -39,6 +39,8 @@ def _small_chinese(text: str) -> int:
 
 def parse_number(text: str) -> float:
     """Value of a number written as in NUMBER: '380', '３８０', '三百八十', '叁佰捌拾', '30万', '1.5万'."""
+    if text.isascii() and text.isdigit():
+        return float(text)
     s = halfwidth(text.strip())
     multiplier = 1
     while s and s[-1] in _BIG:
@@ -56,5 +58,7 @@ def parse_number(text: str) -> float:
 
 
 def parse_int(text: str) -> int:
+    if text.isascii() and text.isdigit():
+        return int(text)
     value = parse_number(text)
     return int(round(value))

@@ -40,11 +40,11 @@ class Sentence:
     start: int  # offset in the document text
     ctx: Context
     prev: tuple[str, ...] = ()  # the sentences just before this one, nearest last
+    work: str = ""  # the text with half-width digits (same length, so spans are unchanged)
 
-    @property
-    def work(self) -> str:
-        """The text with half-width digits (same length, spans unchanged)."""
-        return halfwidth(self.text)
+    def __post_init__(self) -> None:
+        if not self.work:
+            self.work = halfwidth(self.text)
 
 
 Found = tuple[str, dict, int | None, int]  # kind, value, plan year, offset in sentence
@@ -240,8 +240,8 @@ def windows(s: Sentence) -> Iterator[Found]:
     work = s.work
     if FUNDS_FLOW.search(work) and not PAYMENT_KEY.search(work):
         return
-    dates = find_dates(s.text)
-    ranges = find_ranges(s.text, dates)
+    dates = find_dates(work, converted=True)
+    ranges = find_ranges(work, dates)
     in_range = set()
     for rg in ranges:
         in_range.update({id(rg.start), id(rg.end)})
@@ -345,7 +345,7 @@ CHANNEL_WORD = re.compile(
     r"微信|支付宝|APP|App|app|银行|POS|pos|线下|窗口|柜台|终端|小程序|公众号|网上|手机|第三方|税务|代收|代办|"
     r"云闪付|电子税务局|掌上|服务号|服务厅|营业厅|网点|村委|社区|政务服务|一网通办|办税|扫码")
 CHANNEL_BAD = re.compile(r"推进|并行|坚持|创新|提供|实现|措施|一站式|一厅|便民|优化|完善|加强|智能化|传统|积极|持续|多种|以下|"
-                         r"向|发送|提醒|通知|宣传|告知|的")
+                         r"向|发送|提醒|通知|宣传|告知")
 LIST_SPLIT = re.compile(r"、|，|,|/|以及|及|和|或者|或")
 LIST_END = re.compile(r"等(?:多种|线上|线下|渠道|方式|途径|多|各类|特殊|群体|人员)?|进行|办理|即可|完成|缴纳|参保|[。；;，,]")
 PAYING_AFTER = re.compile(r"缴费|缴纳|交费|交纳|缴|支付")
@@ -369,7 +369,7 @@ def channels(s: Sentence) -> Iterator[Found]:
     work = s.work
     if OTHER_PROGRAMME.search(work):
         return
-    if not re.search(r"缴|交费|交纳|参保", work):
+    if not re.search(r"缴|交费|交纳|参保", work) and not re.search(r"(?:线上|线下)(?:渠道|方式)[:：]", work):
         # an answer line under a question about where to pay: "浙里办APP、支付宝、银行柜台。"
         heading = s.prev[-1] if s.prev else ""
         if _is_bare_list(work) and (CHANNEL_INTRO.search(heading) or re.search(r"缴|交费", heading)):
@@ -389,8 +389,10 @@ def channels(s: Sentence) -> Iterator[Found]:
         explicit = "渠道" in m.group() or "方式" in m.group() or "途径" in m.group()
         paying = PAYING_AFTER.search(tail[len(segment):len(segment) + 14])
         trailing = re.search(r"(?:等)?(?:方式|渠道)?(?:进行|办理)?(?:缴费|缴纳|交费|参保缴费)(?:[^、]{0,4})$", segment)
-        if trailing:
+        if trailing and not re.search(r"(?:^|、)(?:线下|线上|现场|上门|窗口)缴费$", segment):
             segment, paying = segment[:trailing.start()], True
+        elif trailing:
+            paying = True
         if not (explicit or paying):
             continue
         lead = ENUM_MARK.match(segment)
@@ -453,6 +455,9 @@ def _groups(segment: str) -> list[tuple[str, int]]:
     return out
 
 
+PERSON_LIKE = re.compile(r"居民|学生|儿童|人员|人口|对象|群体|老人|农民|职工|家庭|子女|人士|生$|高中|中专|技校|学校|院校|婴|孩")
+
+
 def eligible_groups(s: Sentence) -> Iterator[Found]:
     work = s.work
     if "资助" in work or "等待期" in work:
@@ -482,7 +487,8 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
     if "、" not in segment:
         return
     for name, offset in _groups(segment):
-        yield "eligible_group", {"name": name}, s.ctx.plan_year, base + offset
+        if PERSON_LIKE.search(name):
+            yield "eligible_group", {"name": name}, s.ctx.plan_year, base + offset
 
 
 SUBSIDY_MODE = [
@@ -506,7 +512,8 @@ def _leading_groups(clause: str) -> list[tuple[str, int]]:
     cut = GROUP_CUT.search(clause, base + 2)
     segment = clause[base:cut.start() if cut else len(clause)]
     for splitter in (re.compile(r"、|以及|及|和"), re.compile(r"、")):
-        items = [(n, base + o) for n, o in _split_items(segment, splitter)]
+        items = [(re.sub(r"(?:等特殊群体|等困难群体|等群体|等人员|等)$", "", n), base + o)
+                 for n, o in _split_items(segment, splitter)]
         if items and all(GROUP_SUFFIX.search(n) and 2 <= len(n) <= 30 for n, _ in items):
             return items
     return []
@@ -608,7 +615,7 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
     item = work[mark.end():]
     name = re.split(r"[：:，,。；;（(]", item, maxsplit=1)[0].strip() if not re.match(r"^[^：:]*[（(]", item) else \
         re.split(r"[：:，,。；;]", item, maxsplit=1)[0].strip()
-    name = re.sub(r"(?:等)$", "", name)
+    name = re.sub(r"(?:等)$", "", name).replace("“", "").replace("”", "").replace('"', "")
     if not 2 <= len(name) <= 30:
         return
     offset = s.work.find(name)
@@ -648,4 +655,15 @@ def ratios(s: Sentence) -> Iterator[Found]:
         yield "deductible", {"amount": parse_int(m.group("n"))}, plan_year_at(s, m.start()), m.start()
 
 
-RULES = (amounts, windows, channels, eligible_groups, subsidized_groups, waiting_exemptions, enumerated_items, ratios)
+# Each rule with a cheap test of whether it can possibly fire on a sentence (most sentences state no fact).
+_DATE_HINT = re.compile(r"月|年底|年末|\d{4}[-/.]\d")
+RULES = (
+    (amounts, lambda w: "元" in w),
+    (windows, lambda w: _DATE_HINT.search(w) is not None),
+    (channels, lambda w: "、" in w or "渠道" in w or "方式" in w),
+    (eligible_groups, lambda w: "、" in w or "参保" in w or "参加" in w),
+    (subsidized_groups, lambda w: "资助" in w or "代缴" in w or "补助" in w),
+    (waiting_exemptions, lambda w: "等待期" in w),
+    (enumerated_items, lambda w: ENUM_MARK.match(w) is not None),
+    (ratios, lambda w: "%" in w or "％" in w or "封顶" in w or "起付" in w or "最高" in w),
+)
