@@ -214,6 +214,7 @@ COVERAGE_KEY = re.compile(r"待遇享受期|享受(?:居民医保|医保|相应�
 PAYMENT_KEY = re.compile(r"缴费|征缴|缴纳|收缴|补缴|缴交|交费|参保登记|参保缴费|集中参保|缴费期")
 DEADLINE_BEFORE = re.compile(r"(?:截止|截至|延长至|延至|顺延至|延期至|推迟至|最后期限)[^，。；]{0,8}$")
 DEADLINE_AFTER = re.compile(r"^\s*(?:24\s*时|二十四时)?\s*(?:前|之前|以前|为止|截止)")
+SUPERSEDED = re.compile(r"(?:由|从|原定的?|原来的?|原)\s*$")
 START_PHRASE = re.compile(r"(?:于|从|自)\s*$")
 START_AFTER = re.compile(r"^\s*(?:起|开始|正式开始|启动)")
 MONTHLY = re.compile(r"每月\s*(\d{1,2})\s*[日号]?\s*(?:至|到|-|—|~|～)\s*(\d{1,2})\s*[日号]")
@@ -275,6 +276,8 @@ def windows(s: Sentence) -> Iterator[Found]:
                 start_date = s.ctx.resolver.resolve(d, context_year=None if d.year else context_year)
                 continue
             if not (DEADLINE_BEFORE.search(work[max(0, d.start - 14):d.start]) or DEADLINE_AFTER.match(work[d.end:])):
+                continue
+            if SUPERSEDED.search(work[max(0, d.start - 6):d.start]):  # 由原定的2月25日顺延至3月31日
                 continue
             clause = _clause_at(work, d.start)
             if COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):

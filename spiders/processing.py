@@ -17,7 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from spiders.content import extract_main
+from extractors import EXTRACTOR_VERSION, extract
+from spiders.content import CHINA_TZ, extract_main
 from spiders.encoding import decode_html
 from spiders.profiles import load_profiles
 
@@ -35,6 +36,15 @@ class CutPage:
     content_hash: str = ""
     raw_sha256: str = ""
     raw_zlib: bytes = b""
+    extraction: dict | None = None
+
+
+def facts_of(main_text: str, url: str, title: str | None, published: datetime | None,
+             breadcrumb: str | None) -> dict:
+    """The extraction record stored with a snapshot (re-computable from the snapshot's own fields)."""
+    doc = extract(main_text, url=url, title=title, published=published, breadcrumb=breadcrumb)
+    return {"version": EXTRACTOR_VERSION, "region": doc.region, "plan_year": doc.plan_year,
+            "facts": [f.to_json() for f in doc.facts]}
 
 
 def cut_page(body: bytes, content_type: str | None, url: str, encoding: str | None = None,
@@ -42,10 +52,13 @@ def cut_page(body: bytes, content_type: str | None, url: str, encoding: str | No
     """Decode and cut one page; pure, so it runs the same in a worker or inline."""
     html, used = decode_html(body, content_type, encoding)
     main = extract_main(html, url, profile, load_profiles(profiles_path))
+    published = main.published_at.astimezone(CHINA_TZ) if main.published_at else None
     return CutPage(main_text=main.main_text, title=main.title, published_at=main.published_at,
                    profile=main.profile, encoding=used, meta=main.meta,
                    content_hash=hashlib.sha256(main.main_text.encode("utf-8")).hexdigest(),
-                   raw_sha256=hashlib.sha256(body).hexdigest(), raw_zlib=zlib.compress(body, 6))
+                   raw_sha256=hashlib.sha256(body).hexdigest(), raw_zlib=zlib.compress(body, 6),
+                   extraction=facts_of(main.main_text, url, main.title, published, main.breadcrumb)
+                   if main.main_text else None)
 
 
 def _warm(profiles_path: str | None) -> bool:

@@ -126,3 +126,33 @@ class Check(Base):
 
 
 OUTCOMES = ("new", "changed", "unchanged", "not_modified", "error")
+
+
+class Extraction(Base):
+    """One run of the extractors over a snapshot: which version, what page region and plan year it found."""
+
+    __tablename__ = "extractions"
+    __table_args__ = (UniqueConstraint("snapshot_id", "extractor_version"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"))
+    extractor_version: Mapped[str] = mapped_column(String(16))
+    region_code: Mapped[str | None] = mapped_column(String(6))
+    region_name: Mapped[str | None] = mapped_column(String(50))
+    plan_year: Mapped[int | None] = mapped_column(Integer)
+    extracted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FactRow(Base):
+    """A typed fact of a snapshot (kind, JSON value, plan year, region) with its evidence sentence."""
+
+    __tablename__ = "facts"
+    __table_args__ = (Index("ix_facts_kind_region_plan_year", "kind", "region", "plan_year"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    extraction_id: Mapped[int] = mapped_column(ForeignKey("extractions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    value: Mapped[dict] = mapped_column(JSON)
+    plan_year: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str | None] = mapped_column(String(6))
+    evidence: Mapped[str] = mapped_column(Text)
+    span_start: Mapped[int | None] = mapped_column(Integer)
+    span_end: Mapped[int | None] = mapped_column(Integer)

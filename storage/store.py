@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, compress, decompress
-from storage.models import Check, Page, RawPage, Run, Snapshot, Source
+from storage.models import Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
 from storage.types import utcnow
 
 
@@ -65,6 +65,8 @@ class PageContent:
     content_hash: str = ""
     raw_sha256: str = ""
     raw_zlib: bytes = b""
+    # {"version", "region": {"name", "code"} | None, "plan_year", "facts": [extract JSON facts]}
+    extraction: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -245,7 +247,46 @@ class SnapshotStore:
                      page_meta=r.content.meta or None, raw_id=raw_ids[r.content.raw_sha256])
                 for r in recs]
         new_ids = s.scalars(insert(Snapshot).returning(Snapshot.id, sort_by_parameter_order=True), rows).all()
+        extractions = [(snap_id, r.content.extraction) for r, snap_id in zip(recs, new_ids) if r.content.extraction]
+        self._insert_extractions(s, extractions)
         return dict(zip(recs, new_ids))
+
+    def _insert_extractions(self, s, extractions: list[tuple[int, dict]]) -> None:
+        if not extractions:
+            return
+        now = utcnow()
+        rows = [dict(snapshot_id=snap_id, extractor_version=e["version"], plan_year=e.get("plan_year"),
+                     region_code=(e.get("region") or {}).get("code"), region_name=(e.get("region") or {}).get("name"),
+                     extracted_at=now) for snap_id, e in extractions]
+        ids = s.scalars(insert(Extraction).returning(Extraction.id, sort_by_parameter_order=True), rows).all()
+        facts = [dict(extraction_id=ext_id, kind=f["kind"], value=f["value"], plan_year=f.get("plan_year"),
+                      region=f.get("region"), evidence=f["evidence"],
+                      span_start=f["span"][0] if f.get("span") else None,
+                      span_end=f["span"][1] if f.get("span") else None)
+                 for ext_id, (_, e) in zip(ids, extractions) for f in e["facts"]]
+        if facts:
+            s.execute(insert(FactRow), facts)
+
+    def store_extraction(self, snapshot_id: int, extraction: dict) -> None:
+        """Store (or replace) the facts of one snapshot for one extractor version."""
+        with self.db.session() as s:
+            s.execute(delete(Extraction).where(Extraction.snapshot_id == snapshot_id,
+                                               Extraction.extractor_version == extraction["version"]))
+            self._insert_extractions(s, [(snapshot_id, extraction)])
+
+    def facts(self, snapshot_id: int, version: str | None = None) -> list[dict]:
+        """Facts of a snapshot (of the newest extractor version stored, or the given one), in text order."""
+        with self.db.session() as s:
+            q = select(Extraction).where(Extraction.snapshot_id == snapshot_id)
+            if version:
+                q = q.where(Extraction.extractor_version == version)
+            extraction = s.scalars(q.order_by(Extraction.id.desc()).limit(1)).first()
+            if extraction is None:
+                return []
+            rows = s.scalars(select(FactRow).where(FactRow.extraction_id == extraction.id).order_by(FactRow.id))
+            return [dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region, evidence=f.evidence,
+                         span=[f.span_start, f.span_end] if f.span_start is not None else None,
+                         version=extraction.extractor_version) for f in rows]
 
     def _store_raws(self, s, contents: list[PageContent]) -> dict[str, int]:
         """Raw pages by SHA-256: existing rows reused, missing ones inserted once."""

@@ -15,7 +15,7 @@ from conftest import ROOT
 ALLOWED = {
     "extractors": set(),
     "storage": set(),
-    "spiders": {"storage"},
+    "spiders": {"storage", "extractors"},
     "monitor": {"spiders", "extractors", "storage"},
 }
 THIRD_PARTY_FORBIDDEN = {"extractors": {"scrapy", "sqlalchemy", "twisted"}, "storage": {"scrapy", "twisted"}}

@@ -183,3 +183,24 @@ def test_raw_html_is_kept_compressed_and_deduplicated(runs):
 def test_runs_are_recorded_as_finished(runs):
     assert runs.second.returncode == 1
     assert "run 2:" in runs.second.stdout
+
+
+def test_new_snapshots_get_their_facts_with_the_extractor_version(runs):
+    from extractors import EXTRACTOR_VERSION
+    old, new = runs.snapshots(TAIYUAN)
+    deadlines = [[f["value"] for f in runs.store.facts(s["id"]) if f["kind"] == "payment_deadline"] for s in (old, new)]
+    assert deadlines == [[{"date": "2025-02-25"}], [{"date": "2025-03-31"}]]
+    assert {f["version"] for f in runs.store.facts(new["id"])} == {EXTRACTOR_VERSION}
+    assert all(f["region"] == "140100" for f in runs.store.facts(new["id"]) if f["kind"] == "payment_deadline")
+
+
+def test_stored_facts_can_be_recomputed_from_the_snapshot(runs):
+    from spiders.content import CHINA_TZ
+    from spiders.processing import facts_of
+    for snap in runs.store.snapshots():
+        published = snap["published_at"].astimezone(CHINA_TZ) if snap["published_at"] else None
+        again = facts_of(snap["main_text"], snap["final_url"], snap["title"], published,
+                         (snap["meta"] or {}).get("breadcrumb"))
+        stored = [{k: f[k] for k in ("kind", "value", "plan_year", "region", "evidence", "span")}
+                  for f in runs.store.facts(snap["id"])]
+        assert stored == again["facts"], snap["url"]
