@@ -82,13 +82,13 @@ _PER_HEAD = r"\s*(?:为|达到|达)?\s*(?:每人每年|每人|人均|每年)?\s*
 AT_LEAST = re.compile(r"(?:不低于|不少于|至少|最低|以上)" + _PER_HEAD)
 AT_MOST = re.compile(r"(?:最高|不超过|不高于|最多|以内)" + _PER_HEAD)
 APPROX = re.compile(r"(?:约|大约|左右|近|预计)" + _PER_HEAD)
-CHANGE_BEFORE = re.compile(r"(?:增加|新增|增长|上调|提高|提升|减少|降低|下调|下降)(?:了)?\s*$")
-DECREASE = re.compile(r"减少|降低|下调|下降")
+CHANGE_BEFORE = re.compile(r"(?:增加|新增|增长|上调|提高|提升|减少|降低|下调|下降|多交|多缴|少交|少缴)(?:了)?\s*$")
+DECREASE = re.compile(r"减少|降低|下调|下降|少交|少缴")
 FROM_TO = re.compile(rf"(?:从|由)\s*(?:(?:19|20)\d\d\s*年度?的|上年的|去年的|上一年度的)?\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元"
                      rf"\s*(?:/人/年)?\s*(?:提高|增加|上调|调整|提升|降低|下调|减少)(?:到|至|为)"
                      rf"\s*(?:每人每年)?\s*(?:不低于|不少于)?\s*(?P<b>{NUMBER})\s*元")
 COMPARED_TO = re.compile(rf"(?:较|比)\s*(?:(?:19|20)\d\d\s*年度?的|上年的|去年的|上一年度的)\s*(?P<a>{NUMBER})\s*元")
-UNCHANGED = re.compile(r"与上(?:一)?年(?:度)?(?:保持)?(?:一致|相同|持平)|保持不变|维持不变|不作调整|标准不变")
+UNCHANGED = re.compile(r"与上(?:一)?年(?:度)?(?:保持)?(?:一致|相同|持平)|保持不变|维持[^，。]{0,16}不变|不作调整|标准不变")
 RESPECTIVELY = re.compile(r"分别(?:为|是|不低于|不少于|达到|提高到|提高至)?")
 
 
@@ -282,6 +282,8 @@ def windows(s: Sentence) -> Iterator[Found]:
             clause = _clause_at(work, d.start)
             if COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):
                 continue
+            if re.search(r"宣传|动员|部署|报送|上报|统计|总结|报告", clause):  # a deadline for officials, not payers
+                continue
             resolved = s.ctx.resolver.resolve(d, context_year=None if d.year else context_year,
                                               not_before=start_date, deadline_like=True)
             if resolved is None:
@@ -291,10 +293,10 @@ def windows(s: Sentence) -> Iterator[Found]:
                     plan_year_at(s, d.start), d.start
             yield "payment_deadline", {"date": resolved.isoformat()}, plan_year_at(s, d.start), d.start
     coverage = COVERAGE_SPLIT.search(work)
-    if coverage:
-        first = s.ctx.resolver.resolve(find_dates(coverage.group("a"))[0])
-        end_mention = find_dates(coverage.group("b"))[0]
-        last = s.ctx.resolver.resolve(end_mention, context_year=first.year if first else None, not_before=first)
+    starts, ends = (find_dates(coverage.group("a")), find_dates(coverage.group("b"))) if coverage else ([], [])
+    if starts and ends:
+        first = s.ctx.resolver.resolve(starts[0])
+        last = s.ctx.resolver.resolve(ends[0], context_year=first.year if first else None, not_before=first)
         if first and last and first <= last:
             yield "coverage_period", {"start": first.isoformat(), "end": last.isoformat()}, \
                 plan_year_at(s, coverage.start()), coverage.start()
@@ -638,7 +640,8 @@ DEDUCTIBLE = re.compile(rf"(?:起付线|起付标准)[^0-9一二三四五六七�
 
 def ratios(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if OTHER_PROGRAMME.search(work) or "个百分点" in work:
+    # Secondary kinds: only for resident insurance itself, never employees', retirees' or medical assistance's.
+    if OTHER_PROGRAMME.search(work) or "个百分点" in work or re.search(r"职工|退休|救助|参保人数|参保率", work):
         return
     if RATIO_KEY.search(work) and ("医保" in work or "住院" in work or "门诊" in work or "统筹" in work):
         for m in RATIO.finditer(work):
@@ -651,6 +654,8 @@ def ratios(s: Sentence) -> Iterator[Found]:
                 value = {"min": parse_int(m.group("a")), "max": parse_int(m.group("b"))}
             if 0 < value["min"] <= value["max"] <= 100:
                 yield "reimbursement_ratio", value, plan_year_at(s, m.start()), m.start()
+    if not re.search(r"住院|门诊|基本医保|居民医保|统筹|医保基金|医疗保险", work):
+        return
     for m in CAP.finditer(work):
         amount = parse_number(m.group("n")) * (10_000 if m.group("u") == "万元" else 1)
         yield "annual_cap", {"amount": int(amount)}, plan_year_at(s, m.start()), m.start()

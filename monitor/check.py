@@ -26,6 +26,7 @@ class CheckResult:
     counts: dict[str, int] = field(default_factory=dict)
     planned: int = 0
     reason: str = "finished"
+    extracted: int = 0  # snapshots whose facts were extracted after the crawl
 
     @property
     def errors(self) -> int:
@@ -100,6 +101,11 @@ def run_check(config: Config, db: Database, *, source_names: Sequence[str] | Non
         if reporter:
             reporter.stop(result)
     store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")
+    if result.reason == "finished":
+        from monitor.extract_stage import extract_pending
+        result.extracted = extract_pending(store)
+    if reporter:
+        reporter.summary(result)
     return result
 
 
@@ -139,6 +145,8 @@ class Reporter:
     def stop(self, result: CheckResult) -> None:
         if self.progress:
             self.progress.stop()
+
+    def summary(self, result: CheckResult) -> None:
         print(summary_line(result), file=self.stream if self.interactive else sys.stdout)
 
 
@@ -146,4 +154,5 @@ def summary_line(result: CheckResult) -> str:
     c = result.counts
     parts = [f"{c.get(k, 0)} {k.replace('_', ' ')}" for k in ("new", "changed", "unchanged", "not_modified", "error")]
     status = "" if result.reason == "finished" else f" (stopped: {result.reason})"
-    return f"run {result.run_id}: {result.done} pages checked: " + ", ".join(parts) + status
+    facts = f"; facts extracted for {result.extracted} snapshots" if result.extracted else ""
+    return f"run {result.run_id}: {result.done} pages checked: " + ", ".join(parts) + facts + status

@@ -36,12 +36,13 @@ class CutPage:
     content_hash: str = ""
     raw_sha256: str = ""
     raw_zlib: bytes = b""
-    extraction: dict | None = None
 
 
 def facts_of(main_text: str, url: str, title: str | None, published: datetime | None,
              breadcrumb: str | None) -> dict:
-    """The extraction record stored with a snapshot (re-computable from the snapshot's own fields)."""
+    """The extraction record stored with a snapshot, computed from the snapshot's own fields only."""
+    if published is not None:
+        published = published.astimezone(CHINA_TZ)  # dates on the page are China time
     doc = extract(main_text, url=url, title=title, published=published, breadcrumb=breadcrumb)
     return {"version": EXTRACTOR_VERSION, "region": doc.region, "plan_year": doc.plan_year,
             "facts": [f.to_json() for f in doc.facts]}
@@ -52,13 +53,10 @@ def cut_page(body: bytes, content_type: str | None, url: str, encoding: str | No
     """Decode and cut one page; pure, so it runs the same in a worker or inline."""
     html, used = decode_html(body, content_type, encoding)
     main = extract_main(html, url, profile, load_profiles(profiles_path))
-    published = main.published_at.astimezone(CHINA_TZ) if main.published_at else None
     return CutPage(main_text=main.main_text, title=main.title, published_at=main.published_at,
                    profile=main.profile, encoding=used, meta=main.meta,
                    content_hash=hashlib.sha256(main.main_text.encode("utf-8")).hexdigest(),
-                   raw_sha256=hashlib.sha256(body).hexdigest(), raw_zlib=zlib.compress(body, 6),
-                   extraction=facts_of(main.main_text, url, main.title, published, main.breadcrumb)
-                   if main.main_text else None)
+                   raw_sha256=hashlib.sha256(body).hexdigest(), raw_zlib=zlib.compress(body, 6))
 
 
 def _warm(profiles_path: str | None) -> bool:

@@ -65,8 +65,6 @@ class PageContent:
     content_hash: str = ""
     raw_sha256: str = ""
     raw_zlib: bytes = b""
-    # {"version", "region": {"name", "code"} | None, "plan_year", "facts": [extract JSON facts]}
-    extraction: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -247,8 +245,6 @@ class SnapshotStore:
                      page_meta=r.content.meta or None, raw_id=raw_ids[r.content.raw_sha256])
                 for r in recs]
         new_ids = s.scalars(insert(Snapshot).returning(Snapshot.id, sort_by_parameter_order=True), rows).all()
-        extractions = [(snap_id, r.content.extraction) for r, snap_id in zip(recs, new_ids) if r.content.extraction]
-        self._insert_extractions(s, extractions)
         return dict(zip(recs, new_ids))
 
     def _insert_extractions(self, s, extractions: list[tuple[int, dict]]) -> None:
@@ -267,12 +263,26 @@ class SnapshotStore:
         if facts:
             s.execute(insert(FactRow), facts)
 
-    def store_extraction(self, snapshot_id: int, extraction: dict) -> None:
-        """Store (or replace) the facts of one snapshot for one extractor version."""
+    def store_extractions(self, extractions: Sequence[tuple[int, dict]]) -> None:
+        """Store (or replace) the facts of snapshots, one extraction per snapshot and extractor version.
+
+        `extraction` is {"version", "region": {"name", "code"} | None, "plan_year", "facts": [...]}.
+        """
         with self.db.session() as s:
-            s.execute(delete(Extraction).where(Extraction.snapshot_id == snapshot_id,
-                                               Extraction.extractor_version == extraction["version"]))
-            self._insert_extractions(s, [(snapshot_id, extraction)])
+            for snapshot_id, extraction in extractions:
+                s.execute(delete(Extraction).where(Extraction.snapshot_id == snapshot_id,
+                                                   Extraction.extractor_version == extraction["version"]))
+            self._insert_extractions(s, list(extractions))
+
+    def snapshots_to_extract(self, version: str, limit: int = 500) -> list[dict]:
+        """Snapshots that have no extraction of this extractor version yet (oldest first)."""
+        done = select(Extraction.id).where(Extraction.snapshot_id == Snapshot.id,
+                                           Extraction.extractor_version == version)
+        q = (select(Snapshot.id, Snapshot.main_text, Snapshot.final_url, Snapshot.title, Snapshot.published_at,
+                    Snapshot.page_meta).where(~done.exists()).order_by(Snapshot.id).limit(limit))
+        with self.db.session() as s:
+            return [dict(id=r.id, main_text=r.main_text, url=r.final_url, title=r.title, published_at=r.published_at,
+                         breadcrumb=(r.page_meta or {}).get("breadcrumb")) for r in s.execute(q)]
 
     def facts(self, snapshot_id: int, version: str | None = None) -> list[dict]:
         """Facts of a snapshot (of the newest extractor version stored, or the given one), in text order."""

@@ -123,7 +123,7 @@ class WatchSpider(scrapy.Spider):
         content = PageContent(main_text=cut.main_text, title=cut.title, published_at=cut.published_at,
                               final_url=response.url, encoding=cut.encoding, profile=cut.profile,
                               raw=response.body, meta=cut.meta, content_hash=cut.content_hash,
-                              raw_sha256=cut.raw_sha256, raw_zlib=cut.raw_zlib, extraction=cut.extraction)
+                              raw_sha256=cut.raw_sha256, raw_zlib=cut.raw_zlib)
         yield self._record(response.request, http_status=response.status, content=content, etag=etag,
                            last_modified=last_modified)
 

@@ -153,3 +153,22 @@ def test_find_dates_and_ranges_keep_spans():
     (rng,) = find_ranges(text)
     assert text[rng.span[0]:rng.span[1]] == text
     assert [d.resolve(d.year) for d in find_dates(text)] == [date(2024, 9, 1), date(2025, 2, 25)]
+
+
+def test_extract_never_fails_on_fragments_of_real_text():
+    import random
+    from pathlib import Path
+    rng = random.Random(20261123)
+    corpus = Path(__file__).resolve().parent / "corpus"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(corpus.glob("*.txt"))]
+    for _ in range(600):
+        text = rng.choice(texts)
+        a = rng.randrange(len(text))
+        fragment = text[a:a + rng.randrange(1, 400)]
+        if rng.random() < 0.3:  # shuffle some sentences, drop punctuation
+            parts = fragment.split("，")
+            rng.shuffle(parts)
+            fragment = "，".join(parts).replace("。", rng.choice(["", "。", "\n"]))
+        doc = extract(TOPIC + fragment, published=rng.choice([None, PUB]), title=rng.choice([None, fragment[:30]]))
+        for fact in doc.facts:
+            assert fact.kind and fact.evidence

@@ -1,0 +1,40 @@
+"""The extract stage of a check: facts for every snapshot that has none of the current extractor version.
+
+Runs after the crawl (both cores free), in worker processes; a run killed in between leaves
+snapshots without facts, which the next run picks up — no state besides the database.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+from extractors import EXTRACTOR_VERSION
+from spiders.processing import facts_of
+from storage import SnapshotStore
+
+BATCH = 200
+
+
+def _extract(row: dict) -> tuple[int, dict]:
+    return row["id"], facts_of(row["main_text"], row["url"], row["title"], row["published_at"], row["breadcrumb"])
+
+
+def extract_pending(store: SnapshotStore, workers: int | None = None) -> int:
+    """Extract and store facts for pending snapshots; returns how many snapshots were done."""
+    workers = os.cpu_count() or 1 if workers is None else workers
+    done = 0
+    pool = None
+    try:
+        while True:
+            rows = store.snapshots_to_extract(EXTRACTOR_VERSION, BATCH)
+            if not rows:
+                return done
+            if workers > 1 and len(rows) > 20 and pool is None:
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            results = list(pool.map(_extract, rows, chunksize=10)) if pool else [_extract(r) for r in rows]
+            store.store_extractions(results)
+            done += len(results)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
