@@ -22,7 +22,8 @@ def one_source(tmp_path, site, path=TAIYUAN):
 def test_clean_run_exits_0_and_prints_one_summary_line(site, tmp_path):
     proc = check(one_source(tmp_path, site), f"sqlite:///{tmp_path / 'h.db'}")
     assert proc.returncode == 0
-    assert proc.stdout.splitlines() == ["run 1: 1 pages checked: 1 new, 0 changed, 0 unchanged, 0 not modified, 0 error"]
+    assert proc.stdout.splitlines() == ["run 1: 1 pages checked: 1 new, 0 changed, 0 unchanged, 0 not modified, 0 error; "
+                                        "facts extracted for 1 snapshots"]
     assert proc.stderr == ""
 
 
