@@ -61,7 +61,6 @@ class Page(Base):
     last_modified: Mapped[str | None] = mapped_column(String(64))
     last_snapshot_id: Mapped[int | None] = mapped_column(BigId)
     last_hash: Mapped[str | None] = mapped_column(String(64))
-    last_outcome: Mapped[str | None] = mapped_column(String(16))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -195,7 +195,7 @@ class SnapshotStore:
         with self.db.session() as s:
             ids = list({r.page_id for r in records})
             state = {row.id: row for row in s.execute(
-                select(Page.id, Page.etag, Page.last_modified, Page.last_outcome, Page.last_snapshot_id,
+                select(Page.id, Page.etag, Page.last_modified, Page.last_snapshot_id,
                        Page.last_hash).where(Page.id.in_(ids)))}
             outcomes: list[str] = []
             page_rows: dict[int, dict] = {}
@@ -203,7 +203,7 @@ class SnapshotStore:
             for rec in records:
                 row = state[rec.page_id]
                 current = page_rows.get(rec.page_id) or dict(
-                    id=row.id, etag=row.etag, last_modified=row.last_modified, last_outcome=row.last_outcome,
+                    id=row.id, etag=row.etag, last_modified=row.last_modified,
                     last_snapshot_id=row.last_snapshot_id, last_hash=row.last_hash)
                 new_values = dict(current)
                 if rec.error is not None:
@@ -219,7 +219,6 @@ class SnapshotStore:
                         outcome = "new" if current["last_hash"] is None else "changed"
                         if rec.content is not None:
                             snapshot_recs.append(rec)
-                new_values["last_outcome"] = outcome
                 if new_values != current or rec.page_id in page_rows:
                     page_rows[rec.page_id] = new_values
                 outcomes.append(outcome)

@@ -44,7 +44,6 @@ def upgrade() -> None:
         sa.Column("last_modified", sa.String(64)),
         sa.Column("last_snapshot_id", BigId),
         sa.Column("last_hash", sa.String(64)),
-        sa.Column("last_outcome", sa.String(16)),
         sa.Column("first_seen_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_pages"),
         sa.ForeignKeyConstraint(["source_id"], ["sources.id"], ondelete="CASCADE",
