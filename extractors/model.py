@@ -1,7 +1,6 @@
 """The typed output of extraction: facts with evidence, and the document that holds them."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 

@@ -205,8 +205,6 @@ def amounts(s: Sentence) -> Iterator[Found]:
         if change is not None and pos in previous:
             change = value - previous[pos]
         yield kind, {"amount": value, "qualifier": qualifier, "change": change}, plan_year_at(s, pos), pos
-    for pos in previous:
-        pass
 
 
 # -- dates: payment window, deadline, coverage period, monthly window ----------------
@@ -380,7 +378,6 @@ def channels(s: Sentence) -> Iterator[Found]:
         if _is_bare_list(work) and (CHANNEL_INTRO.search(heading) or re.search(r"缴|交费", heading)):
             yield from _channel_items(s, [(work.rstrip("。；;！ "), 0)])
         return
-    seen = set()
     candidates = []  # (segment, offset in sentence)
     for m in CHANNEL_TRIGGER.finditer(work):
         tail = work[m.end():]

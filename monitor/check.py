@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
