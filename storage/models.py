@@ -105,6 +105,8 @@ class Snapshot(Base):
     profile: Mapped[str | None] = mapped_column(String(64))
     page_meta: Mapped[dict | None] = mapped_column(JSON)
     raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_pages.id"), index=True)
+    # None: not judged yet; "ok"; or why the diff stage found it unhealthy (then it is never diffed against)
+    health: Mapped[str | None] = mapped_column(String(40))
 
 
 class Check(Base):
@@ -155,3 +157,53 @@ class FactRow(Base):
     evidence: Mapped[str] = mapped_column(Text)
     span_start: Mapped[int | None] = mapped_column(Integer)
     span_end: Mapped[int | None] = mapped_column(Integer)
+
+
+class Change(Base):
+    """A detected change of a page's facts or text, or a conflict between sources, with its evidence."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_detected_at", "detected_at"), Index("ix_changes_page_id", "page_id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(BigId)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16))  # fact_added | fact_removed | fact_changed | text_changed | conflict | revert
+    kind: Mapped[str | None] = mapped_column(String(40))
+    identity: Mapped[str | None] = mapped_column(String(300))
+    old: Mapped[dict | None] = mapped_column(JSON)
+    new: Mapped[dict | None] = mapped_column(JSON)
+    severity: Mapped[str] = mapped_column(String(8))  # high | medium | low
+    region: Mapped[str | None] = mapped_column(String(6))
+    plan_year: Mapped[int | None] = mapped_column(Integer)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    snapshot_before: Mapped[int | None] = mapped_column(BigId)
+    snapshot_after: Mapped[int | None] = mapped_column(BigId)
+    evidence_before: Mapped[str | None] = mapped_column(Text)
+    evidence_after: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Alert(Base):
+    """The outbox: one message per run and target, written with the changes that cause it, then delivered.
+
+    Targets are stored as a SHA-256 key and a redacted label, never with their tokens.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("target_key", "dedupe_key"), Index("ix_alerts_status", "status"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    target_key: Mapped[str] = mapped_column(String(64))
+    target_label: Mapped[str] = mapped_column(String(300))
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))  # pending | sent | failed
+    title: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_markdown: Mapped[str] = mapped_column(Text)
+    change_ids: Mapped[list | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

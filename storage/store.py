@@ -9,14 +9,14 @@ import hashlib
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, compress, decompress
-from storage.models import Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
+from storage.models import Alert, Change, Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
 from storage.types import utcnow
 
 
@@ -379,3 +379,94 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class ChangeStore:
+    """Changes and the alert outbox. Changes and the alerts they cause are written in one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record_changes(self, changes: Sequence[dict], alerts: Sequence[dict] = (),
+                       snapshot_health: dict[int, str] | None = None) -> list[int]:
+        """Insert changes (dicts of Change columns) and alerts (dicts of Alert columns whose `change_index`
+        lists positions in `changes`), and set snapshots' health, atomically; returns the change ids."""
+        now = utcnow()
+        with self.db.session() as s:
+            ids: list[int] = []
+            if changes:
+                rows = [{"detected_at": now, **c} for c in changes]
+                ids = list(s.scalars(insert(Change).returning(Change.id, sort_by_parameter_order=True), rows))
+            for alert in alerts:
+                row = {k: v for k, v in alert.items() if k != "change_index"}
+                row.setdefault("change_ids", [ids[i] for i in alert.get("change_index", [])])
+                row.update(status="pending", created_at=now, attempts=0, next_attempt_at=now)
+                insert_ = (postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert)(Alert)
+                s.execute(insert_.values(**row).on_conflict_do_nothing(index_elements=["target_key", "dedupe_key"]))
+            for snapshot_id, health in (snapshot_health or {}).items():
+                s.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(health=health))
+            return ids
+
+    def changes(self, since: datetime | None = None, source: str | None = None,
+                run_id: int | None = None) -> list[dict]:
+        q = (select(Change, Source.name).join(Source, Change.source_id == Source.id).order_by(Change.id))
+        if since is not None:
+            q = q.where(Change.detected_at >= since)
+        if source:
+            q = q.where(Source.name == source)
+        if run_id is not None:
+            q = q.where(Change.run_id == run_id)
+        with self.db.session() as s:
+            return [dict(id=c.id, source=name, url=c.url, type=c.type, kind=c.kind, identity=c.identity,
+                         old=c.old, new=c.new, severity=c.severity, region=c.region, plan_year=c.plan_year,
+                         detected_at=c.detected_at, evidence_before=c.evidence_before,
+                         evidence_after=c.evidence_after, snapshot_before=c.snapshot_before,
+                         snapshot_after=c.snapshot_after, page_id=c.page_id, run_id=c.run_id, detail=c.detail)
+                    for c, name in s.execute(q)]
+
+    def alerts(self, status: str | None = None) -> list[dict]:
+        q = select(Alert).order_by(Alert.id)
+        if status:
+            q = q.where(Alert.status == status)
+        with self.db.session() as s:
+            return [_alert_dict(a) for a in s.scalars(q)]
+
+    def claim_due_alerts(self, now: datetime, lease: timedelta = timedelta(minutes=10)) -> list[dict]:
+        """Pending alerts due now, each leased (next attempt pushed by `lease`) so a parallel run skips them."""
+        with self.db.session() as s:
+            q = select(Alert).where(Alert.status == "pending", Alert.next_attempt_at <= now).order_by(Alert.id)
+            if self.db.dialect == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            due = list(s.scalars(q))
+            for a in due:
+                a.next_attempt_at = now + lease
+            return [_alert_dict(a) for a in due]
+
+    def finish_alert(self, alert_id: int, *, sent: bool, error: str | None = None,
+                     retry_at: datetime | None = None, give_up: bool = False) -> None:
+        """Record one delivery attempt: sent, retried later, or failed for good."""
+        now = utcnow()
+        with self.db.session() as s:
+            alert = s.get(Alert, alert_id)
+            alert.attempts += 1
+            if sent:
+                alert.status, alert.sent_at, alert.last_error = "sent", now, None
+            elif give_up:
+                alert.status, alert.last_error = "failed", error
+            else:
+                alert.next_attempt_at, alert.last_error = retry_at or now, error
+
+    def reset_alerts(self, ids: Sequence[int] | None = None) -> int:
+        """Make pending (and failed, when named) alerts due now; returns how many."""
+        now = utcnow()
+        with self.db.session() as s:
+            q = update(Alert).values(next_attempt_at=now)
+            q = q.where(Alert.id.in_(list(ids))).values(status="pending") if ids else q.where(Alert.status == "pending")
+            return s.execute(q).rowcount
+
+
+def _alert_dict(a: Alert) -> dict:
+    return dict(id=a.id, target_key=a.target_key, target=a.target_label, status=a.status, title=a.title,
+                body_text=a.body_text, body_markdown=a.body_markdown, change_ids=a.change_ids,
+                created_at=a.created_at, attempts=a.attempts, next_attempt_at=a.next_attempt_at,
+                sent_at=a.sent_at, last_error=a.last_error)
