@@ -27,6 +27,7 @@ class CheckResult:
     planned: int = 0
     reason: str = "finished"
     extracted: int = 0  # snapshots whose facts were extracted after the crawl
+    changes: dict[str, int] = field(default_factory=dict)  # severity → changes detected
 
     @property
     def errors(self) -> int:
@@ -102,8 +103,10 @@ def run_check(config: Config, db: Database, *, source_names: Sequence[str] | Non
             reporter.stop(result)
     store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")
     if result.reason == "finished":
+        from monitor.diff_stage import diff_and_queue
         from monitor.extract_stage import extract_pending
         result.extracted = extract_pending(store)
+        result.changes = diff_and_queue(db, run_id)
     if reporter:
         reporter.summary(result)
     return result
@@ -155,4 +158,7 @@ def summary_line(result: CheckResult) -> str:
     parts = [f"{c.get(k, 0)} {k.replace('_', ' ')}" for k in ("new", "changed", "unchanged", "not_modified", "error")]
     status = "" if result.reason == "finished" else f" (stopped: {result.reason})"
     facts = f"; facts extracted for {result.extracted} snapshots" if result.extracted else ""
-    return f"run {result.run_id}: {result.done} pages checked: " + ", ".join(parts) + facts + status
+    changes = ""
+    if result.changes:
+        changes = "; changes: " + ", ".join(f"{n} {sev}" for sev, n in sorted(result.changes.items()))
+    return f"run {result.run_id}: {result.done} pages checked: " + ", ".join(parts) + facts + changes + status

@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(sources)
     sources.add_argument("--json", action="store_true", help="print JSON")
 
+    chg = sub.add_parser("changes", help="list detected changes (facts, text, conflicts, reverts)")
+    _common(chg)
+    chg.add_argument("--since", metavar="DATE", help="only changes detected on or after DATE (YYYY-MM-DD)")
+    chg.add_argument("--source", metavar="NAME", help="only this source")
+    chg.add_argument("--json", action="store_true", help="print a JSON list")
+
     ext = sub.add_parser("extract", help="print the facts of one saved page (.html or .txt) as JSON")
     ext.add_argument("path", metavar="PATH", help=".html page (main content is cut first) or .txt main text")
     ext.add_argument("--url", help="the page's URL (chooses the site profile and helps find the region)")
@@ -122,6 +128,35 @@ def cmd_sources(args) -> int:
     return EXIT_OK
 
 
+def cmd_changes(args) -> int:
+    from zoneinfo import ZoneInfo
+    from storage import ChangeStore
+    since = None
+    if args.since:
+        try:
+            since = datetime.strptime(args.since, "%Y-%m-%d").replace(tzinfo=ZoneInfo(CHINA))
+        except ValueError:
+            raise ConfigError(f"--since {args.since!r}: expected YYYY-MM-DD") from None
+    db = Database(args.db)
+    rows = ChangeStore(db).changes(since=since, source=args.source)
+    keys = ("id", "source", "url", "type", "kind", "old", "new", "severity", "detected_at",
+            "evidence_before", "evidence_after")
+    if args.json:
+        print(json.dumps([{k: _iso(r[k]) if k == "detected_at" else r[k] for k in keys} for r in rows],
+                         ensure_ascii=False, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+    table = Table("id", "detected", "source", "type", "what", "old → new", "severity")
+    for r in rows:
+        old = json.dumps(r["old"], ensure_ascii=False) if r["old"] is not None else ""
+        new = json.dumps(r["new"], ensure_ascii=False) if r["new"] is not None else ""
+        table.add_row(str(r["id"]), _local(r["detected_at"]), r["source"], r["type"], r["kind"] or "",
+                      f"{old} → {new}" if old or new else "", r["severity"])
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    return EXIT_OK
+
+
 def cmd_extract(args) -> int:
     from monitor.extract import InputError, extract_file
     try:
@@ -171,5 +206,6 @@ def _local(dt: datetime | None) -> str:
     return dt.astimezone(ZoneInfo(CHINA)).strftime("%Y-%m-%d %H:%M")
 
 
-COMMANDS = {"check": cmd_check, "sources": cmd_sources, "extract": cmd_extract, "eval": cmd_eval,
+COMMANDS = {"check": cmd_check, "sources": cmd_sources, "changes": cmd_changes, "extract": cmd_extract,
+            "eval": cmd_eval,
             "demo": cmd_demo}

@@ -1,0 +1,216 @@
+"""The diff stage: compare each new snapshot's facts with the page's previous healthy snapshot.
+
+Page health is judged first (a soft-404, a maintenance or captcha page, a page
+whose facts vanished while its text shrank sharply is never diffed), content
+returning to an earlier state is a revert, and two sources disagreeing on the
+same fact is a conflict, recorded once.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from extractors import EXTRACTOR_VERSION
+from extractors.regions import load_regions
+from storage.diffdata import DiffData
+
+SEVERITY = {
+    "payment_deadline": "high", "payment_window": "high", "monthly_window": "high",
+    "personal_contribution": "high", "fiscal_subsidy": "high", "coverage_period": "high",
+    "payment_channel": "medium", "eligible_group": "medium", "subsidized_group": "medium",
+    "waiting_period_exemption": "medium",
+    "reimbursement_ratio": "medium", "annual_cap": "medium", "deductible": "medium",
+}
+NAME_KINDS = {"payment_channel", "eligible_group", "subsidized_group", "waiting_period_exemption"}
+# Kinds compared across sources for conflicts.
+CONFLICT_KINDS = ("payment_deadline", "personal_contribution", "fiscal_subsidy", "payment_window")
+
+UNHEALTHY_TEXT = [
+    ("soft 404", re.compile(r"页面不存在|找不到(?:该|您要的)?页面|404\s*(?:Not Found|错误)|页面已(?:删除|失效)|信息已(?:删除|撤销)")),
+    ("maintenance page", re.compile(r"系统(?:正在)?维护|维护中|升级维护|暂停服务|网站升级")),
+    ("captcha or block page", re.compile(r"验证码|人机验证|访问过于频繁|请完成(?:安全)?验证|访问受限|安全验证")),
+]
+MIN_TEXT = 40  # characters: shorter main text is an empty or truncated page
+SHRINK = 0.5   # facts all gone while the text shrank below half: a broken page, not a policy change
+REVERT_WINDOW = 5
+
+
+def judge_health(text: str, facts: list[dict], previous_text: str | None, previous_facts: list[dict]) -> str:
+    """'ok', or why this snapshot is not a real version of the page."""
+    stripped = re.sub(r"\s", "", text)
+    if len(stripped) < 600:  # real notices that merely mention 维护 are long
+        for reason, pattern in UNHEALTHY_TEXT:
+            if pattern.search(text):
+                return reason
+    if len(stripped) < MIN_TEXT:
+        return "empty or truncated page"
+    if previous_text is not None and previous_facts and not facts and \
+            len(stripped) < SHRINK * len(re.sub(r"\s", "", previous_text)):
+        return "facts vanished and text shrank"
+    return "ok"
+
+
+def identity(fact: dict) -> tuple:
+    """What makes two facts 'the same fact' across versions: kind, plan year, region, and the name for lists."""
+    name = fact["value"].get("name") if fact["kind"] in NAME_KINDS else None
+    return (fact["kind"], fact.get("plan_year"), fact.get("region"), name)
+
+
+def diff_facts(old: list[dict], new: list[dict]) -> list[tuple[str, dict | None, dict | None]]:
+    """(type, old fact, new fact) for every difference; a single fact per identity on both sides is a change."""
+    def group(facts):
+        out: dict[tuple, list[dict]] = {}
+        for f in facts:
+            out.setdefault(identity(f), []).append(f)
+        return out
+    before, after = group(old), group(new)
+    result = []
+    for key in list(dict.fromkeys([*before, *after])):
+        a, b = before.get(key, []), after.get(key, [])
+        a_vals = [json.dumps(f["value"], sort_keys=True) for f in a]
+        b_vals = [json.dumps(f["value"], sort_keys=True) for f in b]
+        a_left = [f for f, v in zip(a, a_vals) if v not in b_vals]
+        b_left = [f for f, v in zip(b, b_vals) if v not in a_vals]
+        if len(a_left) == 1 and len(b_left) == 1:
+            result.append(("fact_changed", a_left[0], b_left[0]))
+            continue
+        result += [("fact_removed", f, None) for f in a_left] + [("fact_added", None, f) for f in b_left]
+    return result
+
+
+_SENTENCE = re.compile(r"[^。！？；\n]+[。！？；]?")
+
+
+def text_diff(old: str, new: str, limit: int = 20) -> list[str]:
+    """A readable Chinese-aware diff: sentences compared, changed characters marked [-旧-]{+新+}."""
+    a = [s.strip() for s in _SENTENCE.findall(old) if s.strip()]
+    b = [s.strip() for s in _SENTENCE.findall(new) if s.strip()]
+    lines: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace" and i2 - i1 == j2 - j1:
+            for x, y in zip(a[i1:i2], b[j1:j2]):
+                lines.append("~ " + _char_diff(x, y))
+            continue
+        lines += ["- " + x for x in a[i1:i2]] + ["+ " + y for y in b[j1:j2]]
+    return lines[:limit]
+
+
+def _char_diff(a: str, b: str) -> str:
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(a[i1:i2])
+        else:
+            if i2 > i1:
+                out.append(f"[-{a[i1:i2]}-]")
+            if j2 > j1:
+                out.append(f"{{+{b[j1:j2]}+}}")
+    return "".join(out)
+
+
+@dataclass
+class DiffResult:
+    changes: list[dict] = field(default_factory=list)
+    health: dict[int, str] = field(default_factory=dict)  # snapshot id → health
+
+
+def _change(type_: str, page: dict, kind: str | None, old: dict | None, new: dict | None, *,
+            severity: str, before: dict | None, after: dict, detail: dict | None = None) -> dict:
+    fact = new or old or {}
+    return dict(source_id=page["source_id"], page_id=page["page_id"], type=type_, kind=kind,
+                identity=json.dumps(identity(fact), ensure_ascii=False) if fact else None,
+                old=old["value"] if old else None, new=new["value"] if new else None, severity=severity,
+                region=fact.get("region"), plan_year=fact.get("plan_year"),
+                snapshot_before=before["id"] if before else None, snapshot_after=after["id"],
+                evidence_before=old.get("evidence") if old else None,
+                evidence_after=new.get("evidence") if new else None, url=after["url"], detail=detail)
+
+
+def diff_page(page: dict, history: list[dict], snapshot: dict) -> tuple[str, list[dict]]:
+    """Health of `snapshot` and its changes against the page's earlier healthy `history` (newest last)."""
+    previous = history[-1] if history else None
+    health = judge_health(snapshot["main_text"], snapshot["facts"],
+                          previous["main_text"] if previous else None, previous["facts"] if previous else [])
+    if health != "ok":
+        return health, []
+    if previous is None:
+        if page.get("discovered") and snapshot["facts"]:  # a new article on a watched list: its facts are news
+            return health, [_change("fact_added", page, f["kind"], None, f, severity=SEVERITY.get(f["kind"], "low"),
+                                    before=None, after=snapshot) for f in snapshot["facts"]]
+        return health, []  # the first version of a watched page is the baseline
+    if snapshot["content_hash"] == previous["content_hash"]:
+        return health, []
+    fact_changes = diff_facts(previous["facts"], snapshot["facts"])
+    earlier = [h for h in history[-REVERT_WINDOW:-1] if h["content_hash"] == snapshot["content_hash"]]
+    if earlier:  # A → B → A: one revert, not a new change
+        detail = {"reverted_to_snapshot": earlier[-1]["id"],
+                  "facts": [{"type": t, "kind": (o or n)["kind"], "old": o and o["value"], "new": n and n["value"]}
+                            for t, o, n in fact_changes]}
+        severity = "high" if any(SEVERITY.get((o or n)["kind"]) == "high" for _, o, n in fact_changes) else "low"
+        return health, [_change("revert", page, None, None, None, severity=severity, before=previous,
+                                after=snapshot, detail=detail)]
+    changes = [_change(t, page, (o or n)["kind"], o, n, severity=SEVERITY.get((o or n)["kind"], "low"),
+                       before=previous, after=snapshot) for t, o, n in fact_changes]
+    changes.append(_change("text_changed", page, None, None, None, severity="low", before=previous, after=snapshot,
+                           detail={"diff": text_diff(previous["main_text"], snapshot["main_text"])}))
+    return health, changes
+
+
+def conflicts(latest: list[dict], known: set[str]) -> list[dict]:
+    """Different values for the same fact (kind, plan year; same region or a province and its city)
+    from different sources, each reported once: `known` holds the identities already recorded."""
+    regions = load_regions()
+    by_key: dict[tuple, list[tuple[dict, dict]]] = {}
+    for snap in latest:
+        for f in snap["facts"]:
+            if f["kind"] in CONFLICT_KINDS and f.get("plan_year") and f.get("region"):
+                by_key.setdefault((f["kind"], f["plan_year"]), []).append((snap, f))
+    found = []
+    for (kind, plan_year), items in by_key.items():
+        for i, (snap_a, a) in enumerate(items):
+            for snap_b, b in items[i + 1:]:
+                if snap_a["source_id"] == snap_b["source_id"] or a["value"] == b["value"]:
+                    continue
+                ra, rb = regions.by_code(a["region"]), regions.by_code(b["region"])
+                if not (a["region"] == b["region"] or (ra and rb and (regions.contains(ra, rb) or regions.contains(rb, ra)))):
+                    continue
+                if a["region"] == "000000" or b["region"] == "000000":
+                    continue  # national floors are not local rules
+                pair = sorted([(snap_a["source_id"], json.dumps(a["value"], sort_keys=True)),
+                               (snap_b["source_id"], json.dumps(b["value"], sort_keys=True))])
+                key = hashlib.sha256(json.dumps([kind, plan_year, pair]).encode()).hexdigest()[:40]
+                if key in known:
+                    continue
+                known.add(key)
+                found.append(dict(source_id=snap_b["source_id"], page_id=snap_b["page_id"], type="conflict",
+                                  kind=kind, identity=key, old=a["value"], new=b["value"], severity="high",
+                                  region=b["region"], plan_year=plan_year, snapshot_before=snap_a["id"],
+                                  snapshot_after=snap_b["id"], evidence_before=a["evidence"],
+                                  evidence_after=b["evidence"], url=snap_b["url"],
+                                  detail={"sources": [snap_a["source"], snap_b["source"]],
+                                          "urls": [snap_a["url"], snap_b["url"]], "regions": [a["region"], b["region"]]}))
+    return found
+
+
+def run_diff(data: DiffData, run_id: int | None = None) -> DiffResult:
+    """Judge and diff every snapshot not judged yet (oldest first), then look for new conflicts."""
+    result = DiffResult()
+    for page, history, pending in data.pages_to_diff(EXTRACTOR_VERSION):
+        for snapshot in pending:
+            health, changes = diff_page(page, history, snapshot)
+            result.health[snapshot["id"]] = health
+            for c in changes:
+                c["run_id"] = run_id
+            result.changes += changes
+            if health == "ok":
+                history.append(snapshot)
+    latest = data.latest_healthy(EXTRACTOR_VERSION, pending_health=result.health)
+    for c in conflicts(latest, data.known_conflicts()):
+        c["run_id"] = run_id
+        result.changes.append(c)
+    return result
