@@ -92,11 +92,15 @@ def text_diff(old: str, new: str, limit: int = 20) -> list[str]:
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op == "equal":
             continue
-        if op == "replace" and i2 - i1 == j2 - j1:
-            for x, y in zip(a[i1:i2], b[j1:j2]):
-                lines.append("~ " + _char_diff(x, y))
-            continue
-        lines += ["- " + x for x in a[i1:i2]] + ["+ " + y for y in b[j1:j2]]
+        old, new = a[i1:i2], b[j1:j2]
+        for x in old:  # a sentence that was edited, not replaced: show the changed characters
+            best = max(new, key=lambda y: difflib.SequenceMatcher(a=x, b=y, autojunk=False).ratio(), default=None)
+            if best is not None and difflib.SequenceMatcher(a=x, b=best, autojunk=False).ratio() >= 0.6:
+                lines.append("~ " + _char_diff(x, best))
+                new = [y for y in new if y is not best]
+            else:
+                lines.append("- " + x)
+        lines += ["+ " + y for y in new]
     return lines[:limit]
 
 

@@ -1,0 +1,509 @@
+"""Alerts: render detected changes as one Chinese message per run and target, queue them, deliver with Apprise.
+
+Targets are Apprise URLs (``json://host:port/path``, ``mailto://…``, ``dingtalk://…``, ``wecombot://…``).
+``${NAME}`` references in them are expanded from the environment, so tokens stay out of the sources file.
+The expanded URL lives only in memory: the outbox stores ``sha256(expanded url)`` as ``target_key`` and
+``redact_target(url)`` as ``target_label``, and delivery finds a stored alert's URL again by matching
+``target_key`` against the currently configured targets.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from logging.handlers import BufferingHandler
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
+
+import apprise
+
+from extractors.regions import load_regions
+from storage.store import ChangeStore
+
+TZ = ZoneInfo("Asia/Shanghai")
+ALERT_SEVERITIES = ("high", "medium")  # low (text_changed) is recorded, not alerted
+FIRST_RETRY = timedelta(minutes=1)
+MAX_RETRY = timedelta(hours=1)
+NOT_CONFIGURED = "target no longer configured"
+LABEL_MAX = 300  # alerts.target_label column
+ERROR_MAX = 500
+EVIDENCE_MAX = 200
+MASK = "***"
+# Loggers that may print a target's URL while it is being notified; their records are scrubbed meanwhile.
+SCRUBBED_LOGGERS = ("apprise", "urllib3", "urllib3.connectionpool", "urllib3.connection", "requests")
+
+KIND_NAMES = {
+    "payment_deadline": "缴费截止日期",
+    "payment_window": "缴费时间",
+    "personal_contribution": "个人缴费",
+    "fiscal_subsidy": "财政补助",
+    "monthly_window": "每月缴费日",
+    "coverage_period": "待遇享受期",
+    "payment_channel": "缴费渠道",
+    "eligible_group": "参保对象",
+    "subsidized_group": "资助参保对象",
+    "waiting_period_exemption": "免等待期人群",
+    "reimbursement_ratio": "报销比例",
+    "annual_cap": "年度封顶线",
+    "deductible": "起付线",
+}
+TYPE_NAMES = {
+    "fact_added": "新增",
+    "fact_removed": "删除",
+    "fact_changed": "变更",
+    "conflict": "来源不一致",
+    "revert": "恢复",
+    "text_changed": "正文变化",
+    "source_failing": "来源异常",
+    "source_recovered": "来源恢复",
+}
+UNITS = {"personal_contribution": "元/人/年", "fiscal_subsidy": "元/人/年", "annual_cap": "元", "deductible": "元"}
+QUALIFIERS = {"exact": "", "at_least": "不低于", "at_most": "不超过", "approx": "约"}
+SUBSIDY_MODES = {"full": "全额资助", "fixed": "定额资助", "partial": "部分资助", "full_or_fixed": "全额或定额资助"}
+NO_REGION = "未注明地区"
+
+_ENV_REF = re.compile(r"\$\{([^}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.S)
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9\-]{1,63}(?<!-)$")
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+# -- targets -------------------------------------------------------------------------
+def expand_target(url: str, env: Mapping[str, str] = os.environ) -> str:
+    """The target URL with every ``${NAME}`` replaced from `env`; ValueError naming an unset variable."""
+    def value(m: re.Match) -> str:
+        name = m.group(1)
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"notify target: bad environment reference ${{{name}}} (use ${{NAME}})")
+        if not env.get(name):
+            raise ValueError(f"notify target: environment variable {name} is not set")
+        return env[name]
+    return _ENV_REF.sub(value, url)
+
+
+def target_key(url: str) -> str:
+    """The outbox key of an (expanded) target URL: its SHA-256."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def _split_url(url: str) -> dict[str, str] | None:
+    """scheme, userinfo, hostport, path, query, fragment of a URL, without any validation of the parts."""
+    m = _URL.match(url.strip())
+    if not m:
+        return None
+    rest, fragment = (m.group("rest").split("#", 1) + [""])[:2]
+    rest, query = (rest.split("?", 1) + [""])[:2]
+    authority, slash, path = rest.partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    return dict(scheme=m.group("scheme").lower(), userinfo=userinfo if at else "", has_user=at, hostport=hostport,
+                path=slash + path, query=query, fragment=fragment)
+
+
+def _is_hostname(host: str) -> bool:
+    """Whether `host` names a server (DNS name, IP literal, localhost) rather than being a token."""
+    if host.startswith("[") and host.endswith("]"):
+        return True  # IPv6 literal
+    if host.lower() == "localhost" or _IPV4.match(host):
+        return True
+    labels = host.rstrip(".").split(".")
+    return len(labels) >= 2 and all(_HOST_LABEL.match(label) for label in labels) and labels[-1][:1].isalpha()
+
+
+def _host_secret(hostport: str) -> bool:
+    """Whether the host part is a token (dingtalk://TOKEN, tgram://123:ABC…) rather than a server name."""
+    host, colon, port = hostport.rpartition(":") if not hostport.endswith("]") else (hostport, "", "")
+    if not colon:
+        host, port = hostport, ""
+    if port and not port.isdigit():
+        return True
+    return not _is_hostname(host) and len(host) > 8
+
+
+def _secret_parts(url: str) -> list[str]:
+    """The pieces of a target URL that `redact_target` masks (passwords, tokens, long path segments, query values)."""
+    parts = _split_url(url)
+    if parts is None:
+        return [url] if url else []
+    found: list[str] = []
+    if parts["userinfo"]:
+        user, colon, password = parts["userinfo"].partition(":")
+        if colon and password:
+            found.append(password)
+        if len(user) > 8:
+            found.append(user)
+    if _host_secret(parts["hostport"]):
+        found.append(parts["hostport"])
+    found += [seg for seg in parts["path"].split("/") if len(seg) > 8]
+    for pair in parts["query"].split("&"):
+        value = pair.partition("=")[2]
+        if value:
+            found.append(value)
+    if parts["fragment"]:
+        found.append(parts["fragment"])
+    return found
+
+
+def redact_target(url: str) -> str:
+    """The URL safe to log and store: scheme and host kept; passwords, tokens, long segments, query values masked."""
+    parts = _split_url(url)
+    if parts is None:
+        return MASK
+    out = parts["scheme"] + "://"
+    if parts["has_user"]:
+        user, colon, password = parts["userinfo"].partition(":")
+        out += (MASK if len(user) > 8 else user) + (":" + MASK if colon else "") + "@"
+    out += MASK if _host_secret(parts["hostport"]) else parts["hostport"]
+    if parts["path"]:
+        out += "/".join(MASK if len(seg) > 8 else seg for seg in parts["path"].split("/"))
+    if parts["query"]:
+        out += "?" + "&".join(
+            (pair.partition("=")[0] + ("=" + MASK if pair.partition("=")[2] else "=")) if "=" in pair else pair
+            for pair in parts["query"].split("&"))
+    if parts["fragment"]:
+        out += "#" + MASK
+    return out if len(out) <= LABEL_MAX else out[:LABEL_MAX - 1] + "…"
+
+
+def _scrubber(url: str) -> Callable[[str], str]:
+    """A function removing `url` and its secret parts from a text (for log lines and stored errors)."""
+    label = redact_target(url)
+    secrets: set[str] = set()
+    password = ""
+    parts = _split_url(url)
+    if parts and ":" in parts["userinfo"]:
+        password = parts["userinfo"].partition(":")[2]
+    for s in _secret_parts(url):
+        for form in (s, unquote(s)):
+            if len(form) >= 4 or (form and form in (password, unquote(password))):
+                secrets.add(form)
+    patterns = [re.compile(r"(?<![A-Za-z0-9])" + re.escape(s) + r"(?![A-Za-z0-9])")
+                for s in sorted(secrets, key=len, reverse=True)]
+
+    def scrub(text: str) -> str:
+        text = text.replace(url, label)
+        for p in patterns:
+            text = p.sub(MASK, text)
+        return text
+    return scrub
+
+
+# -- rendering ---------------------------------------------------------------------------
+@cache
+def _region_name(code: str | None) -> str:
+    """The Chinese name of a GB/T 2260 code (the code itself if unknown)."""
+    if not code:
+        return NO_REGION
+    region = load_regions().by_code(code)
+    return region.name if region else code
+
+
+def _md(text: str) -> str:
+    """`text` with Markdown's special characters escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _date(text: str | None) -> str:
+    """ISO dates as they are; yearly dates (``--09-20``) as 9月20日."""
+    if not text:
+        return "?"
+    m = re.fullmatch(r"--(\d\d)-(\d\d)", str(text))
+    return f"{int(m.group(1))}月{int(m.group(2))}日" if m else str(text)
+
+
+def format_value(kind: str | None, value: Any) -> str:
+    """A fact value in Chinese, without its unit (e.g. 不低于640, 2024-09-01 至 2025-02-25, 支付宝)."""
+    if value is None:
+        return "（无）"
+    if not isinstance(value, dict):
+        return str(value)
+    if isinstance(value.get("value"), dict):  # a whole fact was given
+        value = value["value"]
+    if "amount" in value and kind in ("personal_contribution", "fiscal_subsidy"):
+        return QUALIFIERS.get(value.get("qualifier") or "exact", "") + str(value["amount"])
+    if "amount" in value:
+        return str(value["amount"])
+    if "date" in value:
+        return _date(value["date"])
+    if "start" in value or "end" in value:
+        prefix = "每年" if value.get("recurring") == "yearly" else ""
+        return f"{prefix}{_date(value.get('start'))} 至 {_date(value.get('end'))}"
+    if "start_day" in value or "end_day" in value:
+        return f"每月{value.get('start_day', '?')}日至{value.get('end_day', '?')}日"
+    if "min" in value and "max" in value:
+        return f"{value['min']}%" if value["min"] == value["max"] else f"{value['min']}%–{value['max']}%"
+    if "name" in value:
+        mode = SUBSIDY_MODES.get(value.get("mode") or "", value.get("mode"))
+        return f"{value['name']}（{mode}）" if mode else str(value["name"])
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _unit(kind: str | None) -> str:
+    """The unit shown after a value of `kind`, with its leading space."""
+    unit = UNITS.get(kind or "")
+    return f" {unit}" if unit else ""
+
+
+def _kind_name(kind: str | None) -> str:
+    """The Chinese name of a fact kind (the kind itself if unknown)."""
+    return KIND_NAMES.get(kind or "", kind or "")
+
+
+def _arrow(kind: str | None, old: Any, new: Any) -> str:
+    """``old → new unit`` for values of `kind`."""
+    return f"{format_value(kind, old)} → {format_value(kind, new)}{_unit(kind)}"
+
+
+def change_line(change: dict) -> str:
+    """One line describing a change, e.g. ``个人缴费 380 → 400 元/人/年（2025年度）`` or ``新增缴费渠道：支付宝``."""
+    type_, kind, old, new = change.get("type"), change.get("kind"), change.get("old"), change.get("new")
+    name, unit, label = _kind_name(kind), _unit(kind), TYPE_NAMES.get(type_ or "", type_ or "变化")
+    year = f"（{change['plan_year']}年度）" if change.get("plan_year") else ""
+    detail = change.get("detail") if isinstance(change.get("detail"), dict) else {}
+    if type_ == "fact_changed":
+        return f"{name} {_arrow(kind, old, new)}{year}"
+    if type_ == "fact_added":
+        step = new.get("change") if isinstance(new, dict) else None
+        more = f"（比上年{'增加' if step > 0 else '减少'}{abs(step)}元）" if isinstance(step, (int, float)) and step else ""
+        return f"{label}{name}：{format_value(kind, new)}{unit}{year}{more}"
+    if type_ == "fact_removed":
+        return f"{name}{label}：{format_value(kind, old)}{unit}{year}"
+    if type_ == "conflict":
+        sources = detail.get("sources") or ["一处来源", "另一处来源"]
+        return (f"{name}{label}：{sources[0]} {format_value(kind, old)}{unit}，"
+                f"{sources[-1]} {format_value(kind, new)}{unit}{year}")
+    if type_ == "revert":
+        facts = [f for f in detail.get("facts") or [] if isinstance(f, dict)]
+        inner = "；".join(f"{_kind_name(f.get('kind'))} {_arrow(f.get('kind'), f.get('old'), f.get('new'))}"
+                         for f in facts)
+        return f"页面{label}为此前版本" + (f"：{inner}" if inner else "")
+    if type_ in ("source_failing", "source_recovered"):
+        line = f"{label}：{change.get('source') or change.get('url') or ''}".rstrip("：")
+        return line + (f"（{detail['error']}）" if type_ == "source_failing" and detail.get("error") else "")
+    if kind:
+        return f"{name}{label}：{_arrow(kind, old, new)}{year}"
+    return label
+
+
+def _evidence(change: dict) -> str | None:
+    """The evidence sentence of a change (after, else before), shortened."""
+    text = change.get("evidence_after") or change.get("evidence_before")
+    if not text:
+        return None
+    text = re.sub(r"\s+", " ", str(text)).strip()
+    return text if len(text) <= EVIDENCE_MAX else text[:EVIDENCE_MAX - 1] + "…"
+
+
+def _grouped(changes: Sequence[dict]) -> list[tuple[str, list[dict]]]:
+    """Changes grouped by region (by code; no region last), with the region names."""
+    groups: dict[str | None, list[dict]] = {}
+    for c in changes:
+        groups.setdefault(c.get("region") or None, []).append(c)
+    order = sorted(groups, key=lambda code: (code is None, code or ""))
+    return [(_region_name(code), groups[code]) for code in order]
+
+
+def render(changes: list[dict], when: datetime) -> tuple[str, str, str]:
+    """(title, plain text, markdown) of one Chinese message about `changes`, grouped by region."""
+    if when.tzinfo is None:
+        raise ValueError("render: `when` must be timezone-aware")
+    stamp = when.astimezone(TZ).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
+    groups = _grouped(changes)
+    names = [name for name, _ in groups]
+    where = "、".join(names[:3]) + (f"等{len(names)}地" if len(names) > 3 else "")
+    if len(changes) == 1:
+        title = f"医保政策变化｜{where}：{change_line(changes[0])}"
+    else:
+        title = f"医保政策变化｜{where}：{len(changes)}项"
+    title = title if len(title) <= 120 else title[:119] + "…"
+
+    text = [f"城乡居民医保政策变化 {len(changes)} 项，检测时间 {stamp}", ""]
+    md = [f"### 城乡居民医保政策变化（{len(changes)}项）", ""]
+    for name, items in groups:
+        text.append(f"【{name}】")
+        md += [f"#### {_md(name)}", ""]
+        for i, c in enumerate(items, 1):
+            line, evidence, url, source = change_line(c), _evidence(c), c.get("url"), c.get("source")
+            text.append(f"{i}. {line}")
+            md_item = [f"{i}. **{_md(line)}**"]
+            if evidence:
+                text.append(f"   原文：{evidence}")
+                md_item.append(f"   原文：{_md(evidence)}")
+            if url:
+                text.append(f"   链接：{url}" + (f"（{source}）" if source else ""))
+                md_item.append(f"   链接：[{_md(source or url)}]({url})")
+            elif source:
+                text.append(f"   来源：{source}")
+                md_item.append(f"   来源：{_md(source)}")
+            md.append("  \n".join(md_item))
+        text.append("")
+        md.append("")
+    text.append(f"检测时间：{stamp}")
+    md.append(f"检测时间：{stamp}")
+    return title, "\n".join(text), "\n".join(md)
+
+
+# -- queueing ------------------------------------------------------------------------------
+def change_identity(change: dict) -> str:
+    """What makes two change rows the same change: type, fact identity and values, page and snapshots."""
+    keys = ("type", "kind", "identity", "region", "plan_year", "old", "new", "page_id", "url",
+            "snapshot_before", "snapshot_after")
+    return json.dumps([change.get(k) for k in keys], ensure_ascii=False, sort_keys=True, default=str)
+
+
+def dedupe_key(changes: Iterable[dict]) -> str:
+    """SHA-256 over the sorted identities of a set of changes."""
+    identities = sorted({change_identity(c) for c in changes})
+    return hashlib.sha256(json.dumps(identities, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def queue_for_run(changes: list[dict], targets: list[str], run_id: int | None,
+                  severities: Sequence[str] = ALERT_SEVERITIES, env: Mapping[str, str] = os.environ) -> list[dict]:
+    """Alert rows for `ChangeStore.record_changes(changes, alerts=…)`: one message per target, high/medium changes."""
+    index = [i for i, c in enumerate(changes) if c.get("severity") in severities]
+    if not index or not targets:
+        return []
+    chosen = [changes[i] for i in index]
+    title, body_text, body_markdown = render(chosen, datetime.now(timezone.utc))
+    if run_id is not None:
+        body_text += f"\n（policywatch 第 {run_id} 次检查）"
+        body_markdown += f"  \n（policywatch 第 {run_id} 次检查）"
+    key = dedupe_key(chosen)
+    recorded = all(c.get("id") is not None for c in chosen)  # rows read back from ChangeStore.changes()
+    rows: dict[str, dict] = {}
+    for target in targets:
+        url = expand_target(target, env)
+        row = dict(target_key=target_key(url), target_label=redact_target(url), dedupe_key=key, title=title,
+                   body_text=body_text, body_markdown=body_markdown)
+        if recorded:
+            row["change_ids"] = [c["id"] for c in chosen]
+        else:
+            row["change_index"] = list(index)
+        rows.setdefault(row["target_key"], row)
+    return list(rows.values())
+
+
+# -- delivery --------------------------------------------------------------------------------
+def _scrub_filter(scrub: Callable[[str], str]) -> Callable[[logging.LogRecord], bool]:
+    """A logging filter rewriting records so that they never show a target's URL or secrets."""
+    def filter_(record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: keep only the template
+            message = str(record.msg)
+        record.msg, record.args = scrub(message), ()
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return True
+    return filter_
+
+
+@contextmanager
+def _guarded_logs(scrub: Callable[[str], str]) -> Iterator[BufferingHandler]:
+    """While notifying a target: scrub every Apprise/HTTP log record and collect Apprise's warnings."""
+    filter_, collect = _scrub_filter(scrub), BufferingHandler(capacity=10_000)
+    collect.setLevel(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in SCRUBBED_LOGGERS]
+    for lg in loggers:
+        lg.addFilter(filter_)
+    loggers[0].addHandler(collect)
+    try:
+        yield collect
+    finally:
+        loggers[0].removeHandler(collect)
+        for lg in loggers:
+            lg.removeFilter(filter_)
+
+
+def _apprise_for(url: str, timeout: float) -> apprise.Apprise | None:
+    """An Apprise object with exactly this target, its socket timeouts set; None if Apprise rejects the URL."""
+    apobj = apprise.Apprise()
+    if not apobj.add(url) or len(apobj) == 0:
+        return None
+    for plugin in apobj:
+        for attr in ("socket_connect_timeout", "socket_read_timeout"):
+            if getattr(plugin, attr, None) == getattr(type(plugin), attr, None):  # not set in the URL (cto=/rto=)
+                setattr(plugin, attr, float(timeout))
+    return apobj
+
+
+def _wants_markdown(apobj: apprise.Apprise) -> bool:
+    """Whether every service of the target renders Markdown (DingTalk, JSON, …) rather than text or HTML."""
+    for plugin in apobj:
+        resolve = getattr(plugin, "resolve_format", None)
+        fmt = resolve(apprise.NotifyFormat.MARKDOWN) if resolve else plugin.notify_format
+        if fmt != apprise.NotifyFormat.MARKDOWN:
+            return False
+    return True
+
+
+def _send(alert: dict, url: str, cache_: dict[str, apprise.Apprise | None], timeout: float) -> str | None:
+    """Notify one alert to its target; None when delivered, else the (scrubbed) reason."""
+    scrub = _scrubber(url)
+    with _guarded_logs(scrub) as collected:
+        try:
+            if url not in cache_:
+                cache_[url] = _apprise_for(url, timeout)
+            apobj = cache_[url]
+            if apobj is None:
+                return f"Apprise does not accept the target URL {redact_target(url)}"
+            if _wants_markdown(apobj):
+                ok = apobj.notify(title=alert["title"], body=alert["body_markdown"],
+                                  body_format=apprise.NotifyFormat.MARKDOWN)
+            else:
+                ok = apobj.notify(title=alert["title"], body=alert["body_text"], body_format=apprise.NotifyFormat.TEXT)
+        except Exception as e:  # a plugin bug must not stop the other alerts
+            return scrub(f"{type(e).__name__}: {e}")[:ERROR_MAX]
+    if ok:
+        return None
+    lines = (r.getMessage().strip() for r in collected.buffer)
+    reason = "; ".join(dict.fromkeys(line for line in lines if line))
+    return (reason or "notification not delivered")[:ERROR_MAX]
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after the `attempts`-th failed attempt (0-based): 1 min, 2, 4, … capped at 1 h."""
+    return min(FIRST_RETRY * (2 ** min(attempts, 16)), MAX_RETRY)
+
+
+def deliver_due(store: ChangeStore, targets: list[str], now: datetime | None = None,
+                give_up_after: timedelta = timedelta(days=2), timeout: float = 10,
+                env: Mapping[str, str] = os.environ) -> dict:
+    """Send every due pending alert to its configured target; counts {"sent", "retried", "failed"}."""
+    now = now or datetime.now(timezone.utc)
+    configured = {}
+    for target in targets:
+        url = expand_target(target, env)
+        configured.setdefault(target_key(url), url)
+    counts = {"sent": 0, "retried": 0, "failed": 0}
+    apprises: dict[str, apprise.Apprise | None] = {}
+    for alert in store.claim_due_alerts(now):
+        url = configured.get(alert["target_key"])
+        if url is None:  # stays pending: it is sent if the target is configured again
+            store.finish_alert(alert["id"], sent=False, error=NOT_CONFIGURED, retry_at=now + MAX_RETRY)
+            counts["retried"] += 1
+            continue
+        error = _send(alert, url, apprises, timeout)
+        if error is None:
+            store.finish_alert(alert["id"], sent=True)
+            counts["sent"] += 1
+        elif now - alert["created_at"] > give_up_after:
+            store.finish_alert(alert["id"], sent=False, error=error, give_up=True)
+            counts["failed"] += 1
+        else:
+            store.finish_alert(alert["id"], sent=False, error=error,
+                               retry_at=now + retry_delay(alert["attempts"]))
+            counts["retried"] += 1
+    return counts

@@ -1,0 +1,316 @@
+"""Alerts: Chinese messages, the outbox, delivery with Apprise to a real HTTP receiver and a real SMTP server."""
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import logging
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from monitor.alerts import (NOT_CONFIGURED, deliver_due, expand_target, queue_for_run, redact_target, render,
+                            target_key)
+from storage import Database
+from storage.store import ChangeStore, SnapshotStore, SourceSpec
+
+PAGE = "http://ty.bendibao.com/live/2024903/67541.shtm"
+TAIYUAN, SHANXI = "140100", "140000"
+EVIDENCE = "本年度太原城乡居民医保的个人缴费标准为400元/人/年。"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- a real HTTP receiver and a real SMTP server ------------------------------------------
+class Receiver:
+    """An HTTP server on 127.0.0.1 recording the JSON bodies POSTed to it; can be stopped and restarted."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.port, self.posts, self.server = port, [], None
+
+    def start(self) -> "Receiver":
+        posts = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                posts.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def url(self, path: str = "/hook") -> str:
+        return f"json://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+class Mailbox:
+    """What the SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.messages.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))
+        return "250 OK"
+
+
+def _login(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"user", b"pass")
+    return AuthResult(success=ok)
+
+
+@pytest.fixture
+def smtp():
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), authenticator=_login,
+                            auth_require_tls=False)
+    controller.start()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+
+
+# -- the database -------------------------------------------------------------------------------
+@pytest.fixture
+def db(db_url):
+    database = Database(db_url)
+    ids = SnapshotStore(database).sync_sources([SourceSpec(name="太原本地宝·居民医保", url=PAGE, region="太原市")])
+    database.source_id = ids["太原本地宝·居民医保"]
+    with database.engine.connect() as conn:
+        database.page_id = conn.exec_driver_sql("SELECT id FROM pages").scalar()
+    yield database
+    database.dispose()
+
+
+def change(db, **kw) -> dict:
+    """A Change row: the Taiyuan personal contribution 380 → 400 unless overridden."""
+    row = dict(source_id=db.source_id, page_id=db.page_id, type="fact_changed", kind="personal_contribution",
+               old={"amount": 380, "qualifier": "exact", "change": None},
+               new={"amount": 400, "qualifier": "exact", "change": 20}, severity="high", region=TAIYUAN,
+               plan_year=2025, url=PAGE, evidence_before="个人缴费标准为380元/人/年。", evidence_after=EVIDENCE,
+               snapshot_before=1, snapshot_after=2)
+    row.update(kw)
+    return row
+
+
+def record(db, changes: list[dict], targets: list[str], run_id: int = 1) -> ChangeStore:
+    store = ChangeStore(db)
+    store.record_changes(changes, alerts=queue_for_run(changes, targets, run_id))
+    return store
+
+
+# -- delivery -----------------------------------------------------------------------------------------
+def test_json_alert_arrives_once_in_chinese_and_is_marked_sent(db, receiver):
+    store = record(db, [change(db)], [receiver.url()])
+    assert deliver_due(store, [receiver.url()]) == {"sent": 1, "retried": 0, "failed": 0}
+    assert deliver_due(store, [receiver.url()]) == {"sent": 0, "retried": 0, "failed": 0}
+    assert len(receiver.posts) == 1
+    path, payload = receiver.posts[0]
+    assert path == "/hook"
+    assert "个人缴费 380 → 400 元/人/年" in payload["message"]
+    assert "太原市" in payload["title"] and EVIDENCE in payload["message"] and PAGE in payload["message"]
+    [alert] = store.alerts()
+    assert alert["status"] == "sent" and alert["attempts"] == 1 and alert["sent_at"] is not None
+    assert alert["last_error"] is None
+
+
+def test_email_alert_over_local_smtp_has_the_chinese_title(db, smtp):
+    target = f"mailto://user:pass@127.0.0.1:{smtp.port}?from=pw@example.org&to=ops@example.org"
+    store = record(db, [change(db), change(db, kind="payment_deadline", old={"date": "2024-12-25"},
+                                           new={"date": "2025-02-25"}, evidence_after="缴费截止日期为2月25日。")],
+                   [target])
+    assert deliver_due(store, [target]) == {"sent": 1, "retried": 0, "failed": 0}
+    [message] = smtp.messages
+    [alert] = store.alerts()
+    assert message["Subject"] == alert["title"] and "医保政策变化" in message["Subject"]
+    assert message["To"] == "ops@example.org"
+    text = message.get_body(("plain",)).get_content()
+    assert "缴费截止日期 2024-12-25 → 2025-02-25" in text and "个人缴费 380 → 400 元/人/年" in text
+    assert alert["status"] == "sent"
+
+
+def test_failed_delivery_stays_pending_then_is_retried_with_backoff_exactly_once(db, receiver):
+    receiver.stop()  # the port is closed: connections are refused
+    url = receiver.url()
+    store = record(db, [change(db)], [url])
+    t0 = utcnow()
+    assert deliver_due(store, [url], now=t0) == {"sent": 0, "retried": 1, "failed": 0}
+    [alert] = store.alerts()
+    assert alert["status"] == "pending" and alert["last_error"] and alert["attempts"] == 1
+    assert alert["next_attempt_at"] == t0 + timedelta(minutes=1)
+    t1 = t0 + timedelta(minutes=1, seconds=1)
+    assert deliver_due(store, [url], now=t1)["retried"] == 1
+    assert store.alerts()[0]["next_attempt_at"] == t1 + timedelta(minutes=2)  # exponential backoff
+
+    receiver.start()  # up again, same port
+    assert deliver_due(store, [url], now=t1 + timedelta(minutes=1)) == {"sent": 0, "retried": 0, "failed": 0}
+    assert receiver.posts == []  # not due yet
+    assert deliver_due(store, [url], now=t1 + timedelta(minutes=3)) == {"sent": 1, "retried": 0, "failed": 0}
+    assert deliver_due(store, [url], now=t1 + timedelta(hours=5)) == {"sent": 0, "retried": 0, "failed": 0}
+    assert len(receiver.posts) == 1
+    [alert] = store.alerts()
+    assert alert["status"] == "sent" and alert["attempts"] == 3 and alert["last_error"] is None
+
+
+def test_alert_is_given_up_after_the_configured_time(db):
+    url = f"json://127.0.0.1:{free_port()}/hook"
+    store = record(db, [change(db)], [url])
+    assert deliver_due(store, [url], give_up_after=timedelta(hours=1)) == {"sent": 0, "retried": 1, "failed": 0}
+    later = utcnow() + timedelta(hours=2)
+    assert deliver_due(store, [url], now=later, give_up_after=timedelta(hours=1)) == \
+        {"sent": 0, "retried": 0, "failed": 1}
+    [alert] = store.alerts()
+    assert alert["status"] == "failed" and alert["last_error"]
+    assert deliver_due(store, [url], now=later + timedelta(days=1)) == {"sent": 0, "retried": 0, "failed": 0}
+
+
+def test_alert_whose_target_is_no_longer_configured_stays_pending(db, receiver):
+    store = record(db, [change(db)], [receiver.url("/old")])
+    assert deliver_due(store, [receiver.url("/new")]) == {"sent": 0, "retried": 1, "failed": 0}
+    [alert] = store.alerts()
+    assert alert["status"] == "pending" and alert["last_error"] == NOT_CONFIGURED
+    assert receiver.posts == []
+    store.reset_alerts()
+    assert deliver_due(store, [receiver.url("/old")])["sent"] == 1  # configured again: delivered
+
+
+# -- the outbox --------------------------------------------------------------------------------------
+def test_same_changes_queued_twice_for_a_target_give_one_alert(db, receiver):
+    changes = [change(db), change(db, kind="payment_channel", type="fact_added", old=None, new={"name": "支付宝"},
+                                  severity="medium")]
+    store = record(db, changes, [receiver.url()], run_id=1)
+    record(db, list(reversed(changes)), [receiver.url()], run_id=2)  # same set, other order and run
+    assert len(store.alerts()) == 1
+    recorded = store.changes()
+    store.record_changes([], alerts=queue_for_run(recorded[:2], [receiver.url()], 3))  # read back from the store
+    assert len(store.alerts()) == 1
+    record(db, changes, [receiver.url(), receiver.url("/other")], run_id=4)  # a second target gets its own
+    record(db, changes[:1], [receiver.url()], run_id=5)  # a different set of changes is a new message
+    alerts = store.alerts()
+    assert len(alerts) == 3
+    assert alerts[0]["change_ids"] == [recorded[0]["id"], recorded[1]["id"]]
+    assert deliver_due(store, [receiver.url(), receiver.url("/other")])["sent"] == 3
+    assert len(receiver.posts) == 3
+
+
+def test_low_severity_changes_are_recorded_but_not_alerted(db, receiver):
+    text = change(db, type="text_changed", kind=None, old=None, new=None, severity="low", detail={"diff": "…"})
+    assert queue_for_run([text], [receiver.url()], 1) == []
+    store = record(db, [text, change(db)], [receiver.url()])
+    [alert] = store.alerts()
+    assert len(store.changes()) == 2 and alert["change_ids"] == [store.changes()[1]["id"]]
+    assert "正文变化" not in alert["body_text"]
+
+
+def test_outbox_rows_and_logs_never_contain_target_secrets(db, monkeypatch, caplog):
+    secret_token, password = "tok_Zq81mXw0pLq7Rr", "s3cretPass"
+    monkeypatch.setenv("PW_TEST_HOOK_TOKEN", secret_token)
+    target = f"json://alerts:{password}@127.0.0.1:{free_port()}/hook/${{PW_TEST_HOOK_TOKEN}}?token=abc12345"
+    store = record(db, [change(db)], [target])
+    caplog.set_level(logging.DEBUG)
+    assert deliver_due(store, [target])["retried"] == 1  # the port is closed
+    [alert] = store.alerts()
+    assert alert["target_key"] == target_key(expand_target(target))
+    stored = json.dumps(alert, default=str, ensure_ascii=False)
+    logged = caplog.text
+    assert "apprise" in {r.name for r in caplog.records}  # Apprise did log, at debug level
+    for secret in (secret_token, password, "abc12345"):
+        assert secret not in stored and secret not in logged
+    assert alert["target"] == "json://alerts:***@127.0.0.1:" + target.split(":")[3].split("/")[0] + \
+        "/hook/***?token=***"
+
+
+# -- targets ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("url, label", [
+    ("json://user:s3cretPass@127.0.0.1:8080/hook/tok_abcdefghijk", "json://user:***@127.0.0.1:8080/hook/***"),
+    ("mailto://user:pass@127.0.0.1:2525?from=pw@example.org&to=ops@example.org",
+     "mailto://user:***@127.0.0.1:2525?from=***&to=***"),
+    ("mailtos://alerts:pw@smtp.qq.com?to=ops@example.org", "mailtos://alerts:***@smtp.qq.com?to=***"),
+    ("dingtalk://0123456789abcdef0123456789abcdef/?secret=SEC0123456789", "dingtalk://***/?secret=***"),
+    ("wecombot://693axxx6-7aoc-4bc4-97a0-0ec2sifa5aaa", "wecombot://***"),
+    ("tgram://123456789:AAbbCCddEEffGG/-1001234", "tgram://***/-1001234"),
+    ("pover://uQiRzpo4DXghDmr9QzzfQu27cmVRsG@azGDORePK8gMaC0QOYAMyEEuzJnyUi", "pover://***@***"),
+    ("not a url with a secret", "***"),
+])
+def test_redact_target_keeps_scheme_and_host_and_masks_secrets(url, label):
+    assert redact_target(url) == label
+
+
+def test_env_references_in_targets_are_expanded():
+    env = {"DINGTALK_TOKEN": "abc123", "PW": "p@ss"}
+    assert expand_target("dingtalk://${DINGTALK_TOKEN}/", env) == "dingtalk://abc123/"
+    assert expand_target("mailto://u:${PW}@mail.example.org", env) == "mailto://u:p@ss@mail.example.org"
+    assert expand_target("json://127.0.0.1/plain", env) == "json://127.0.0.1/plain"
+
+
+def test_missing_env_variable_is_a_clear_error(receiver):
+    with pytest.raises(ValueError, match=r"^notify target: environment variable WECOM_KEY is not set$"):
+        expand_target("wecombot://${WECOM_KEY}", {})
+    with pytest.raises(ValueError, match="WECOM_KEY"):
+        queue_for_run([{"type": "fact_changed", "severity": "high"}], ["wecombot://${WECOM_KEY}"], 1, env={})
+
+
+# -- rendering ------------------------------------------------------------------------------------------
+def test_render_groups_changes_by_region_in_chinese():
+    changes = [
+        dict(type="fact_changed", kind="fiscal_subsidy", old={"amount": 640, "qualifier": "at_least", "change": None},
+             new={"amount": 670, "qualifier": "at_least", "change": 30}, severity="high", region=SHANXI,
+             plan_year=2025, url="http://ybj.shanxi.gov.cn/a.html", evidence_after="财政补助标准不低于670元/人/年。",
+             source="山西省医保局"),
+        dict(type="fact_changed", kind="payment_deadline", old={"date": "2024-12-25"}, new={"date": "2025-02-25"},
+             severity="high", region=TAIYUAN, plan_year=2025, url=PAGE, evidence_after="截止日期为2月25日。"),
+        dict(type="fact_added", kind="payment_channel", old=None, new={"name": "支付宝"}, severity="medium",
+             region=TAIYUAN, plan_year=None, url=PAGE, evidence_after="可通过支付宝缴费。"),
+        dict(type="fact_removed", kind="eligible_group", old={"name": "农村居民"}, new=None, severity="medium",
+             region=TAIYUAN, plan_year=None, url=PAGE, evidence_before="（一）农村居民"),
+    ]
+    when = datetime(2025, 1, 10, 8, 30, tzinfo=timezone.utc)
+    title, text, markdown = render(changes, when)
+    assert title == "医保政策变化｜山西省、太原市：4项"
+    lines = text.splitlines()
+    assert lines.index("【山西省】") < lines.index("【太原市】")
+    for expected in ("1. 财政补助 不低于640 → 不低于670 元/人/年（2025年度）",
+                     "1. 缴费截止日期 2024-12-25 → 2025-02-25（2025年度）",
+                     "2. 新增缴费渠道：支付宝", "3. 参保对象删除：农村居民",
+                     "   原文：财政补助标准不低于670元/人/年。",
+                     "   链接：http://ybj.shanxi.gov.cn/a.html（山西省医保局）",
+                     "检测时间：2025-01-10 16:30（北京时间）"):
+        assert expected in lines
+    assert "#### 太原市" in markdown and "[山西省医保局](http://ybj.shanxi.gov.cn/a.html)" in markdown
+    assert "**缴费截止日期 2024-12-25 → 2025-02-25（2025年度）**" in markdown
+    single, _, _ = render(changes[1:2], when)
+    assert single == "医保政策变化｜太原市：缴费截止日期 2024-12-25 → 2025-02-25（2025年度）"

@@ -1,0 +1,90 @@
+"""Changes over a sequence of real crawls: moved deadline, raised fee, cosmetic edits, maintenance, revert, conflict."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import DEMO_SITE, SITE, check, run_cli, write_sources
+from storage import ChangeStore, Database
+
+TAIYUAN = "ty/live/2024903/67541.shtm"
+V1 = (DEMO_SITE / "v1" / TAIYUAN).read_text(encoding="utf-8")
+V2 = (DEMO_SITE / "v2" / TAIYUAN).read_text(encoding="utf-8").replace("400元/人/年", "420元/人/年")
+COSMETIC = V1.replace('id="hits">8264', 'id="hits">9001').replace("<li", "<li class='x'", 4)
+MAINTENANCE = (SITE / "other" / "maintenance.html").read_text(encoding="utf-8")
+PROVINCE = DEMO_SITE / "v1" / "ybj/tzgg/202409/t20240901_1001.shtml"
+
+
+@pytest.fixture(scope="module")
+def history(module_site, module_db, tmp_path_factory):
+    site = module_site
+    site.route("guide.shtm", body=V1)
+    site.route("province.shtml", body=PROVINCE.read_text(encoding="utf-8"))
+    sources = write_sources(tmp_path_factory.mktemp("cfg") / "sources.toml", f'''
+        [[source]]
+        name = "太原本地宝"
+        url = "{site.url('guide.shtm')}"
+        [[source]]
+        name = "山西省医保局"
+        url = "{site.url('province.shtml')}"
+    ''')
+    db = module_db()
+    steps = {}
+    for step, body in [("baseline", V1), ("cosmetic", COSMETIC), ("maintenance", MAINTENANCE), ("restored", V1),
+                       ("changed", V2), ("reverted", V1)]:
+        site.route("guide.shtm", body=body)
+        proc = check(sources, db)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        steps[step] = [c for c in ChangeStore(Database(db)).changes() if c["run_id"] == len(steps) + 1]
+    return steps, db, sources
+
+
+def kinds(changes):
+    return sorted((c["type"], c["kind"] or "") for c in changes)
+
+
+def test_province_and_city_disagreeing_is_a_conflict_on_the_first_run(history):
+    steps, _, _ = history
+    assert ("conflict", "payment_deadline") in kinds(steps["baseline"])
+    assert all(c["type"] == "conflict" for c in steps["baseline"])
+
+
+def test_view_counter_and_related_list_changes_make_no_change(history):
+    assert history[0]["cosmetic"] == []
+
+
+def test_maintenance_page_and_its_restore_make_no_change(history):
+    steps, db, _ = history
+    assert steps["maintenance"] == [] and steps["restored"] == []
+
+
+def test_moved_deadline_and_raised_fee_are_high_severity_changes(history):
+    changed = [c for c in history[0]["changed"] if c["type"] != "conflict"]
+    by_kind = {c["kind"]: c for c in changed if c["type"] == "fact_changed"}
+    assert by_kind["payment_deadline"]["old"] == {"date": "2025-02-25"}
+    assert by_kind["payment_deadline"]["new"] == {"date": "2025-03-31"}
+    assert by_kind["personal_contribution"]["old"]["amount"] == 400
+    assert by_kind["personal_contribution"]["new"]["amount"] == 420
+    assert {c["severity"] for c in by_kind.values()} == {"high"}
+    assert "缴费截止日期为3月31日" in by_kind["payment_deadline"]["evidence_after"]
+    assert "缴费截止日期为2月25日" in by_kind["payment_deadline"]["evidence_before"]
+    (text,) = [c for c in changed if c["type"] == "text_changed"]
+    assert text["severity"] == "low" and any("{+3+}" in line for line in text["detail"]["diff"])
+
+
+def test_going_back_to_an_earlier_version_is_a_revert(history):
+    reverted = [c for c in history[0]["reverted"] if c["type"] != "conflict"]
+    assert [c["type"] for c in reverted] == ["revert"]
+
+
+def test_changes_json_contract(history):
+    _, db, _ = history
+    proc = run_cli("changes", "--db", db, "--json", "--source", "太原本地宝")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert rows and set(rows[0]) == {"id", "source", "url", "type", "kind", "old", "new", "severity", "detected_at",
+                                     "evidence_before", "evidence_after"}
+    assert {r["source"] for r in rows} == {"太原本地宝"}
+    assert {r["type"] for r in rows} <= {"fact_added", "fact_removed", "fact_changed", "text_changed", "conflict",
+                                         "revert"}
