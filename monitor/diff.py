@@ -201,6 +201,33 @@ def conflicts(latest: list[dict], known: set[str]) -> list[dict]:
     return found
 
 
+FAILING_AFTER = 3  # consecutive unhealthy checks before a "source failing" alert
+
+
+def health_changes(page: dict, states: list[tuple[bool, str]], failing_after: int = FAILING_AFTER) -> list[dict]:
+    """One source_failing change when the run of unhealthy checks reaches N, one source_recovered after it."""
+    if not states:
+        return []
+    def trailing_unhealthy(seq):
+        n = 0
+        for healthy, _ in reversed(seq):
+            if healthy:
+                break
+            n += 1
+        return n
+    base = dict(source_id=page["source_id"], page_id=page["page_id"], kind=None, identity=None, old=None, new=None,
+                severity="high", region=None, plan_year=None, snapshot_before=None, snapshot_after=None,
+                evidence_before=None, evidence_after=None, url=page["url"])
+    run = trailing_unhealthy(states)
+    if run == failing_after:
+        return [dict(base, type="source_failing", detail={"reason": states[-1][1], "checks": run},
+                     evidence_after=states[-1][1])]
+    if run == 0 and trailing_unhealthy(states[:-1]) >= failing_after:
+        return [dict(base, type="source_recovered", severity="medium",
+                     detail={"after_checks": trailing_unhealthy(states[:-1])})]
+    return []
+
+
 def run_diff(data: DiffData, run_id: int | None = None) -> DiffResult:
     """Judge and diff every snapshot not judged yet (oldest first), then look for new conflicts."""
     result = DiffResult()
@@ -213,6 +240,10 @@ def run_diff(data: DiffData, run_id: int | None = None) -> DiffResult:
             result.changes += changes
             if health == "ok":
                 history.append(snapshot)
+    if run_id is not None:
+        # health judged in this pass is not stored yet: it is passed along
+        for page, states in data.recent_check_health(run_id, result.health):
+            result.changes += [dict(c, run_id=run_id) for c in health_changes(page, states)]
     latest = data.latest_healthy(EXTRACTOR_VERSION, pending_health=result.health)
     for c in conflicts(latest, data.known_conflicts()):
         c["run_id"] = run_id

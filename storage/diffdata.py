@@ -80,6 +80,34 @@ class DiffData:
             facts = self._facts(s, [snap.id for snap, _, _ in healthy], version)
             return [self._snapshot(snap, page, src, facts[snap.id]) for snap, page, src in healthy]
 
+    def recent_check_health(self, run_id: int, pending_health: dict[int, str] | None = None,
+                            limit: int = 60) -> list[tuple[dict, list[tuple[bool, str]]]]:
+        """For each page checked in `run_id`: (page, [(healthy, reason)] of its recent checks, oldest first).
+
+        A check is unhealthy when it failed, when its new snapshot was judged unhealthy, or when it found the
+        page unchanged while the page's current snapshot is an unhealthy one (a maintenance page served again).
+        """
+        out = []
+        with self.db.session() as s:
+            page_ids = list(s.scalars(select(Check.page_id).where(Check.run_id == run_id).distinct()))
+            for page_id in page_ids:
+                page, source = s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
+                                         .where(Page.id == page_id)).one()
+                rows = list(s.execute(select(Check.outcome, Check.error, Check.http_status, Snapshot.id, Snapshot.health)
+                                      .outerjoin(Snapshot, Check.snapshot_id == Snapshot.id)
+                                      .where(Check.page_id == page_id).order_by(Check.id.desc()).limit(limit)))[::-1]
+                states, current = [], "ok"
+                for outcome, error, status, snapshot_id, health in rows:
+                    if outcome == "error":
+                        states.append((False, error or f"HTTP {status}"))
+                        continue
+                    if outcome in ("new", "changed"):
+                        current = (pending_health or {}).get(snapshot_id, health) or "ok"
+                    states.append((current == "ok", current))
+                info = dict(page_id=page.id, source_id=source.id, url=page.url, source=source.name)
+                out.append((info, states))
+        return out
+
     def known_conflicts(self) -> set[str]:
         with self.db.session() as s:
             return set(s.scalars(select(Change.identity).where(Change.type == "conflict")))

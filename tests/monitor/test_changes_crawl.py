@@ -88,3 +88,15 @@ def test_changes_json_contract(history):
     assert {r["source"] for r in rows} == {"太原本地宝"}
     assert {r["type"] for r in rows} <= {"fact_added", "fact_removed", "fact_changed", "text_changed", "conflict",
                                          "revert"}
+
+
+def test_404_three_times_then_back_is_one_failing_and_one_recovered(site, db_url, tmp_path):
+    site.route("flaky.shtm", body=V1)
+    sources = write_sources(tmp_path / "sources.toml", f'[[source]]\nname = "太原"\nurl = "{site.url("flaky.shtm")}"\n')
+    seen = []
+    for status in (200, 404, 404, 404, 404, 200):
+        site.route("flaky.shtm", body=V1 if status == 200 else "<h1>404</h1>", status=status)
+        check(sources, db_url)
+        run = len(seen) + 1
+        seen.append([c["type"] for c in ChangeStore(Database(db_url)).changes() if c["run_id"] == run])
+    assert seen == [[], [], [], ["source_failing"], [], ["source_recovered"]]

@@ -98,3 +98,14 @@ def test_other_provinces_and_national_floors_are_not_conflicts():
     other = {**snap(20, [fact("payment_deadline", {"date": "2024-12-31"}, region="110000")]), "source_id": 3}
     national = {**snap(21, [fact("payment_deadline", {"date": "2024-12-31"}, region="000000")]), "source_id": 4}
     assert conflicts([other, national, snap(11, [DEADLINE_A])], set()) == []
+
+
+def test_three_failures_make_one_failing_and_one_recovered_change():
+    from monitor.diff import health_changes
+    bad, good = (False, "HTTP 404"), (True, "ok")
+    seen = []
+    states = [good]
+    for state in [bad, bad, bad, bad, bad, good, good]:
+        states.append(state)
+        seen += [c["type"] for c in health_changes(PAGE, states)]
+    assert seen == ["source_failing", "source_recovered"]
