@@ -28,6 +28,7 @@ class CheckResult:
     reason: str = "finished"
     extracted: int = 0  # snapshots whose facts were extracted after the crawl
     changes: dict[str, int] = field(default_factory=dict)  # severity → changes detected
+    delivery: dict[str, int] = field(default_factory=dict)  # alerts sent / retried / failed
 
     @property
     def errors(self) -> int:
@@ -63,11 +64,11 @@ def scrapy_settings(db_url: str, overrides: Sequence[str] = (), verbose: bool = 
 
 def run_check(config: Config, db: Database, *, source_names: Sequence[str] | None = None,
               overrides: Sequence[str] = (), reporter: "Reporter | None" = None,
-              verbose: bool = False) -> CheckResult:
-    """Crawl the selected sources once and store the results; returns the run's counters."""
+              verbose: bool = False, notify: Sequence[str] = ()) -> CheckResult:
+    """Crawl the selected sources once, then extract, diff and alert; returns the run's counters."""
     store = SnapshotStore(db)
     selected = config.select(list(source_names) if source_names else None)
-    store.sync_sources([s.spec() for s in config.sources])
+    ids = store.sync_sources([s.spec() for s in config.sources])
     store.interrupt_stale_runs()
     run_id = store.start_run()
     result = CheckResult(run_id=run_id)
@@ -106,7 +107,9 @@ def run_check(config: Config, db: Database, *, source_names: Sequence[str] | Non
         from monitor.diff_stage import diff_and_queue
         from monitor.extract_stage import extract_pending
         result.extracted = extract_pending(store)
-        result.changes = diff_and_queue(db, run_id)
+        targets = {ids[s.name]: list(dict.fromkeys([*config.notify, *s.notify, *notify])) for s in config.sources}
+        stage = diff_and_queue(db, run_id, targets, {v: k for k, v in ids.items()})
+        result.changes, result.delivery = stage.changes, stage.delivery
     if reporter:
         reporter.summary(result)
     return result
@@ -161,4 +164,6 @@ def summary_line(result: CheckResult) -> str:
     changes = ""
     if result.changes:
         changes = "; changes: " + ", ".join(f"{n} {sev}" for sev, n in sorted(result.changes.items()))
+    if any(result.delivery.values()):
+        changes += "; alerts: " + ", ".join(f"{n} {k}" for k, n in result.delivery.items() if n)
     return f"run {result.run_id}: {result.done} pages checked: " + ", ".join(parts) + facts + changes + status

@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this source (repeatable)")
     check.add_argument("-s", dest="settings", action="append", metavar="SETTING=VALUE", default=[],
                        help="override a Scrapy setting for this run (repeatable), as `scrapy crawl -s`")
+    check.add_argument("--notify", action="append", metavar="URL", default=[],
+                       help="also alert this Apprise URL (repeatable), e.g. dingtalk://TOKEN, json://host/hook")
     check.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log (INFO level)")
     check.add_argument("--progress", choices=("auto", "bar", "line"), default="auto",
                        help="progress bar on a terminal (auto), always (bar) or one summary line (line)")
@@ -53,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     chg.add_argument("--since", metavar="DATE", help="only changes detected on or after DATE (YYYY-MM-DD)")
     chg.add_argument("--source", metavar="NAME", help="only this source")
     chg.add_argument("--json", action="store_true", help="print a JSON list")
+
+    alr = sub.add_parser("alerts", help="list the alert outbox; --retry delivers what is pending now")
+    _common(alr)
+    alr.add_argument("--status", choices=("pending", "sent", "failed"), help="only alerts with this status")
+    alr.add_argument("--retry", action="store_true", help="deliver pending alerts now (ignoring their backoff)")
+    alr.add_argument("--notify", action="append", metavar="URL", default=[], help="an extra configured target")
+    alr.add_argument("--json", action="store_true", help="print JSON")
 
     ext = sub.add_parser("extract", help="print the facts of one saved page (.html or .txt) as JSON")
     ext.add_argument("path", metavar="PATH", help=".html page (main content is cut first) or .txt main text")
@@ -92,14 +101,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _targets(config, extra: list[str]) -> list[str]:
+    """Every configured alert target, with ${ENV} checked now so a missing token fails before any crawl."""
+    from monitor.alerts import expand_target
+    targets = list(dict.fromkeys([*config.notify, *(t for s in config.sources for t in s.notify), *extra]))
+    for t in targets:
+        try:
+            expand_target(t)
+        except ValueError as exc:
+            raise ConfigError(f"{config.path}: {exc}") from None
+    return targets
+
+
 def cmd_check(args) -> int:
     config = load_config(args.sources)
     config.select(args.source or None)  # unknown names fail before anything is crawled
+    _targets(config, args.notify)
     db = Database(args.db)
     interactive = {"auto": None, "bar": True, "line": False}[args.progress]
     try:
         result = run_check(config, db, source_names=args.source, overrides=args.settings,
-                           reporter=Reporter(interactive=interactive), verbose=args.verbose)
+                           reporter=Reporter(interactive=interactive), verbose=args.verbose,
+                           notify=args.notify)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return result.exit_code
@@ -157,6 +180,35 @@ def cmd_changes(args) -> int:
     return EXIT_OK
 
 
+def cmd_alerts(args) -> int:
+    from monitor.alerts import deliver_due
+    from storage import ChangeStore
+    config = load_config(args.sources)
+    targets = _targets(config, args.notify)
+    store = ChangeStore(Database(args.db))
+    if args.retry:
+        store.reset_alerts()
+        counts = deliver_due(store, targets)
+        print(f"alerts: {counts.get('sent', 0)} sent, {counts.get('retried', 0)} still pending, "
+              f"{counts.get('failed', 0)} failed")
+    rows = store.alerts(args.status)
+    if args.json:
+        keys = ("id", "target", "status", "title", "attempts", "created_at", "sent_at", "next_attempt_at",
+                "last_error", "change_ids")
+        print(json.dumps([{k: _iso(r[k]) if k.endswith("_at") else r[k] for k in keys} for r in rows],
+                         ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not args.retry or rows:
+        from rich.console import Console
+        from rich.table import Table
+        table = Table("id", "created", "target", "status", "attempts", "title", "last error")
+        for r in rows:
+            table.add_row(str(r["id"]), _local(r["created_at"]), r["target"], r["status"], str(r["attempts"]),
+                          r["title"], r["last_error"] or "")
+        Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    return EXIT_SOME_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
+
+
 def cmd_extract(args) -> int:
     from monitor.extract import InputError, extract_file
     try:
@@ -206,6 +258,7 @@ def _local(dt: datetime | None) -> str:
     return dt.astimezone(ZoneInfo(CHINA)).strftime("%Y-%m-%d %H:%M")
 
 
-COMMANDS = {"check": cmd_check, "sources": cmd_sources, "changes": cmd_changes, "extract": cmd_extract,
+COMMANDS = {"check": cmd_check, "sources": cmd_sources, "changes": cmd_changes, "alerts": cmd_alerts,
+            "extract": cmd_extract,
             "eval": cmd_eval,
             "demo": cmd_demo}

@@ -1,15 +1,48 @@
-"""The diff stage of a check: judge and diff new snapshots, record changes (and, later, their alerts) at once."""
+"""The diff stage of a check: judge and diff new snapshots, then record the changes and the alerts they
+cause in one transaction (the outbox), then deliver what is due."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
+from monitor.alerts import deliver_due, queue_for_run
 from monitor.diff import run_diff
 from storage import ChangeStore, Database
 from storage.diffdata import DiffData
 
 
-def diff_and_queue(db: Database, run_id: int | None) -> dict[str, int]:
-    """Diff every unjudged snapshot and store changes + snapshot health in one transaction; severity counts."""
+@dataclass
+class StageResult:
+    changes: dict[str, int] = field(default_factory=dict)  # severity → count
+    delivery: dict[str, int] = field(default_factory=dict)  # sent / retried / failed
+
+
+def alerts_for(changes: list[dict], targets_by_source: dict[int, list[str]], source_names: dict[int, str],
+               run_id: int | None) -> list[dict]:
+    """Outbox rows: per target, one message with the changes of the sources that notify it."""
+    now = datetime.now(timezone.utc)
+    view = [dict(c, source=source_names.get(c["source_id"], ""), detected_at=now) for c in changes]
+    by_target: dict[str, list[int]] = {}
+    for i, c in enumerate(view):
+        for target in targets_by_source.get(c["source_id"], []):
+            by_target.setdefault(target, []).append(i)
+    rows = []
+    for target, positions in by_target.items():
+        for row in queue_for_run([view[i] for i in positions], [target], run_id):
+            row["change_index"] = [positions[j] for j in row["change_index"]]
+            rows.append(row)
+    return rows
+
+
+def diff_and_queue(db: Database, run_id: int | None, targets_by_source: dict[int, list[str]] | None = None,
+                   source_names: dict[int, str] | None = None) -> StageResult:
+    """Diff every unjudged snapshot; store changes, snapshot health and alerts atomically; deliver due alerts."""
     result = run_diff(DiffData(db), run_id)
-    ChangeStore(db).record_changes(result.changes, alerts=[], snapshot_health=result.health)
-    return dict(Counter(c["severity"] for c in result.changes))
+    targets_by_source = targets_by_source or {}
+    alerts = alerts_for(result.changes, targets_by_source, source_names or {}, run_id)
+    store = ChangeStore(db)
+    store.record_changes(result.changes, alerts=alerts, snapshot_health=result.health)
+    targets = sorted({t for ts in targets_by_source.values() for t in ts})
+    delivery = deliver_due(store, targets) if targets else {}
+    return StageResult(dict(Counter(c["severity"] for c in result.changes)), delivery)

@@ -399,7 +399,8 @@ class ChangeStore:
                 ids = list(s.scalars(insert(Change).returning(Change.id, sort_by_parameter_order=True), rows))
             for alert in alerts:
                 row = {k: v for k, v in alert.items() if k != "change_index"}
-                row.setdefault("change_ids", [ids[i] for i in alert.get("change_index", [])])
+                if "change_ids" not in row:
+                    row["change_ids"] = [ids[i] for i in alert.get("change_index", [])]
                 row.update(status="pending", created_at=now, attempts=0, next_attempt_at=now)
                 insert_ = (postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert)(Alert)
                 s.execute(insert_.values(**row).on_conflict_do_nothing(index_elements=["target_key", "dedupe_key"]))

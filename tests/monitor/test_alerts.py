@@ -6,11 +6,10 @@ import email.policy
 import json
 import logging
 import socket
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -34,49 +33,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# -- a real HTTP receiver and a real SMTP server ------------------------------------------
-class Receiver:
-    """An HTTP server on 127.0.0.1 recording the JSON bodies POSTed to it; can be stopped and restarted."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.port, self.posts, self.server = port, [], None
-
-    def start(self) -> "Receiver":
-        posts = self.posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                posts.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def url(self, path: str = "/hook") -> str:
-        return f"json://127.0.0.1:{self.port}{path}"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
+# -- a real SMTP server (the HTTP receiver is in conftest) -----------------------------------
 class Mailbox:
     """What the SMTP server received."""
 
@@ -278,7 +235,7 @@ def test_env_references_in_targets_are_expanded():
     assert expand_target("json://127.0.0.1/plain", env) == "json://127.0.0.1/plain"
 
 
-def test_missing_env_variable_is_a_clear_error(receiver):
+def test_missing_env_variable_is_a_clear_error():
     with pytest.raises(ValueError, match=r"^notify target: environment variable WECOM_KEY is not set$"):
         expand_target("wecombot://${WECOM_KEY}", {})
     with pytest.raises(ValueError, match="WECOM_KEY"):

@@ -100,3 +100,41 @@ def test_404_three_times_then_back_is_one_failing_and_one_recovered(site, db_url
         run = len(seen) + 1
         seen.append([c["type"] for c in ChangeStore(Database(db_url)).changes() if c["run_id"] == run])
     assert seen == [[], [], [], ["source_failing"], [], ["source_recovered"]]
+
+
+def test_check_alerts_the_change_once_and_retries_when_the_receiver_was_down(site, db_url, tmp_path):
+    from conftest import Receiver
+    receiver = Receiver().start()
+    site.route("guide.shtm", body=V1)
+    sources = write_sources(tmp_path / "sources.toml", f'''
+        notify = ["{receiver.url()}"]
+        [[source]]
+        name = "太原本地宝"
+        url = "{site.url('guide.shtm')}"
+    ''')
+    check(sources, db_url)  # baseline: nothing to alert
+    assert receiver.posts == []
+    site.route("guide.shtm", body=V2)
+    proc = check(sources, db_url)
+    assert "alerts: 1 sent" in proc.stdout
+    ((path, body),) = receiver.posts
+    assert "缴费截止日期 2025-02-25 → 2025-03-31" in body["message"]
+    assert "个人缴费 400 → 420 元/人/年" in body["message"]
+    port = receiver.port
+    receiver.stop()  # the target is down when the page changes back
+    site.route("guide.shtm", body=V1)
+    down = check(sources, db_url)
+    assert down.returncode == 0 and "1 retried" in down.stdout
+    pending = json.loads(run_cli("alerts", "--sources", str(sources), "--db", db_url, "--json",
+                                 "--status", "pending").stdout)
+    assert len(pending) == 1 and pending[0]["last_error"]
+    assert "127.0.0.1" in pending[0]["target"]
+    receiver = Receiver(port).start()
+    try:
+        retry = run_cli("alerts", "--sources", str(sources), "--db", db_url, "--retry")
+        assert retry.returncode == 0 and "1 sent" in retry.stdout
+        again = run_cli("alerts", "--sources", str(sources), "--db", db_url, "--retry")
+        assert "0 sent" in again.stdout
+        assert len(receiver.posts) == 1 and "恢复" in receiver.posts[0][1]["message"]
+    finally:
+        receiver.stop()
