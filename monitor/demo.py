@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from monitor.localsite import LocalSite
-from storage import Database, SnapshotStore
+from monitor.localsite import LocalSite, WebhookReceiver
+from storage import ChangeStore, Database, SnapshotStore
 
 HERE = Path(__file__).resolve().parent
 SITE = HERE / "demo_site"
@@ -47,10 +47,11 @@ def _check(console: Console, sources: Path, db_url: str) -> int:
 def _demo(console: Console, work: Path, db_url: str) -> int:
     www = work / "www"
     shutil.copytree(SITE / "v1", www)
+    receiver = WebhookReceiver().start()  # stands in for DingTalk / WeCom: a real webhook on 127.0.0.1
     with LocalSite(www) as site:
         sources = work / "sources.toml"
         sources.write_text((HERE / "demo_sources.toml").read_text(encoding="utf-8")
-                           .replace("{base}", site.base_url), encoding="utf-8")
+                           .replace("{base}", site.base_url).replace("{notify}", receiver.url()), encoding="utf-8")
         console.rule("policywatch demo")
         console.print(f"sample site: {site.base_url}  (本地宝 desktop + mobile guides, a 医保局 notice list, "
                       f"a generic news page)\ndatabase:    {db_url}\n")
@@ -61,10 +62,36 @@ def _demo(console: Console, work: Path, db_url: str) -> int:
         shutil.copytree(SITE / "v2", www, dirs_exist_ok=True)
         console.print("\n[bold]3. second crawl[/bold]")
         second = _check(console, sources, db_url)
+    receiver.stop()
     store = SnapshotStore(Database(db_url))
     _show(console, store)
+    _show_changes(console, ChangeStore(Database(db_url)), receiver)
     # The sample list links to notices that are gone (404): errors are expected, a crash is not.
     return 0 if first in (0, 1) and second in (0, 1) else second
+
+
+def _show_changes(console: Console, changes: ChangeStore, receiver: WebhookReceiver) -> None:
+    console.print("\n[bold]5. what changed[/bold] (policywatch changes)")
+    table = Table("run", "type", "source", "what", "old → new", "severity")
+    for c in changes.changes():
+        if c["type"] == "text_changed":
+            continue
+        table.add_row(str(c["run_id"]), c["type"], c["source"], c["kind"] or "",
+                      f"{_short(c['old'])} → {_short(c['new'])}", c["severity"])
+    console.print(table)
+    console.print(f"\n[bold]6. the alert[/bold] delivered to the webhook ({len(receiver.posts)} message(s), "
+                  "one per run and target):")
+    for _, body in receiver.posts[-1:]:
+        console.print(body.get("title", ""), style="bold")
+        console.print(body.get("message", ""), soft_wrap=True)
+
+
+def _short(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return " ".join(str(v) for k, v in value.items() if v is not None and k != "qualifier")
+    return str(value)
 
 
 def _show(console: Console, store: SnapshotStore) -> None:

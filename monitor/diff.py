@@ -169,11 +169,15 @@ def conflicts(latest: list[dict], known: set[str]) -> list[dict]:
     """Different values for the same fact (kind, plan year; same region or a province and its city)
     from different sources, each reported once: `known` holds the identities already recorded."""
     regions = load_regions()
-    by_key: dict[tuple, list[tuple[dict, dict]]] = {}
-    for snap in latest:
+    # A source's newest statement wins over its older pages (a later notice extending the deadline).
+    newest: dict[tuple, tuple[dict, dict]] = {}
+    for snap in sorted(latest, key=lambda x: x["id"]):
         for f in snap["facts"]:
             if f["kind"] in CONFLICT_KINDS and f.get("plan_year") and f.get("region"):
-                by_key.setdefault((f["kind"], f["plan_year"]), []).append((snap, f))
+                newest[(snap["source_id"], f["kind"], f["plan_year"], f["region"])] = (snap, f)
+    by_key: dict[tuple, list[tuple[dict, dict]]] = {}
+    for (_, kind, plan_year, _), item in newest.items():
+        by_key.setdefault((kind, plan_year), []).append(item)
     found = []
     for (kind, plan_year), items in by_key.items():
         for i, (snap_a, a) in enumerate(items):

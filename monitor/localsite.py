@@ -8,6 +8,7 @@ Binds to loopback only.
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
 import threading
 import time
@@ -161,3 +162,38 @@ class LocalSite:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class WebhookReceiver:
+    """An HTTP server on 127.0.0.1 recording the JSON bodies POSTed to it; can be stopped and restarted."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.port, self.posts, self.server = port, [], None
+
+    def start(self) -> "WebhookReceiver":
+        posts = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                posts.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def url(self, path: str = "/hook") -> str:
+        return f"json://127.0.0.1:{self.port}{path}"

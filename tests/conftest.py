@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import glob
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import os
 import shutil
 import socket
@@ -17,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.localsite import LocalSite
+from monitor.localsite import LocalSite, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(__file__).resolve().parent / "site"
@@ -171,40 +168,8 @@ def check(sources: Path, db: str, *extra: str, timeout: float = 120):
     return proc
 
 
-# -- a real webhook receiver -----------------------------------------------------------------
-class Receiver:
-    """An HTTP server on 127.0.0.1 recording the JSON bodies POSTed to it; can be stopped and restarted."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.port, self.posts, self.server = port, [], None
-
-    def start(self) -> "Receiver":
-        posts = self.posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                posts.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def url(self, path: str = "/hook") -> str:
-        return f"json://127.0.0.1:{self.port}{path}"
+# -- a real webhook receiver (json:// targets) -----------------------------------------------
+Receiver = WebhookReceiver
 
 
 @pytest.fixture
@@ -212,5 +177,3 @@ def receiver():
     server = Receiver().start()
     yield server
     server.stop()
-
-
