@@ -444,6 +444,12 @@ GROUP_BAD = re.compile(r"\d|缴费|(?:可以|均可|可|应当|按规定)参加|
 
 
 GROUP_SPLIT = re.compile(r"、|，|,|以及")
+GROUP_TAIL = re.compile(r"(?:等特殊群体|等困难群体|等困难群众|等群体|等人员|等)$")
+
+
+def _trim_group(name: str) -> str:
+    """A list item without its trailing 等/等特殊群体."""
+    return GROUP_TAIL.sub("", name)
 
 
 def _groups(segment: str) -> list[tuple[str, int]]:
@@ -451,7 +457,7 @@ def _groups(segment: str) -> list[tuple[str, int]]:
     for name, offset in _split_items(segment, GROUP_SPLIT):
         name = re.sub(r"^(?:对|对于|给|为|其中|另外|以及|包括)", "", name)
         name = re.sub(r"(?:这|那)?(?:几|两|三|四|五)?类?(?:特殊|困难)?(?:群体|人群)(?:参加|参保).*$", "", name)
-        name = re.sub(r"(?:等特殊群体|等群体|等困难群众|等人员|等)$", "", name)
+        name = _trim_group(name)
         if 2 <= len(name) <= 40 and not GROUP_BAD.search(name):
             out.append((name, offset))
     return out
@@ -514,8 +520,7 @@ def _leading_groups(clause: str) -> list[tuple[str, int]]:
     cut = GROUP_CUT.search(clause, base + 2)
     segment = clause[base:cut.start() if cut else len(clause)]
     for splitter in (re.compile(r"、|以及|及|和"), re.compile(r"、")):
-        items = [(re.sub(r"(?:等特殊群体|等困难群体|等群体|等人员|等)$", "", n), base + o)
-                 for n, o in _split_items(segment, splitter)]
+        items = [(_trim_group(n), base + o) for n, o in _split_items(segment, splitter)]
         if items and all(GROUP_SUFFIX.search(n) and 2 <= len(n) <= 30 for n, _ in items):
             return items
     return []
@@ -565,8 +570,7 @@ def waiting_exemptions(s: Sentence) -> Iterator[Found]:
         stripped = re.sub(r"(?:在规定(?:时间|期限)内|按时|及时)(?:参保|缴费|参加)[^、，]*$", "", stripped)
         if "、" in stripped or re.search(r"[^、]{2,}和[^、]{2,}", stripped):
             for name, offset in _split_items(stripped, re.compile(r"、|以及|和|及")):
-                name = re.sub(r"^(?:以及|和|及|对|对于)", "", name)
-                name = re.sub(r"(?:等特殊群体|等群体|等人员|等)$", "", name)
+                name = _trim_group(re.sub(r"^(?:以及|和|及|对|对于)", "", name))
                 if 2 <= len(name) <= 40:
                     collected.append((name, pos + offset))
         else:
