@@ -16,9 +16,13 @@ CN_NUMERAL = f"[{CN_DIGITS}十拾百佰千仟]+"
 NUMBER = rf"(?:[0-9０-９]+(?:[.．][0-9０-９]+)?|{CN_NUMERAL})(?:[万萬亿])?"
 
 
+_HAS_FULL = re.compile("[０-９．，％～－]")
+
+
 def halfwidth(text: str) -> str:
     """Full-width digits and marks to ASCII, one character for one (spans stay valid)."""
-    return text.translate(_FULL)
+    # str.translate walks every character through a dict; most text has nothing to translate.
+    return text.translate(_FULL) if _HAS_FULL.search(text) else text
 
 
 def _small_chinese(text: str) -> int:
