@@ -108,7 +108,8 @@ def run_check(config: Config, db: Database, *, source_names: Sequence[str] | Non
         from monitor.extract_stage import extract_pending
         result.extracted = extract_pending(store)
         targets = {ids[s.name]: list(dict.fromkeys([*config.notify, *s.notify, *notify])) for s in config.sources}
-        stage = diff_and_queue(db, run_id, targets, {v: k for k, v in ids.items()})
+        stage = diff_and_queue(db, run_id, targets, {v: k for k, v in ids.items()},
+                               {ids[s.name] for s in config.sources if s.alert_text})
         result.changes, result.delivery = stage.changes, stage.delivery
     if reporter:
         reporter.summary(result)

@@ -29,7 +29,7 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 TOP_KEYS = {"notify", "defaults", "source"}
 DEFAULT_KEYS = {"schedule", "timezone", "notify", "enabled"}
 SOURCE_KEYS = {"name", "url", "kind", "follow", "region", "enabled", "schedule", "notify", "profile",
-               "encoding"}
+               "encoding", "alert_text"}
 KINDS = ("page", "list")
 
 
@@ -49,6 +49,7 @@ class Source:
     notify: tuple[str, ...] = ()
     profile: str | None = None
     encoding: str | None = None
+    alert_text: bool = False  # also alert low-severity text-only changes of this source
     line: int = 0
 
     def spec(self) -> SourceSpec:
@@ -233,6 +234,8 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
         enabled = raw.get("enabled", default_enabled)
         if not isinstance(enabled, bool):
             bad("enabled", "enabled must be true or false")
+        if not isinstance(raw.get("alert_text", False), bool):
+            bad("alert_text", "alert_text must be true or false")
         for key in ("region", "profile", "encoding"):
             if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
                 bad(key, f"{key} must be a non-empty string")
@@ -251,7 +254,8 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
         sources.append(Source(name=name, url=raw["url"].strip(), kind=kind, follow=follow,
                               region=raw.get("region"), enabled=enabled, schedule=src_schedule,
                               notify=tuple(default_notify) + tuple(src_notify),
-                              profile=raw.get("profile"), encoding=raw.get("encoding"), line=line))
+                              profile=raw.get("profile"), encoding=raw.get("encoding"),
+                              alert_text=raw.get("alert_text", False), line=line))
     return Config(path=origin, sources=tuple(sources), notify=tuple(notify), schedule=schedule, timezone=tz)
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from monitor.alerts import deliver_due, queue_for_run
+from monitor.alerts import ALERT_SEVERITIES, deliver_due, queue_for_run
 from monitor.diff import run_diff
 from storage import ChangeStore, Database
 from storage.diffdata import DiffData
@@ -19,28 +19,32 @@ class StageResult:
 
 
 def alerts_for(changes: list[dict], targets_by_source: dict[int, list[str]], source_names: dict[int, str],
-               run_id: int | None) -> list[dict]:
-    """Outbox rows: per target, one message with the changes of the sources that notify it."""
+               run_id: int | None, text_alert_sources: set[int] = frozenset()) -> list[dict]:
+    """Outbox rows: per target, one message with the alerted changes of the sources that notify it."""
     now = datetime.now(timezone.utc)
     view = [dict(c, source=source_names.get(c["source_id"], ""), detected_at=now) for c in changes]
     by_target: dict[str, list[int]] = {}
     for i, c in enumerate(view):
+        # low (text-only) changes are recorded, and alerted only for sources with alert_text = true
+        if c["severity"] not in ALERT_SEVERITIES and c["source_id"] not in text_alert_sources:
+            continue
         for target in targets_by_source.get(c["source_id"], []):
             by_target.setdefault(target, []).append(i)
     rows = []
     for target, positions in by_target.items():
-        for row in queue_for_run([view[i] for i in positions], [target], run_id):
+        for row in queue_for_run([view[i] for i in positions], [target], run_id, severities=("high", "medium", "low")):
             row["change_index"] = [positions[j] for j in row["change_index"]]
             rows.append(row)
     return rows
 
 
 def diff_and_queue(db: Database, run_id: int | None, targets_by_source: dict[int, list[str]] | None = None,
-                   source_names: dict[int, str] | None = None) -> StageResult:
+                   source_names: dict[int, str] | None = None,
+                   text_alert_sources: set[int] = frozenset()) -> StageResult:
     """Diff every unjudged snapshot; store changes, snapshot health and alerts atomically; deliver due alerts."""
     result = run_diff(DiffData(db), run_id)
     targets_by_source = targets_by_source or {}
-    alerts = alerts_for(result.changes, targets_by_source, source_names or {}, run_id)
+    alerts = alerts_for(result.changes, targets_by_source, source_names or {}, run_id, text_alert_sources)
     store = ChangeStore(db)
     store.record_changes(result.changes, alerts=alerts, snapshot_health=result.health)
     targets = sorted({t for ts in targets_by_source.values() for t in ts})
