@@ -39,10 +39,10 @@ import json
 import os
 import random
 import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -488,7 +488,6 @@ def main() -> None:
             finally:
                 drop()
                 if tmp:
-                    import shutil
                     shutil.rmtree(tmp, ignore_errors=True)
             run = {**built, **measured}
             runs.append(run)

@@ -558,7 +558,7 @@ def waiting_exemptions(s: Sentence) -> Iterator[Found]:
     collected: list[tuple[str, int]] = []
     for part in reversed(parts):
         pos -= len(part)
-        stripped = part.strip()
+        stripped = ENUM_MARK.sub("", part.strip(), count=1) if ENUM_MARK.match(part.strip()) else part.strip()
         looks_like_groups = "、" in stripped or stripped.endswith(("的", "群体", "人员", "人口", "患者", "儿", "对象"))
         if not stripped or re.match(r"^(?:需要注意的是|注意|另外|此外|同时|其中|对此)$", stripped):
             if collected:
