@@ -87,25 +87,35 @@ class DiffData:
         A check is unhealthy when it failed, when its new snapshot was judged unhealthy, or when it found the
         page unchanged while the page's current snapshot is an unhealthy one (a maintenance page served again).
         """
-        out = []
+        pending_health = pending_health or {}
         with self.db.session() as s:
-            page_ids = list(s.scalars(select(Check.page_id).where(Check.run_id == run_id).distinct()))
-            for page_id in page_ids:
-                page, source = s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
-                                         .where(Page.id == page_id)).one()
-                rows = list(s.execute(select(Check.outcome, Check.error, Check.http_status, Snapshot.id, Snapshot.health)
-                                      .outerjoin(Snapshot, Check.snapshot_id == Snapshot.id)
-                                      .where(Check.page_id == page_id).order_by(Check.id.desc()).limit(limit)))[::-1]
-                states, current = [], "ok"
-                for outcome, error, status, snapshot_id, health in rows:
-                    if outcome == "error":
-                        states.append((False, error or f"HTTP {status}"))
-                        continue
-                    if outcome in ("new", "changed"):
-                        current = (pending_health or {}).get(snapshot_id, health) or "ok"
-                    states.append((current == "ok", current))
-                info = dict(page_id=page.id, source_id=source.id, url=page.url, source=source.name)
-                out.append((info, states))
+            checked = select(Check.page_id).where(Check.run_id == run_id).distinct()
+            # The newest `limit` checks of every page checked in this run, in one query.
+            recent = (select(Check.page_id, Check.id.label("check_id"), Check.outcome, Check.error, Check.http_status,
+                             Check.snapshot_id,
+                             func.row_number().over(partition_by=Check.page_id, order_by=Check.id.desc()).label("n"))
+                      .where(Check.page_id.in_(checked)).subquery())
+            rows = s.execute(select(recent.c.page_id, recent.c.outcome, recent.c.error, recent.c.http_status,
+                                    Snapshot.id, Snapshot.health)
+                             .outerjoin(Snapshot, recent.c.snapshot_id == Snapshot.id)
+                             .where(recent.c.n <= limit).order_by(recent.c.page_id, recent.c.check_id)).all()
+            pages = {p.id: (p, src) for p, src in s.execute(
+                select(Page, Source).join(Source, Page.source_id == Source.id).where(Page.id.in_(checked)))}
+        by_page: dict[int, list] = {}
+        for row in rows:
+            by_page.setdefault(row[0], []).append(row[1:])
+        out = []
+        for page_id, checks in by_page.items():
+            states, current = [], "ok"
+            for outcome, error, status, snapshot_id, health in checks:
+                if outcome == "error":
+                    states.append((False, error or f"HTTP {status}"))
+                    continue
+                if outcome in ("new", "changed"):
+                    current = pending_health.get(snapshot_id, health) or "ok"
+                states.append((current == "ok", current))
+            page, source = pages[page_id]
+            out.append((dict(page_id=page.id, source_id=source.id, url=page.url, source=source.name), states))
         return out
 
     def known_conflicts(self) -> set[str]:
