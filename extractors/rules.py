@@ -15,6 +15,18 @@ from extractors.dates import DateMention, YearResolver, find_dates, find_ranges
 from extractors.numbers import NUMBER, halfwidth, parse_int, parse_number
 
 # -- shared vocabulary ----------------------------------------------------------------
+# (patterns used inside the hot per-sentence rules are compiled once here)
+_TOP_MARK = re.compile(r"[一二三四五六七八九十]+、")
+_SINGLE_GROUP = re.compile(r"^\s*(?:答[:：])?(?P<name>[^，。；、]{2,30}?)(?:也|都|均)?(?:可以|可)(?:参保|参加(?:城乡)?居民医保)")
+_JOIN_INCLUDES = re.compile(r"(?:覆盖|参加|参保)[^。]{0,40}?(?=包括)")
+_PAY_WORD = re.compile(r"缴|交费|交纳|参保")
+_INTRO_END = re.compile(r"[:：？?]\s*$|如下|以下|下列|包括|参保对象|参保范围|缴费渠道|缴费方式")
+_CHANNEL_HEAD = re.compile(r"(?:线上|线下)(?:渠道|方式)[:：]")
+_ANSWER = re.compile(r"^\s*(?:答|回答)[:：]")
+_CHANNEL_SUFFIX = re.compile(r"(?:缴费|渠道|方式|平台)$")
+_STATISTIC = re.compile(r"统计|参保人数|参保率|覆盖")
+_CLAUSE_REST = re.compile(r"[^，,；;。]{0,12}")
+
 # Words that put a sentence outside resident medical insurance contributions.
 OTHER_PROGRAMME = re.compile(
     r"大病保险|职工(?:基本)?医(?:疗)?保|职工医疗|公共卫生|养老|低保标准|每人每月|每月|长期护理|补充医疗|个人账户|"
@@ -262,7 +274,7 @@ def windows(s: Sentence) -> Iterator[Found]:
             yield "payment_deadline", {"date": _iso(last)}, plan_year, rg.span[0]
     # explicit deadlines: a single date after 截止/截至/延长至 or before 前/为止, in a payment sentence;
     # a start date stated in the same sentence (已于9月1日开始，截止…) makes it a window too.
-    if PAYMENT_KEY.search(work) and not re.search(r"统计|参保人数|参保率|覆盖", work):
+    if PAYMENT_KEY.search(work) and not _STATISTIC.search(work):
         context_year = None
         start_date = None
         for d in dates:
@@ -318,7 +330,7 @@ def _clause_at(work: str, pos: int) -> str:
 def _range_kind(work: str, span: tuple[int, int], prev: tuple[str, ...]) -> str | None:
     """payment_window or coverage_period, judged by the range's own clause, then the sentence, then the heading."""
     clause = _clause_at(work, span[0])
-    after = re.match(r"[^，,；;。]{0,12}", work[span[1]:]).group()
+    after = _CLAUSE_REST.match(work[span[1]:]).group()
     if COVERAGE_KEY.search(clause) or (re.search(r"享受\s*$", work[:span[0]]) and "待遇" in after):
         return "coverage_period"
     if PAYMENT_KEY.search(clause):
@@ -372,7 +384,7 @@ def channels(s: Sentence) -> Iterator[Found]:
     work = s.work
     if OTHER_PROGRAMME.search(work):
         return
-    if not re.search(r"缴|交费|交纳|参保", work) and not re.search(r"(?:线上|线下)(?:渠道|方式)[:：]", work):
+    if not _PAY_WORD.search(work) and not _CHANNEL_HEAD.search(work):
         # an answer line under a question about where to pay: "浙里办APP、支付宝、银行柜台。"
         heading = s.prev[-1] if s.prev else ""
         if _is_bare_list(work) and (CHANNEL_INTRO.search(heading) or re.search(r"缴|交费", heading)):
@@ -423,7 +435,7 @@ def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[F
         # In a list, names without a channel word (豫事办, 天府通办) count when their neighbours are channels.
         listed = sum(1 for name, _ in items if CHANNEL_WORD.search(name)) >= 2
         for name, offset in items:
-            name = re.sub(r"(?:缴费|渠道|方式|平台)$", "", name) if len(name) > 4 and not name.endswith("线下缴费") else name
+            name = _CHANNEL_SUFFIX.sub("", name) if len(name) > 4 and not name.endswith("线下缴费") else name
             if 2 <= len(name) <= 20 and (CHANNEL_WORD.search(name) or (listed and len(name) <= 10)) \
                     and not CHANNEL_BAD.search(name) and name not in seen:
                 seen.add(name)
@@ -431,7 +443,7 @@ def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[F
 
 
 def _is_bare_list(work: str) -> bool:
-    work = re.sub(r"^\s*(?:答|回答)[:：]", "", work)
+    work = _ANSWER.sub("", work)
     items = [i for i in re.split(r"、", work.strip().rstrip("。；;！ ")) if i]
     return len(items) >= 3 and all(len(i) <= 15 for i in items) and \
         sum(1 for i in items if CHANNEL_WORD.search(i)) >= 2 and not re.search(r"[，,：:]", work)
@@ -471,7 +483,7 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
     if "资助" in work or "等待期" in work:
         return
     segment, base = None, 0
-    m = ELIGIBLE_TRIGGER.search(work) or re.search(r"(?:覆盖|参加|参保)[^。]{0,40}?(?=包括)", work)
+    m = ELIGIBLE_TRIGGER.search(work) or _JOIN_INCLUDES.search(work)
     if m:
         inc = None if re.search(r"(?:包括|[:：])$", m.group()) else re.search(r"包括|主要有|分为|[:：]", work[m.end():])
         if inc or re.search(r"(?:包括|[:：])$", m.group()):
@@ -488,7 +500,7 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
             segment = head[base:]
             segment = re.sub(r"^(?:包括|凡是|凡|所有|具有.{0,10}的)", "", segment)
     if segment is None:
-        single = re.match(r"^\s*(?:答[:：])?(?P<name>[^，。；、]{2,30}?)(?:也|都|均)?(?:可以|可)(?:参保|参加(?:城乡)?居民医保)", work)
+        single = _SINGLE_GROUP.match(work)
         if single and GROUP_SUFFIX.search(single.group("name")) and not GROUP_BAD.search(single.group("name")):
             yield "eligible_group", {"name": single.group("name")}, s.ctx.plan_year, single.start("name")
         return
@@ -592,7 +604,7 @@ CHANNEL_INTRO = re.compile(r"缴费(?:渠道|方式|途径)|以下(?:方式|渠�
 
 def _level(mark: str) -> int:
     mark = mark.strip()
-    if re.match(r"[一二三四五六七八九十]+、", mark):
+    if _TOP_MARK.match(mark):
         return 1
     if mark.startswith(("（", "(")):
         return 2
@@ -616,7 +628,7 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
             return
         intro = previous
         break
-    if intro is None or not re.search(r"[:：？?]\s*$|如下|以下|下列|包括|参保对象|参保范围|缴费渠道|缴费方式", intro):
+    if intro is None or not _INTRO_END.search(intro):
         return
     item = work[mark.end():]
     name = re.split(r"[：:，,。；;（(]", item, maxsplit=1)[0].strip() if not re.match(r"^[^：:]*[（(]", item) else \
