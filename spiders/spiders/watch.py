@@ -138,11 +138,14 @@ class WatchSpider(scrapy.Spider):
             absolute = response.urljoin(href).split("#")[0]
             if absolute.startswith(("http://", "https://")) and follow.search(absolute):
                 urls.append(absolute)
+        links_hash = hashlib.sha256("\n".join(sorted(set(urls))).encode()).hexdigest()
+        # The list's check time comes before its new pages' first_seen_at: that order tells the diff stage
+        # which articles appeared after the list was first watched.
+        record = self._record(response.request, http_status=response.status, etag=etag,
+                              last_modified=last_modified, links_hash=links_hash)
         new_pages = self.store.add_discovered_pages(page.source_id, urls) if urls else []
         self.logger.info("list %s: %d matching links, %d new", response.url, len(set(urls)), len(new_pages))
-        links_hash = hashlib.sha256("\n".join(sorted(set(urls))).encode()).hexdigest()
-        yield self._record(response.request, http_status=response.status, etag=etag,
-                           last_modified=last_modified, links_hash=links_hash)
+        yield record
         yield from self._requests(new_pages)
 
     def on_error(self, failure):

@@ -138,3 +138,50 @@ def test_check_alerts_the_change_once_and_retries_when_the_receiver_was_down(sit
         assert len(receiver.posts) == 1 and "恢复" in receiver.posts[0][1]["message"]
     finally:
         receiver.stop()
+
+
+def notice(title: str, body: str) -> str:
+    return (f'<html><head><meta charset="utf-8"><meta name="ArticleTitle" content="{title}">'
+            f'<meta name="PubDate" content="2025-09-01 09:00"></head><body><nav>首页 通知公告</nav>'
+            f'<div id="zoom"><div class="TRS_Editor">{body}</div></div><footer>主办单位：某市医疗保障局</footer>'
+            f'</body></html>')
+
+
+def listing(*links: str) -> str:
+    items = "".join(f'<li><a href="{href}">通知</a></li>' for href in links)
+    return f'<html><head><meta charset="utf-8"></head><body><ul class="list">{items}</ul></body></html>'
+
+
+def test_raised_subsidy_added_channel_and_new_plan_year_notice(site, db_url, tmp_path):
+    guide_v1 = notice("2025年度居民医保缴费指南", "<p>2025年度城乡居民医保个人缴费标准为每人每年400元，财政补助标准为每人每年不低于640元。</p>"
+                                               "<p>参保人可以通过微信、支付宝等方式缴费。</p>")
+    guide_v2 = notice("2025年度居民医保缴费指南", "<p>2025年度城乡居民医保个人缴费标准为每人每年400元，财政补助标准为每人每年不低于670元。</p>"
+                                               "<p>参保人可以通过微信、支付宝、云闪付等方式缴费。</p>")
+    old_notice = notice("关于2025年度城乡居民医保参保缴费的通知",
+                        "<p>2025年度城乡居民医保个人缴费标准为每人每年400元。</p>")
+    new_notice = notice("关于2026年度城乡居民医保参保缴费的通知",
+                        "<p>2026年度城乡居民医保个人缴费标准为每人每年420元，集中缴费期为2025年9月1日至2025年12月31日。</p>")
+    site.route("guide.html", body=guide_v1)
+    site.route("tz/index.html", body=listing("/tz/202409/t20240901_1.shtml"))
+    site.route("tz/202409/t20240901_1.shtml", body=old_notice)
+    site.route("tz/202509/t20250901_2.shtml", body=new_notice)
+    sources = write_sources(tmp_path / "sources.toml", f'''
+        [[source]]
+        name = "指南"
+        url = "{site.url('guide.html')}"
+        [[source]]
+        name = "通知公告"
+        url = "{site.url('tz/index.html')}"
+        kind = "list"
+        follow = '/tz/\\d+/t\\d+_\\d+\\.shtml$'
+    ''')
+    assert check(sources, db_url).returncode == 0
+    site.route("guide.html", body=guide_v2)
+    site.route("tz/index.html", body=listing("/tz/202509/t20250901_2.shtml", "/tz/202409/t20240901_1.shtml"))
+    assert check(sources, db_url).returncode == 0
+    run2 = [c for c in ChangeStore(Database(db_url)).changes() if c["run_id"] == 2 and c["type"] != "text_changed"]
+    found = {(c["type"], c["kind"], json.dumps(c["new"], ensure_ascii=False), c["plan_year"]) for c in run2}
+    assert ("fact_changed", "fiscal_subsidy", '{"amount": 670, "qualifier": "at_least", "change": null}', 2025) in found
+    assert ("fact_added", "payment_channel", '{"name": "云闪付"}', 2025) in found
+    assert ("fact_added", "personal_contribution", '{"amount": 420, "qualifier": "exact", "change": null}', 2026) in found
+    assert ("fact_added", "payment_deadline", '{"date": "2025-12-31"}', 2026) in found
