@@ -88,6 +88,5 @@ class StorePipeline:
             status = "finished" if reason == "finished" else "interrupted"
             if getattr(spider, "run_id", None) is not None and spider.owns_run:
                 self.store.finish_run(spider.run_id, self.counts, status)
-            spider.outcome_counts = dict(self.counts)
 
         return self.flush().addCallback(finish)

@@ -26,7 +26,6 @@ from spiders import signals
 from spiders.encoding import decode_html
 from spiders.processing import PageCutter, default_workers
 from spiders.items import PageCheck
-from spiders.profiles import load_profiles
 from storage import Database, SnapshotStore
 from storage.store import CheckRecord, PageContent, PageState
 
@@ -37,13 +36,10 @@ class WatchSpider(scrapy.Spider):
     """One spider for all sources: pages come from the database, results go back to it."""
 
     name = "watch"
-    custom_settings: dict = {}
-
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.run_id: int | None = None
         self.owns_run = False
-        self.outcome_counts: dict[str, int] = {}
         self._scheduled: set[int] = set()
 
     @classmethod
@@ -52,7 +48,6 @@ class WatchSpider(scrapy.Spider):
         settings = crawler.settings
         spider.db = Database(settings.get("POLICYWATCH_DB"))
         spider.store = SnapshotStore(spider.db)
-        spider.profiles = load_profiles(settings.get("POLICYWATCH_PROFILES"))
         workers = settings.get("POLICYWATCH_WORKERS")
         spider.cutter = PageCutter(default_workers() if workers in (None, "") else int(workers),
                                    settings.get("POLICYWATCH_PROFILES"))
