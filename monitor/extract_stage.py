@@ -22,7 +22,7 @@ def _extract(row: dict) -> tuple[int, dict]:
 
 def extract_pending(store: SnapshotStore, workers: int | None = None) -> int:
     """Extract and store facts for pending snapshots; returns how many snapshots were done."""
-    workers = os.cpu_count() or 1 if workers is None else workers
+    workers = (os.cpu_count() or 1) if workers is None else workers
     done = 0
     pool = None
     try:
