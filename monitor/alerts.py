@@ -89,6 +89,20 @@ def expand_target(url: str, env: Mapping[str, str] = os.environ) -> str:
     return _ENV_REF.sub(value, url)
 
 
+def configured_targets(config, extra: Sequence[str] = ()) -> list[str]:
+    """Every alert target of a config (top level and per source) plus `extra`, each checked for ${ENV}.
+
+    Raises ValueError naming the file when a referenced environment variable is missing.
+    """
+    targets = list(dict.fromkeys([*config.notify, *(t for s in config.sources for t in s.notify), *extra]))
+    for t in targets:
+        try:
+            expand_target(t)
+        except ValueError as exc:
+            raise ValueError(f"{config.path}: {exc}") from None
+    return targets
+
+
 def target_key(url: str) -> str:
     """The outbox key of an (expanded) target URL: its SHA-256."""
     return hashlib.sha256(url.encode("utf-8")).hexdigest()

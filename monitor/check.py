@@ -1,6 +1,7 @@
 """One check run: sync the sources into the database, crawl every watched page once, report."""
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -12,11 +13,15 @@ from monitor.config import Config
 from spiders import signals
 from spiders.spiders.watch import WatchSpider
 from storage import Database, SnapshotStore
+from storage.locks import DatabaseLock
+
+CHECK_LOCK = "check"
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_DATABASE = 3
+EXIT_LOCKED = 4  # another check (or daemon) holds the lock; try again later or use --wait
 EXIT_INTERRUPTED = 130
 
 
@@ -64,8 +69,24 @@ def scrapy_settings(db_url: str, overrides: Sequence[str] = (), verbose: bool = 
 
 def run_check(config: Config, db: Database, *, source_names: Sequence[str] | None = None,
               overrides: Sequence[str] = (), reporter: "Reporter | None" = None,
-              verbose: bool = False, notify: Sequence[str] = ()) -> CheckResult:
-    """Crawl the selected sources once, then extract, diff and alert; returns the run's counters."""
+              verbose: bool = False, notify: Sequence[str] = (),
+              lock_wait: float | None = None) -> CheckResult:
+    """Crawl the selected sources once, then extract, diff and alert; returns the run's counters.
+
+    Holds the database's `check` lock throughout, so overlapping runs (cron, the daemon, several
+    machines) never crawl or alert twice: raises LockBusy when it is held, after waiting `lock_wait` s.
+    """
+    lock = DatabaseLock(db, CHECK_LOCK)
+    lock.acquire(lock_wait)
+    try:
+        return _run_locked(config, db, source_names=source_names, overrides=overrides, reporter=reporter,
+                           verbose=verbose, notify=notify)
+    finally:
+        lock.release()
+
+
+def _run_locked(config: Config, db: Database, *, source_names, overrides, reporter, verbose,
+                notify) -> CheckResult:
     store = SnapshotStore(db)
     selected = config.select(list(source_names) if source_names else None)
     ids = store.sync_sources([s.spec() for s in config.sources])
@@ -96,10 +117,15 @@ def run_check(config: Config, db: Database, *, source_names: Sequence[str] | Non
     crawler.signals.connect(closed, signal=scrapy_signals.spider_closed)
     if reporter:
         reporter.start()
+    # Scrapy replaces the SIGTERM/SIGINT handlers for a graceful crawl stop; ours come back afterwards,
+    # so a signal during extraction or diffing still stops the run (its transactions roll back).
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         process.crawl(crawler)
         process.start()
     finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
         if reporter:
             reporter.stop(result)
     store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")

@@ -1,20 +1,26 @@
 """The `policywatch` command line.
 
 Exit codes: 0 success (changes or not) · 1 some pages failed · 2 bad sources
-file or usage · 3 database unavailable · 130 interrupted.
+file or usage · 3 database unavailable · 4 another check or daemon holds the
+lock (try later, or `check --wait`) · 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from datetime import datetime
 from typing import Sequence
 
-from monitor.check import EXIT_CONFIG, EXIT_DATABASE, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check
+from monitor.check import (
+    EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
+)
 from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
 from storage import Database, DatabaseError, SnapshotStore
 from storage.db import DB_ENV
+from storage.locks import LockBusy
 
 CHINA = "Asia/Shanghai"
 
@@ -25,6 +31,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="URL", default=None,
                    help=f"database URL (default: ${DB_ENV} or sqlite:///policywatch.db); "
                         "e.g. postgresql://user:pass@host/policywatch")
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError("seconds must not be negative")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log (INFO level)")
     check.add_argument("--progress", choices=("auto", "bar", "line"), default="auto",
                        help="progress bar on a terminal (auto), always (bar) or one summary line (line)")
+    check.add_argument("--wait", nargs="?", type=_seconds, const=float("inf"), default=None, metavar="SECONDS",
+                       help="when another check is running, wait for it (at most SECONDS) instead of "
+                            f"exiting with code {EXIT_LOCKED}")
+
+    run = sub.add_parser("run", help="the scheduler daemon: crawl each source on its schedule, retry alerts")
+    _common(run)
+    run.add_argument("-s", dest="settings", action="append", metavar="SETTING=VALUE", default=[],
+                     help="a Scrapy setting for every crawl (repeatable)")
+    run.add_argument("-v", "--verbose", action="store_true", help="debug log, and Scrapy's log in crawls")
+    run.add_argument("--stop-timeout", type=_seconds, default=30.0, metavar="SECONDS",
+                     help="on SIGTERM/SIGINT, how long a running crawl may take to stop cleanly (default 30)")
+
+    st = sub.add_parser("status", help="daemon, next run per source, last results, failing sources, pending alerts")
+    _common(st)
+    st.add_argument("--json", action="store_true", help="print JSON")
 
     sources = sub.add_parser("sources", help="list the configured sources with their last check")
     _common(sources)
@@ -82,12 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: open transactions roll back, the run is marked interrupted."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return EXIT_CONFIG
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -96,21 +137,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseError as exc:
         print(f"policywatch: {exc}", file=sys.stderr)
         return EXIT_DATABASE
-    except KeyboardInterrupt:
-        print("policywatch: interrupted", file=sys.stderr)
+    except LockBusy as exc:
+        what = "another check is running" if exc.name == "check" else f"another {exc.name} is running"
+        who = exc.holder.describe() if exc.holder else "unknown holder"
+        hint = "; use --wait to wait for it" if exc.name == "check" else ""
+        print(f"policywatch: {what} ({who}){hint}", file=sys.stderr)
+        return EXIT_LOCKED
+    except KeyboardInterrupt as exc:
+        print("policywatch: " + ("terminated" if isinstance(exc, Terminated) else "interrupted"), file=sys.stderr)
         return 130
 
 
 def _targets(config, extra: list[str]) -> list[str]:
     """Every configured alert target, with ${ENV} checked now so a missing token fails before any crawl."""
-    from monitor.alerts import expand_target
-    targets = list(dict.fromkeys([*config.notify, *(t for s in config.sources for t in s.notify), *extra]))
-    for t in targets:
-        try:
-            expand_target(t)
-        except ValueError as exc:
-            raise ConfigError(f"{config.path}: {exc}") from None
-    return targets
+    from monitor.alerts import configured_targets
+    try:
+        return configured_targets(config, extra)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def cmd_check(args) -> int:
@@ -122,10 +166,67 @@ def cmd_check(args) -> int:
     try:
         result = run_check(config, db, source_names=args.source, overrides=args.settings,
                            reporter=Reporter(interactive=interactive), verbose=args.verbose,
-                           notify=args.notify)
+                           notify=args.notify, lock_wait=args.wait)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return result.exit_code
+
+
+def cmd_run(args) -> int:
+    import logging
+    from monitor.daemon import Daemon
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        for noisy in ("apscheduler", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    for item in args.settings:
+        if "=" not in item or not item.partition("=")[0].strip():
+            raise ConfigError(f"-s expects KEY=VALUE, got {item!r}")
+    daemon = Daemon(args.sources, Database(args.db), overrides=args.settings, verbose=args.verbose,
+                    stop_grace=args.stop_timeout)
+    return daemon.run()
+
+
+def cmd_status(args) -> int:
+    from monitor.status import collect_status, status_healthy
+    config = load_config(args.sources)
+    status = collect_status(config, Database(args.db))
+    if args.json:
+        print(json.dumps(_jsonable(status), ensure_ascii=False, indent=2))
+        return EXIT_OK if status_healthy(status) else EXIT_SOME_FAILED
+    from rich.console import Console
+    from rich.table import Table
+    console = Console(width=200 if not sys.stdout.isatty() else None)
+    d, c, r, a = status["daemon"], status["check_running"], status["last_run"], status["alerts"]
+    console.print(f"daemon: running, pid {d['pid']} on {d['host']} since {_local(d['since'])}" if d
+                  else "daemon: not running (crawls come from cron, or nothing runs)")
+    console.print(f"crawl: running now, pid {c['pid']} on {c['host']} since {_local(c['since'])}" if c
+                  else "crawl: none running")
+    if r:
+        counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(r["counts"].items()))
+        console.print(f"last run: {r['id']} {r['status']}, started {_local(r['started_at'])}"
+                      + (f", {counts}" if counts else ""))
+    console.print(f"alerts: {a['pending']} pending"
+                  + (f" (oldest {_local(a['oldest_pending_at'])})" if a["oldest_pending_at"] else "")
+                  + f", {a['failed']} failed, {a['sent']} sent")
+    table = Table("source", "schedule", "next run", "last check", "result", "failing")
+    for s in status["sources"]:
+        result = (s["last_outcome"] or "never checked") + (f": {s['last_error']}" if s["last_error"] else "")
+        nxt = _local(s["next_run_at"]) + (" (cron)" if s["next_run_from"] == "schedule" else "")
+        failing = f"since {_local(s['failing']['since'])}" if s["failing"] else ""
+        table.add_row(s["name"] + ("" if s["enabled"] else " (disabled)"), s["schedule"], nxt,
+                      _local(s["last_checked_at"]), result, failing)
+    console.print(table)
+    return EXIT_OK if status_healthy(status) else EXIT_SOME_FAILED
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return _iso(value) if isinstance(value, datetime) else value
 
 
 def cmd_sources(args) -> int:
@@ -258,7 +359,7 @@ def _local(dt: datetime | None) -> str:
     return dt.astimezone(ZoneInfo(CHINA)).strftime("%Y-%m-%d %H:%M")
 
 
-COMMANDS = {"check": cmd_check, "sources": cmd_sources, "changes": cmd_changes, "alerts": cmd_alerts,
+COMMANDS = {"check": cmd_check, "run": cmd_run, "status": cmd_status, "sources": cmd_sources, "changes": cmd_changes, "alerts": cmd_alerts,
             "extract": cmd_extract,
             "eval": cmd_eval,
             "demo": cmd_demo}

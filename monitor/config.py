@@ -4,7 +4,11 @@ Contract (other tools rely on it; extend, never rename):
 
     notify = []                     # alert targets (Apprise URLs)
     [defaults]
-    schedule = "0 8 * * *"          # cron, Asia/Shanghai
+    schedule = "0 8 * * *"          # cron, Asia/Shanghai (6 fields: seconds first)
+    jitter = 0                      # policywatch run: random delay up to N s per firing
+    crawl_timeout = 3600            # policywatch run: a crawl is stopped after N s
+    misfire_grace = 3600            # policywatch run: a firing missed by up to N s still runs (once)
+    alert_retry = 300               # policywatch run: pending alerts are retried every N s
     [[source]]
     name = "..."                    # unique
     url = "http://..."
@@ -27,7 +31,10 @@ DEFAULT_SCHEDULE = "0 8 * * *"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 TOP_KEYS = {"notify", "defaults", "source"}
-DEFAULT_KEYS = {"schedule", "timezone", "notify", "enabled"}
+DEFAULT_KEYS = {"schedule", "timezone", "notify", "enabled", "jitter", "crawl_timeout", "misfire_grace",
+                "alert_retry"}
+# The daemon's timing keys in [defaults]: (default seconds, minimum)
+DAEMON_TIMING = {"jitter": (0, 0), "crawl_timeout": (3600, 1), "misfire_grace": (3600, 1), "alert_retry": (300, 1)}
 SOURCE_KEYS = {"name", "url", "kind", "follow", "region", "enabled", "schedule", "notify", "profile",
                "encoding", "alert_text"}
 KINDS = ("page", "list")
@@ -66,6 +73,23 @@ class Config:
     schedule: str = DEFAULT_SCHEDULE
     timezone: str = DEFAULT_TIMEZONE
     extras: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=lambda: {k: v[0] for k, v in DAEMON_TIMING.items()})
+
+    @property
+    def jitter(self) -> int:
+        return self.timing["jitter"]
+
+    @property
+    def crawl_timeout(self) -> int:
+        return self.timing["crawl_timeout"]
+
+    @property
+    def misfire_grace(self) -> int:
+        return self.timing["misfire_grace"]
+
+    @property
+    def alert_retry(self) -> int:
+        return self.timing["alert_retry"]
 
     @property
     def enabled_sources(self) -> list[Source]:
@@ -105,13 +129,24 @@ class _Lines:
         return start
 
 
-def check_cron(expr: str, tz: str = DEFAULT_TIMEZONE) -> str | None:
-    """None if `expr` is a valid 5-field cron expression, else the reason."""
+def cron_trigger(expr: str, tz: str = DEFAULT_TIMEZONE, jitter: int | None = None):
+    """The APScheduler trigger of a cron expression: 5 fields as crontab, or 6 with seconds first."""
     from apscheduler.triggers.cron import CronTrigger
-    if len(expr.split()) != 5:
-        return "a cron schedule has 5 fields: minute hour day month weekday"
+    fields = expr.split()
+    if len(fields) == 5:
+        trigger = CronTrigger.from_crontab(expr, timezone=tz)
+        trigger.jitter = jitter or None  # from_crontab takes no jitter; the trigger reads this attribute
+        return trigger
+    if len(fields) == 6:
+        return CronTrigger(second=fields[0], minute=fields[1], hour=fields[2], day=fields[3], month=fields[4],
+                           day_of_week=fields[5], timezone=tz, jitter=jitter or None)
+    raise ValueError("a cron schedule has 5 fields (minute hour day month weekday) or 6 with seconds first")
+
+
+def check_cron(expr: str, tz: str = DEFAULT_TIMEZONE) -> str | None:
+    """None if `expr` is a valid cron expression (5 fields, or 6 with seconds first), else the reason."""
     try:
-        CronTrigger.from_crontab(expr, timezone=tz)
+        cron_trigger(expr, tz)
     except (ValueError, TypeError, KeyError) as exc:
         return str(exc)
     return None
@@ -179,6 +214,13 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
     if not isinstance(schedule, str) or (reason := check_cron(schedule, tz)):
         fail(lines.key("schedule", defaults_line), f"bad cron schedule {schedule!r}: "
                                                    f"{reason if isinstance(schedule, str) else 'not a string'}")
+    timing = {}
+    for key, (default, minimum) in DAEMON_TIMING.items():
+        value = defaults.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            fail(lines.key(key, defaults_line), f"{key} must be a whole number of seconds ≥ {minimum}, "
+                                                f"got {value!r}")
+        timing[key] = value
     notify = _string_list(data.get("notify", []), lambda m: fail(lines.key("notify"), m), "notify")
     default_notify = _string_list(defaults.get("notify", []), lambda m: fail(lines.key("notify", defaults_line), m),
                                   "notify")
@@ -256,7 +298,8 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
                               notify=tuple(default_notify) + tuple(src_notify),
                               profile=raw.get("profile"), encoding=raw.get("encoding"),
                               alert_text=raw.get("alert_text", False), line=line))
-    return Config(path=origin, sources=tuple(sources), notify=tuple(notify), schedule=schedule, timezone=tz)
+    return Config(path=origin, sources=tuple(sources), notify=tuple(notify), schedule=schedule, timezone=tz,
+                  timing=timing)
 
 
 def _string_list(value, fail, key: str) -> list[str]:

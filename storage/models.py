@@ -71,7 +71,7 @@ class Run(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running | finished | interrupted
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | finished | interrupted | timeout
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None] = mapped_column(Integer)
     counts: Mapped[dict | None] = mapped_column(JSON)

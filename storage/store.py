@@ -356,6 +356,14 @@ class SnapshotStore:
             raw = s.get(RawPage, raw_id)
             return decompress(raw.data, raw.compression)
 
+    def last_run(self) -> dict | None:
+        """The most recent run (any status)."""
+        with self.db.session() as s:
+            run = s.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
+            return None if run is None else dict(id=run.id, status=run.status, started_at=run.started_at,
+                                                 finished_at=run.finished_at, host=run.host, pid=run.pid,
+                                                 counts=run.counts or {})
+
     def interrupt_stale_runs(self) -> int:
         """Mark runs of this host whose process is gone as interrupted; return how many."""
         host = socket.gethostname()[:255]
@@ -367,6 +375,33 @@ class SnapshotStore:
                     run.finished_at = utcnow()
                     n += 1
         return n
+
+    def record_killed_run(self, host: str, pid: int, started_after: datetime, source_names: Sequence[str],
+                          error: str) -> int | None:
+        """Close the run a killed crawl process left behind and record `error` for the pages it never checked.
+
+        Returns the run id, or None when the process died before starting a run (e.g. waiting for the lock).
+        """
+        with self.db.session() as s:
+            run = s.scalars(select(Run).where(Run.host == host[:255], Run.pid == pid,
+                                              Run.started_at >= started_after)
+                            .order_by(Run.id.desc()).limit(1)).first()
+            if run is None:
+                return None
+            checked = select(Check.page_id).where(Check.run_id == run.id)
+            missing = s.scalars(select(Page.id).join(Source, Page.source_id == Source.id)
+                                .where(Source.name.in_(list(source_names)), Source.enabled.is_(True),
+                                       Page.id.not_in(checked))).all()
+            now = utcnow()
+            if missing:
+                s.execute(insert(Check), [dict(run_id=run.id, page_id=page_id, checked_at=now, outcome="error",
+                                               error=error) for page_id in missing])
+            counts = dict(run.counts or {})
+            counts["error"] = counts.get("error", 0) + len(missing)
+            run.counts = counts
+            run.status = "timeout"
+            run.finished_at = run.finished_at or now
+            return run.id
 
 
 def _pid_alive(pid: int) -> bool:
@@ -464,6 +499,26 @@ class ChangeStore:
             q = update(Alert).values(next_attempt_at=now)
             q = q.where(Alert.id.in_(list(ids))).values(status="pending") if ids else q.where(Alert.status == "pending")
             return s.execute(q).rowcount
+
+    def alert_summary(self) -> dict:
+        """Counts of the outbox by status, and when the oldest pending alert was created."""
+        with self.db.session() as s:
+            counts = dict(s.execute(select(Alert.status, func.count()).group_by(Alert.status)).all())
+            oldest = s.scalar(select(func.min(Alert.created_at)).where(Alert.status == "pending"))
+        return dict(pending=counts.get("pending", 0), sent=counts.get("sent", 0), failed=counts.get("failed", 0),
+                    oldest_pending_at=oldest)
+
+    def failing_sources(self) -> dict[str, dict]:
+        """Sources whose latest health change is `source_failing` (no `source_recovered` since): name → detail."""
+        types = ("source_failing", "source_recovered")
+        latest = (select(Change.source_id, func.max(Change.id).label("id"))
+                  .where(Change.type.in_(types)).group_by(Change.source_id).subquery())
+        q = (select(Source.name, Change.detected_at, Change.url, Change.detail)
+             .join(latest, Change.id == latest.c.id).join(Source, Source.id == Change.source_id)
+             .where(Change.type == "source_failing"))
+        with self.db.session() as s:
+            return {name: dict(since=at, url=url, reason=(detail or {}).get("reason"),
+                               error=(detail or {}).get("error")) for name, at, url, detail in s.execute(q)}
 
 
 def _alert_dict(a: Alert) -> dict:
