@@ -123,3 +123,33 @@ def test_select_unknown_source_name_fails():
 def test_disabled_sources_are_not_selected():
     config = parse_config(GOOD.replace('region = "太原市"', "enabled = false"))
     assert [s.name for s in config.select(None)] == ["山西省医保局·通知公告"]
+
+
+def test_daemon_timings_have_defaults_and_can_be_set():
+    assert parse_config(GOOD).timing == {"jitter": 0, "crawl_timeout": 3600, "misfire_grace": 3600,
+                                         "alert_retry": 300}
+    config = parse_config(GOOD.replace('schedule = "0 8 * * *"',
+                                       'schedule = "0 8 * * *"\njitter = 120\ncrawl_timeout = 900'))
+    assert (config.jitter, config.crawl_timeout, config.misfire_grace) == (120, 900, 3600)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("crawl_timeout = 0", "crawl_timeout must be a whole number of seconds ≥ 1, got 0"),
+    ('jitter = "1m"', "jitter must be a whole number of seconds ≥ 0, got '1m'"),
+    ("alert_retry = true", "alert_retry must be a whole number of seconds ≥ 1, got True"),
+])
+def test_bad_daemon_timing_names_its_line(line, message):
+    text = GOOD.replace('schedule = "0 8 * * *"', 'schedule = "0 8 * * *"\n' + line)
+    assert error_of(text) == f"sources.toml:5: {message}"
+
+
+def test_six_field_cron_has_seconds_first():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from monitor.config import cron_trigger
+    config = parse_config(GOOD.replace('schedule = "0 8 * * *"', 'schedule = "*/10 * * * * *"'))
+    assert config.sources[0].schedule == "*/10 * * * * *"
+    start = datetime(2026, 1, 1, 8, 0, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert cron_trigger(config.schedule).get_next_fire_time(None, start) == start.replace(second=10)
+    assert "6 with seconds first" in error_of(GOOD.replace('"0 8 * * *"', '"0 0 8 * * * *"'))

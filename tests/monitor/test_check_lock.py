@@ -1,0 +1,86 @@
+"""Two overlapping `policywatch check` runs (cron firing twice) never crawl or alert twice."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from sqlalchemy import select
+
+from conftest import FAST, ROOT, write_sources
+from storage import ChangeStore, Database
+from storage.locks import current_holder
+from storage.models import Run
+
+
+def slow_sources(site, tmp_path, receiver=None):
+    pages = [site.route(f"slow/{n}.html", delay=1.0, body=(
+        f"<html><head><title>通知{n}</title></head><body><div class='article'><h1>缴费通知{n}</h1>"
+        f"<p>2026年度个人缴费标准为每人每年400元，缴费截止日期为2025年12月31日。</p></div></body></html>"))
+        for n in range(3)]
+    notify = f'notify = ["{receiver.url()}"]\n' if receiver else ""
+    return write_sources(tmp_path / "sources.toml", notify + "".join(
+        f'[[source]]\nname = "p{n}"\nurl = "{u}"\n' for n, u in enumerate(pages)))
+
+
+def start_check(sources, db_url: str, *extra: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "POLICYWATCH_DB"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen([sys.executable, "-m", "monitor", "check", "--sources", str(sources), "--db", db_url,
+                             "--progress", "line", *FAST, "-s", "CONCURRENT_REQUESTS=1", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+def all_runs(db_url: str) -> list[Run]:
+    db = Database(db_url)
+    with db.session() as s:
+        return list(s.scalars(select(Run).order_by(Run.id)))
+
+
+def test_two_concurrent_checks_crawl_once(site, db_url, tmp_path, receiver):
+    sources = slow_sources(site, tmp_path, receiver)
+    Database(db_url).dispose()  # migrate first, so both processes race for the lock, not the schema
+    first = start_check(sources, db_url)
+    second = start_check(sources, db_url)
+    results = sorted([(p.wait(120), p.communicate()) for p in (first, second)], key=lambda r: r[0])
+    (ok_code, (ok_out, ok_err)), (busy_code, (_, busy_err)) = results
+    assert ok_code == 0, ok_err
+    assert busy_code == 4
+    assert "another check is running" in busy_err and "use --wait" in busy_err
+    assert len(busy_err.strip().splitlines()) == 1
+    runs = all_runs(db_url)
+    assert len(runs) == 1 and runs[0].status == "finished"
+    assert sum(runs[0].counts.values()) == 3
+    alerts = ChangeStore(Database(db_url)).alerts()
+    assert len(alerts) <= 1 and len(receiver.posts) == len([a for a in alerts if a["status"] == "sent"])
+
+
+def test_check_with_wait_runs_after_the_first_finishes(site, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    sources = slow_sources(site, tmp_path)
+    Database(db_url).dispose()
+    first = start_check(sources, db_url)
+    second = start_check(sources, db_url, "--wait")
+    codes = [first.wait(120), second.wait(120)]
+    assert codes == [0, 0], (first.communicate(), second.communicate())
+    runs = all_runs(db_url)
+    assert len(runs) == 2
+    assert runs[1].started_at >= runs[0].finished_at
+    assert runs[0].counts == {"new": 3}
+    assert sum(runs[1].counts.values()) == 3 and "error" not in runs[1].counts
+
+
+def test_wait_with_a_limit_gives_up_with_exit_4(site, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    sources = slow_sources(site, tmp_path)
+    Database(db_url).dispose()
+    first = start_check(sources, db_url)
+    deadline = time.monotonic() + 30
+    while current_holder(Database(db_url), "check") is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = start_check(sources, db_url, "--wait", "0.5")
+    assert second.wait(60) == 4
+    assert "another check is running" in second.communicate()[1]
+    assert first.wait(120) == 0
+    assert len(all_runs(db_url)) == 1
