@@ -244,3 +244,36 @@ def test_run_with_a_broken_sources_file_exits_2(tmp_path):
     proc = run_cli("run", "--sources", str(sources), "--db", f"sqlite:///{tmp_path / 'h.db'}")
     assert proc.returncode == 2
     assert "bad cron schedule" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_daemon_delivers_pending_alerts_between_crawls(site, tmp_path, daemons, receiver):
+    from monitor.alerts import queue_for_run
+    from storage import ChangeStore
+    from storage.store import SourceSpec
+
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    url = site.route("a.html", body=page(1))
+    db = Database(db_url)
+    ids = SnapshotStore(db).sync_sources([SourceSpec(name="太原", url=url, region="太原市")])
+    change = dict(source_id=ids["太原"], type="fact_changed", kind="personal_contribution",
+                  old={"amount": 380, "qualifier": "exact", "change": None},
+                  new={"amount": 400, "qualifier": "exact", "change": 20}, severity="high", region="140100",
+                  plan_year=2026, url=url, evidence_after="个人缴费标准为每人每年400元。")
+    # As a crawl whose delivery failed would leave it: pending, due now.
+    ChangeStore(db).record_changes([change], alerts=queue_for_run([change], [receiver.url()], None))
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        notify = ["{receiver.url()}"]
+        [defaults]
+        schedule = "{NEVER_SOON}"
+        alert_retry = 1
+        [[source]]
+        name = "太原"
+        url = "{url}"
+        region = "太原市"
+        """)
+    daemon = daemons(sources, db_url, tmp_path / "run.log")
+    daemon.wait_for_log("alerts: 1 sent")
+    assert daemon.stop() == 0
+    assert len(receiver.posts) == 1 and "400" in json.dumps(receiver.posts[0][1], ensure_ascii=False)
+    assert [a["status"] for a in ChangeStore(db).alerts()] == ["sent"]
+    assert runs(db_url) == []  # no crawl was needed
