@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, compress, decompress
@@ -311,22 +311,37 @@ class SnapshotStore:
 
     # -- reads -----------------------------------------------------------------
     def source_overview(self) -> list[dict]:
-        """One row per source: pages, snapshots and its most recent check."""
+        """One row per source: pages, snapshots and its most recent check (a fixed number of queries)."""
         with self.db.session() as s:
+            sources = list(s.scalars(select(Source).order_by(Source.id)))
+            pages = dict(s.execute(select(Page.source_id, func.count()).group_by(Page.source_id)).all())
+            snaps = dict(s.execute(select(Page.source_id, func.count()).select_from(Snapshot)
+                                   .join(Page, Snapshot.page_id == Page.id).group_by(Page.source_id)).all())
+            # Each page's newest check time through the (page_id, checked_at) index, then the newest per source.
+            newest = select(func.max(Check.checked_at)).where(Check.page_id == Page.id).scalar_subquery()
+            latest: dict[int, tuple] = {}
+            for page_id, source_id, at in s.execute(select(Page.id, Page.source_id, newest)):
+                if at is not None and (source_id not in latest or at > latest[source_id][1]):
+                    latest[source_id] = (page_id, at)
+            last: dict[int, object] = {}
+            pairs = {(page_id, at): source_id for source_id, (page_id, at) in latest.items()}
+            keys = list(pairs)
+            for i in range(0, len(keys), 500):
+                rows = s.execute(select(Check.page_id, Check.checked_at, Check.id, Check.outcome,
+                                        Check.http_status, Check.error)
+                                 .where(tuple_(Check.page_id, Check.checked_at).in_(keys[i:i + 500]))
+                                 .order_by(Check.id))
+                for row in rows:
+                    last[pairs[(row.page_id, row.checked_at)]] = row  # ties: the highest id wins
             rows = []
-            for src in s.scalars(select(Source).order_by(Source.id)):
-                pages = s.scalar(select(func.count()).select_from(Page).where(Page.source_id == src.id))
-                snaps = s.scalar(select(func.count()).select_from(Snapshot).join(Page)
-                                 .where(Page.source_id == src.id))
-                last = s.execute(select(Check.checked_at, Check.outcome, Check.http_status, Check.error)
-                                 .join(Page).where(Page.source_id == src.id)
-                                 .order_by(Check.checked_at.desc(), Check.id.desc()).limit(1)).first()
+            for src in sources:
+                check = last.get(src.id)
                 rows.append(dict(name=src.name, url=src.url, kind=src.kind, region=src.region,
-                                 enabled=src.enabled, pages=pages, snapshots=snaps,
-                                 last_checked_at=last.checked_at if last else None,
-                                 last_outcome=last.outcome if last else None,
-                                 last_status=last.http_status if last else None,
-                                 last_error=last.error if last else None))
+                                 enabled=src.enabled, pages=pages.get(src.id, 0), snapshots=snaps.get(src.id, 0),
+                                 last_checked_at=check.checked_at if check else None,
+                                 last_outcome=check.outcome if check else None,
+                                 last_status=check.http_status if check else None,
+                                 last_error=check.error if check else None))
             return rows
 
     def snapshots(self, source_name: str | None = None) -> list[dict]:
