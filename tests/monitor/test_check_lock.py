@@ -32,6 +32,16 @@ def start_check(sources, db_url: str, *extra: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
 
 
+def wait_for_holder(db_url: str, timeout: float = 60) -> None:
+    """Until some process holds the check lock (so the next one started is second for sure)."""
+    db = Database(db_url)
+    deadline = time.monotonic() + timeout
+    while current_holder(db, "check") is None:
+        assert time.monotonic() < deadline, "the first check never took the lock"
+        time.sleep(0.1)
+    db.dispose()
+
+
 def all_runs(db_url: str) -> list[Run]:
     db = Database(db_url)
     with db.session() as s:
@@ -61,6 +71,7 @@ def test_check_with_wait_runs_after_the_first_finishes(site, tmp_path):
     sources = slow_sources(site, tmp_path)
     Database(db_url).dispose()
     first = start_check(sources, db_url)
+    wait_for_holder(db_url)
     second = start_check(sources, db_url, "--wait")
     codes = [first.wait(120), second.wait(120)]
     assert codes == [0, 0], (first.communicate(), second.communicate())
@@ -76,9 +87,7 @@ def test_wait_with_a_limit_gives_up_with_exit_4(site, tmp_path):
     sources = slow_sources(site, tmp_path)
     Database(db_url).dispose()
     first = start_check(sources, db_url)
-    deadline = time.monotonic() + 30
-    while current_holder(Database(db_url), "check") is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_holder(db_url)
     second = start_check(sources, db_url, "--wait", "0.5")
     assert second.wait(60) == 4
     assert "another check is running" in second.communicate()[1]

@@ -41,7 +41,7 @@ class DaemonProcess:
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for_log(self, needle: str, timeout: float = 60, count: int = 1) -> None:
+    def wait_for_log(self, needle: str, timeout: float = 90, count: int = 1) -> None:
         wait_until(lambda: self.text().count(needle) >= count, timeout,
                    lambda: f"{needle!r} not logged ×{count}:\n{self.text()}")
 
@@ -101,7 +101,7 @@ def test_daemon_crawls_on_schedule_and_keeps_its_jobs_across_restart(site, db_ur
         url = "{site.route("ty/1.html", body=page(1))}"
         """)
     first = daemons(sources, db_url, tmp_path / "run1.log")
-    wait_until(lambda: any(r.status == "finished" for r in runs(db_url)), 60, first.text)
+    wait_until(lambda: any(r.status == "finished" for r in runs(db_url)), 90, first.text)
     assert first.stop() == 0
     done = [r for r in runs(db_url) if r.status == "finished"]
     assert done and all(r.status != "running" for r in runs(db_url))
@@ -178,7 +178,7 @@ def test_sigterm_during_a_crawl_leaves_the_database_consistent(site, db_url, tmp
         finally:
             db.dispose()
 
-    wait_until(some_checks, 60, daemon.text)
+    wait_until(some_checks, 90, daemon.text)
     assert daemon.stop(timeout=45) == 0
     assert "stopped" in daemon.text()
     all_runs = runs(db_url)
@@ -202,7 +202,7 @@ def test_a_hanging_crawl_is_killed_at_its_time_limit(site, tmp_path, daemons):
     sources = write_sources(tmp_path / "sources.toml", f"""
         [defaults]
         schedule = "{EVERY_2S}"
-        crawl_timeout = 4
+        crawl_timeout = 10
         [[source]]
         name = "fine"
         url = "{fine}"
@@ -211,7 +211,7 @@ def test_a_hanging_crawl_is_killed_at_its_time_limit(site, tmp_path, daemons):
         url = "{stuck}"
         """)
     daemon = daemons(sources, db_url, tmp_path / "run.log", "-s", "DOWNLOAD_TIMEOUT=600")
-    daemon.wait_for_log("crawl stopped after its 4 s time limit", timeout=60)
+    daemon.wait_for_log("crawl stopped after its 10 s time limit", timeout=120)
     assert daemon.stop() == 0
     timed_out = [r for r in runs(db_url) if r.status == "timeout"]
     assert timed_out, daemon.text()
