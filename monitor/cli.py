@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the scores and misses as JSON")
     ev.add_argument("--misses", action="store_true", help="also list missed and spurious facts per document")
 
+    rex = sub.add_parser("reextract", help="recompute facts and changes of stored snapshots under the current "
+                                           "extractor version (no alerts)")
+    _common(rex)
+    rex.add_argument("--since", metavar="DATE", help="only snapshots fetched on or after DATE (YYYY-MM-DD, China time)")
+    rex.add_argument("--source", metavar="NAME", help="only this source (as stored in the database)")
+    rex.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
+    rex.add_argument("--workers", type=int, metavar="N", help="extraction processes (default: the CPU count)")
+
     demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
     demo.add_argument("--db", metavar="URL", default=None,
                       help="database URL (default: a new SQLite file in a temporary folder)")
@@ -242,6 +250,30 @@ def cmd_eval(args) -> int:
     return EXIT_OK if report.passed else EXIT_SOME_FAILED
 
 
+def _since(value: str | None) -> datetime | None:
+    from zoneinfo import ZoneInfo
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=ZoneInfo(CHINA))
+    except ValueError:
+        raise ConfigError(f"--since {value!r}: expected YYYY-MM-DD") from None
+
+
+def cmd_reextract(args) -> int:
+    from monitor.reextract import ReextractError, reextract
+    since = _since(args.since)
+    try:
+        result = reextract(Database(args.db), since=since, source=args.source, dry_run=args.dry_run,
+                           workers=args.workers)
+    except ReextractError as exc:
+        raise ConfigError(str(exc)) from None
+    for line in result.lines if args.dry_run else ():
+        print(line)
+    print(result.summary())
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from monitor.demo import run_demo
     return run_demo(db_url=args.db, keep=args.keep)
@@ -259,6 +291,6 @@ def _local(dt: datetime | None) -> str:
 
 
 COMMANDS = {"check": cmd_check, "sources": cmd_sources, "changes": cmd_changes, "alerts": cmd_alerts,
-            "extract": cmd_extract,
+            "extract": cmd_extract, "reextract": cmd_reextract,
             "eval": cmd_eval,
             "demo": cmd_demo}

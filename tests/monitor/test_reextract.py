@@ -1,0 +1,138 @@
+"""`policywatch reextract`: facts and changes recomputed under an extractor version, never alerted."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from conftest import check, run_cli, write_sources
+from monitor.reextract import ReextractError, reextract
+from spiders.content import CHINA_TZ
+from spiders.processing import facts_of
+from storage import ChangeStore, Database, SnapshotStore
+from storage.models import Run
+
+
+def without_fees(main_text, url, title, published, breadcrumb) -> dict:
+    """The output of an older extractor that did not read 个人缴费 amounts yet (the real one, minus a kind)."""
+    extraction = facts_of(main_text, url, title, published, breadcrumb)
+    return dict(extraction, facts=[f for f in extraction["facts"] if f["kind"] != "personal_contribution"])
+
+
+def guide(fee: int, deadline: str) -> str:
+    """A 缴费指南 of our own wording; the fee and the deadline vary between versions."""
+    return ('<html><head><meta charset="utf-8"><meta name="ArticleTitle" content="2025年度城乡居民医保缴费指南">'
+            '<meta name="PubDate" content="2024-08-26 10:00"></head><body><div id="zoom"><div class="TRS_Editor">'
+            f'<p>2025年度城乡居民医保个人缴费标准为每人每年{fee}元，财政补助标准为每人每年不低于670元。</p>'
+            f'<p>集中缴费期为2024年9月1日至2024年{deadline}。</p><p>参保人可以通过微信、支付宝等方式缴费。</p>'
+            '</div></div></body></html>')
+
+
+@pytest.fixture
+def crawled(site, db_url, tmp_path, receiver):
+    """Two sources, each crawled twice (fee 380 → 400, deadline moved), with alerts to a real receiver."""
+    site.route("a.html", body=guide(380, "12月20日"))
+    site.route("b.html", body=guide(380, "12月20日"))
+    sources = write_sources(tmp_path / "sources.toml", f'''
+        [[source]]
+        name = "甲县"
+        url = "{site.url('a.html')}"
+        notify = ["{receiver.url()}"]
+        [[source]]
+        name = "乙县"
+        url = "{site.url('b.html')}"
+        notify = ["{receiver.url()}"]
+    ''')
+    assert check(sources, db_url).returncode == 0
+    site.route("a.html", body=guide(400, "12月31日"))
+    site.route("b.html", body=guide(400, "12月31日"))
+    assert check(sources, db_url).returncode == 0
+    return sources
+
+
+KINDS = ("personal_contribution", "payment_deadline", "payment_window")
+
+
+def fact_changes(db, source=None) -> set[tuple]:
+    return {(c["source"], c["kind"]) for c in ChangeStore(db).changes(source=source) if c["type"] == "fact_changed"}
+
+
+def test_reextract_recomputes_changes_keeps_old_facts_and_alerts_nothing(crawled, db_url, receiver):
+    db = Database(db_url)
+    sent = list(receiver.posts)
+    alerts = ChangeStore(db).alerts()
+    assert len(sent) == 1 and len(alerts) == 1  # the crawl's own alert for the change
+    assert fact_changes(db) == {(s, k) for s in ("甲县", "乙县") for k in KINDS}
+    deadline_ids = {c["id"] for c in ChangeStore(db).changes() if c["kind"] == "payment_deadline"}
+
+    # The history as an extractor that did not read fees would have left it.
+    old = reextract(db, version="0", extractor=without_fees, workers=1)
+    assert (old.extracted, old.pages, old.removed, old.added) == (4, 2, 2, 0)
+    assert fact_changes(db) == {(s, k) for s in ("甲县", "乙县") for k in KINDS if k != "personal_contribution"}
+    # Changes both versions agree on keep their rows (the sent alert still points at them).
+    assert {c["id"] for c in ChangeStore(db).changes() if c["kind"] == "payment_deadline"} == deadline_ids
+
+    # The current extractor: the fee changes are back, marked with the version they were computed under.
+    proc = run_cli("reextract", "--db", db_url, "--sources", str(crawled))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n") == 1 and "(extractor version 1)" in proc.stdout
+    assert "changes recomputed on 2 pages: 2 added, 0 removed, 6 unchanged; no alerts" in proc.stdout
+    assert fact_changes(db) == {(s, k) for s in ("甲县", "乙县") for k in KINDS}
+    fees = [c for c in ChangeStore(db).changes() if c["kind"] == "personal_contribution"]
+    assert {(c["old"]["amount"], c["new"]["amount"]) for c in fees} == {(380, 400)}
+    assert {c["detail"]["extractor_version"] for c in ChangeStore(db).changes()} == {"1"}
+    # Old versions' facts stay queryable next to the new ones.
+    snapshot = SnapshotStore(db).snapshots(source_name="甲县")[-1]["id"]
+    kinds = lambda version: {f["kind"] for f in SnapshotStore(db).facts(snapshot, version)}  # noqa: E731
+    assert "personal_contribution" not in kinds("0") and "personal_contribution" in kinds("1")
+    with db.session() as s:
+        statuses = [r.status for r in s.query(Run).order_by(Run.id)]
+    assert statuses == ["finished", "finished", "reextracted", "reextracted"]
+
+    # Nothing was queued, nothing is sent by the next check either.
+    assert ChangeStore(db).alerts() == alerts
+    again = check(crawled, db_url)
+    assert again.returncode == 0 and "alerts:" not in again.stdout
+    assert receiver.posts == sent and ChangeStore(db).alerts() == alerts
+
+
+def test_reextract_is_idempotent(crawled, db_url):
+    db = Database(db_url)
+    first = reextract(db, version="2", workers=1)  # the same rules under a new version label
+    assert (first.extracted, first.already, first.facts_before) == (4, 0, first.facts_after)
+    assert (first.added, first.removed, first.kept) == (0, 0, 8)  # same facts: the same changes, kept
+    changes = ChangeStore(db).changes()
+    second = reextract(db, version="2", workers=1)
+    assert (second.extracted, second.already, second.added, second.removed, second.kept) == (0, 4, 0, 0, 8)
+    assert ChangeStore(db).changes() == changes
+    assert "2 added" not in second.summary() and "0 snapshots (already done: 4)" in second.summary()
+
+
+def test_source_and_since_limit_what_is_recomputed(crawled, db_url):
+    db = Database(db_url)
+    only = reextract(db, version="0", extractor=without_fees, source="甲县", workers=1)
+    assert (only.extracted, only.pages) == (2, 1)
+    assert fact_changes(db) == {(s, k) for s in ("甲县", "乙县") for k in KINDS} - {("甲县", "personal_contribution")}
+    later = reextract(db, version="0", extractor=without_fees, since=datetime.now(CHINA_TZ) + timedelta(days=1),
+                      workers=1)
+    assert (later.extracted, later.pages) == (0, 0)
+    with pytest.raises(ReextractError, match="no source named '丙县'"):
+        reextract(db, source="丙县")
+    proc = run_cli("reextract", "--db", db_url, "--source", "丙县")
+    assert proc.returncode == 2 and proc.stderr.strip() == "policywatch: no source named '丙县' in the database"
+
+
+def test_dry_run_prints_what_would_change_and_writes_nothing(crawled, db_url):
+    db = Database(db_url)
+    reextract(db, version="0", extractor=without_fees, workers=1)
+    before = ChangeStore(db).changes()
+    proc = run_cli("reextract", "--db", db_url, "--dry-run", "--since", "2024-01-01")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-1].startswith("dry run, nothing written") and "2 added" in lines[-1]
+    assert sorted(line.split(" ")[0] for line in lines[:-1]) == ["乙县", "甲县"]
+    assert all("(1 fact_changed personal_contribution)" in line for line in lines[:-1])
+    assert ChangeStore(db).changes() == before
+    with db.session() as s:
+        assert s.query(Run).filter(Run.status == "reextracted").count() == 1
+
