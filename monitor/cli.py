@@ -83,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     rex.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
     rex.add_argument("--workers", type=int, metavar="N", help="extraction processes (default: the CPU count)")
 
+    imp = sub.add_parser("import", help="load saved pages into the history as if crawled at a given time (no alerts)")
+    _common(imp)
+    imp.add_argument("path", metavar="DIR|FILE", help="an .html page, or a folder of pages listed in its manifest.csv")
+    imp.add_argument("--url", help="the URL the page was saved from (must belong to a configured source)")
+    imp.add_argument("--fetched-at", metavar="TIME",
+                     help="when it was saved: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+08:00] (naive = Asia/Shanghai)")
+    imp.add_argument("--manifest", metavar="FILE",
+                     help="for a folder: CSV with columns file,url,fetched_at (default: DIR/manifest.csv)")
+
     demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
     demo.add_argument("--db", metavar="URL", default=None,
                       help="database URL (default: a new SQLite file in a temporary folder)")
@@ -274,6 +283,21 @@ def cmd_reextract(args) -> int:
     return EXIT_OK
 
 
+def cmd_import(args) -> int:
+    from monitor.extract import InputError
+    from monitor.importer import _when, collect, import_pages
+    try:
+        items = collect(args.path, args.url, args.fetched_at, args.manifest)
+        config = load_config(args.sources)
+        result = import_pages(items, config, args.db)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    for item in result.already:
+        print(f"already imported: {item.path} ({item.url} at {_when(item)})")
+    print(result.summary())
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from monitor.demo import run_demo
     return run_demo(db_url=args.db, keep=args.keep)
@@ -291,6 +315,6 @@ def _local(dt: datetime | None) -> str:
 
 
 COMMANDS = {"check": cmd_check, "sources": cmd_sources, "changes": cmd_changes, "alerts": cmd_alerts,
-            "extract": cmd_extract, "reextract": cmd_reextract,
+            "extract": cmd_extract, "reextract": cmd_reextract, "import": cmd_import,
             "eval": cmd_eval,
             "demo": cmd_demo}

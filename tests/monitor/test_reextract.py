@@ -136,3 +136,29 @@ def test_dry_run_prints_what_would_change_and_writes_nothing(crawled, db_url):
     with db.session() as s:
         assert s.query(Run).filter(Run.status == "reextracted").count() == 1
 
+
+def test_since_recomputes_only_the_later_part_of_a_backfilled_timeline(site, db_url, tmp_path):
+    sources = write_sources(tmp_path / "sources.toml", f'[[source]]\nname = "甲县"\nurl = "{site.url("a.html")}"\n')
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    rows = []
+    versions = (("v1.html", 350, "2022-09-01"), ("v2.html", 380, "2023-09-01"), ("v3.html", 400, "2024-09-01"))
+    for name, fee, when in versions:
+        (folder / name).write_text(guide(fee, "12月20日"), encoding="utf-8")
+        rows.append(f"{name},{site.url('a.html')},{when}")
+    (folder / "manifest.csv").write_text("file,url,fetched_at\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    proc = run_cli("import", str(folder), "--sources", str(sources), "--db", db_url)
+    assert proc.returncode == 0, proc.stderr
+    db = Database(db_url)
+    fees = lambda: sorted((c["old"]["amount"], c["new"]["amount"]) for c in ChangeStore(db).changes()  # noqa: E731
+                          if c["kind"] == "personal_contribution")
+    assert fees() == [(350, 380), (380, 400)]
+
+    since = datetime(2024, 1, 1, tzinfo=CHINA_TZ)
+    result = reextract(db, version="0", extractor=without_fees, since=since, workers=1)
+    # The 2024 version, and the 2023 one it is compared with, get facts of version 0; 2022 does not.
+    assert (result.extracted, result.pages, result.removed) == (2, 1, 1)
+    assert fees() == [(350, 380)]
+    v1 = SnapshotStore(db).snapshots()[0]["id"]
+    assert SnapshotStore(db).facts(v1, "0") == []
+
