@@ -6,11 +6,14 @@ from datetime import datetime, timedelta
 import pytest
 
 from conftest import check, run_cli, write_sources
+from monitor.diff_stage import diff_and_queue
+from monitor.extract_stage import extract_pending
 from monitor.reextract import ReextractError, reextract
 from spiders.content import CHINA_TZ
 from spiders.processing import facts_of
 from storage import ChangeStore, Database, SnapshotStore
 from storage.models import Run
+from storage.store import CheckRecord, PageContent
 
 
 def without_fees(main_text, url, title, published, breadcrumb) -> dict:
@@ -106,6 +109,39 @@ def test_reextract_is_idempotent(crawled, db_url):
     assert (second.extracted, second.already, second.added, second.removed, second.kept) == (0, 4, 0, 0, 8)
     assert ChangeStore(db).changes() == changes
     assert "2 added" not in second.summary() and "0 snapshots (already done: 4)" in second.summary()
+
+
+def test_a_run_killed_between_facts_and_changes_is_finished_by_the_next(crawled, db_url):
+    db = Database(db_url)
+    store = SnapshotStore(db)
+    # What a kill right after one batch's facts transaction leaves: 甲县's facts of version 0, no change touched.
+    store.store_extractions([(s["id"], dict(without_fees(s["main_text"], s["final_url"], s["title"], s["published_at"],
+                                                         (s["meta"] or {}).get("breadcrumb")), version="0"))
+                             for s in store.snapshots(source_name="甲县")])
+    assert fact_changes(db) == {(s, k) for s in ("甲县", "乙县") for k in KINDS}
+    done = reextract(db, version="0", extractor=without_fees, workers=1)
+    assert (done.extracted, done.already, done.pages, done.removed) == (2, 2, 2, 2)
+    assert fact_changes(db) == {(s, k) for s in ("甲县", "乙县") for k in KINDS if k != "personal_contribution"}
+    assert reextract(db, version="0", extractor=without_fees, workers=1).removed == 0
+
+
+def test_a_snapshot_the_check_has_not_diffed_yet_is_left_to_the_check(crawled, db_url, receiver):
+    db = Database(db_url)
+    store = SnapshotStore(db)
+    page = next(p for p in store.pages_to_check() if p.source_name == "甲县")
+    # The state a check killed between its crawl and its diff stage leaves: a stored, unjudged snapshot.
+    html = guide(420, "12月31日")
+    text = "2025年度城乡居民医保个人缴费标准为每人每年420元，财政补助标准为每人每年不低于670元。"
+    content = PageContent(main_text=text, title="2025年度城乡居民医保缴费指南", published_at=None, final_url=page.url,
+                          encoding="utf-8", profile="generic", raw=html.encode())
+    store.record_checks(None, [CheckRecord(page_id=page.page_id, checked_at=datetime.now(CHINA_TZ), content=content)])
+    extract_pending(store, workers=1)
+    result = reextract(db, workers=1)
+    assert result.waiting == 1 and "1 snapshots left to the next check" in result.summary()
+    assert not [c for c in ChangeStore(db).changes() if c["snapshot_after"] == store.snapshots()[-1]["id"]]
+    # The check's diff stage still finds it and alerts its change.
+    stage = diff_and_queue(db, None, {page.source_id: [receiver.url()]}, {page.source_id: "甲县"})
+    assert stage.delivery["sent"] == 1 and "个人缴费 400 → 420" in receiver.posts[-1][1]["message"]
 
 
 def test_source_and_since_limit_what_is_recomputed(crawled, db_url):
