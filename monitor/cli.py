@@ -285,7 +285,7 @@ def cmd_reextract(args) -> int:
 
 def cmd_import(args) -> int:
     from monitor.extract import InputError
-    from monitor.importer import _when, collect, import_pages
+    from monitor.importer import collect, import_pages, local_time
     try:
         items = collect(args.path, args.url, args.fetched_at, args.manifest)
         config = load_config(args.sources)
@@ -293,7 +293,7 @@ def cmd_import(args) -> int:
     except InputError as exc:
         raise ConfigError(str(exc)) from None
     for item in result.already:
-        print(f"already imported: {item.path} ({item.url} at {_when(item)})")
+        print(f"already imported: {item.path} ({item.url} at {local_time(item)})")
     print(result.summary())
     return EXIT_OK
 

@@ -156,7 +156,8 @@ def cut(item: ImportItem) -> PageContent:
                        content_hash=page.content_hash, raw_sha256=page.raw_sha256, raw_zlib=page.raw_zlib)
 
 
-def _when(item: ImportItem) -> str:
+def local_time(item: ImportItem) -> str:
+    """The item's fetch time as China time, for messages."""
     return item.fetched_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S%z")
 
 
@@ -169,7 +170,8 @@ def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
         item.content = cut(item)
         twin = seen.setdefault((item.url, item.fetched_at), item)
         if twin is not item and twin.content.content_hash != item.content.content_hash:
-            raise InputError(f"{twin.path} and {item.path}: two different pages for {item.url} at {_when(item)}")
+            raise InputError(f"{twin.path} and {item.path}: two different pages for {item.url} "
+                             f"at {local_time(item)}")
     db = Database(db_url)
     backfill = BackfillStore(db)
     result = ImportResult()
@@ -183,7 +185,8 @@ def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
                              "run `policywatch check` first")
         if state and state.checked_at_exists:
             if state.hash_at != item.content.content_hash:
-                raise InputError(f"{item.path}: a different version of {item.url} is already stored at {_when(item)}")
+                raise InputError(f"{item.path}: a different version of {item.url} is already stored "
+                                 f"at {local_time(item)}")
             result.already.append(item)
             result.outcomes["already"] = result.outcomes.get("already", 0) + 1
             todo.append((item, page_id, False))

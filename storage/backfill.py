@@ -153,16 +153,13 @@ class BackfillStore:
                             .where(Source.name == source_name, Page.url == url))
 
     def import_page(self, source_id: int, url: str, seen_at: datetime, role: str = "article") -> int:
-        """The page of `url` in the source, registered if new; its first_seen_at moves back to `seen_at`
-        when the import is older (the page existed then)."""
+        """The page of `url` in the source, registered (first seen at `seen_at`) if new."""
         with self.db.session() as s:
             page = s.scalar(select(Page).where(Page.source_id == source_id, Page.url == url))
             if page is None:
                 page = Page(source_id=source_id, url=url, role=role, first_seen_at=seen_at)
                 s.add(page)
                 s.flush()
-            elif seen_at < page.first_seen_at:
-                page.first_seen_at = seen_at
             return page.id
 
     def import_state(self, page_id: int, at: datetime) -> ImportState:
@@ -188,7 +185,8 @@ class BackfillStore:
         """Store one imported page as a check at `at` (and a snapshot when its text differs from the
         version current at `at`), atomically; returns (outcome, snapshot id). Outcome `already` when
         a check at exactly `at` is stored. The page's current state (last snapshot, hash, validators)
-        moves only when `at` is newer than every fetch of the page."""
+        moves only when `at` is newer than every fetch of the page; its first_seen_at moves back to `at`
+        when the import is older (the page existed then)."""
         with self.db.session() as s:
             if s.scalar(select(func.count()).select_from(Check)
                         .where(Check.page_id == page_id, Check.checked_at == at)):
@@ -210,8 +208,10 @@ class BackfillStore:
                     health=PENDING_IMPORT))
             s.execute(insert(Check).values(run_id=run_id, page_id=page_id, checked_at=at, outcome=outcome,
                                            snapshot_id=snapshot_id))
+            page = s.get(Page, page_id)
+            if at < page.first_seen_at:
+                page.first_seen_at = at
             if newest is None or at > newest:
-                page = s.get(Page, page_id)
                 if page.last_hash != content.content_hash:
                     # The validators describe the previous content; a 304 must not confirm the imported one.
                     page.etag = page.last_modified = None

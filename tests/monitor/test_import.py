@@ -105,7 +105,8 @@ def test_older_import_slots_before_the_crawled_history_without_alerts(watched, d
     (site.dir / "guide.html").write_text(notice(2025, 450), encoding="utf-8")
     changed = check(sources, db_url)
     assert changed.returncode == 0 and "alerts: 1 sent" in changed.stdout, changed.stdout
-    (fee,) = [c for c in ChangeStore(db).changes() if c["kind"] == "personal_contribution" and c["id"] > every[-1]["id"]]
+    (fee,) = [c for c in ChangeStore(db).changes()
+              if c["kind"] == "personal_contribution" and c["id"] > every[-1]["id"]]
     assert (fee["snapshot_before"], fee["old"]["amount"], fee["new"]["amount"]) == (crawled[0]["id"], 420, 450)
     assert len(receiver.posts) == 1 and "个人缴费 420 → 450" in receiver.posts[0][1]["message"]
 
