@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     rex.add_argument("--since", metavar="DATE", help="only snapshots fetched on or after DATE (YYYY-MM-DD, China time)")
     rex.add_argument("--source", metavar="NAME", help="only this source (as stored in the database)")
     rex.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
-    rex.add_argument("--workers", type=int, metavar="N", help="extraction processes (default: the CPU count)")
+    rex.add_argument("--workers", type=int, metavar="N", help="extraction processes (default: the CPU count; 1 = in this process)")
 
     imp = sub.add_parser("import", help="load saved pages into the history as if crawled at a given time (no alerts)")
     _common(imp)

@@ -26,9 +26,9 @@ def stores(db_url):
     ids = snapshots.sync_sources([SourceSpec(name="太原", url=URL)])
     page_id = next(p.page_id for p in snapshots.pages_to_check())
     # One crawled fetch at T0, with validators.
-    snapshots.record_checks(None, [CheckRecord(page_id=page_id, checked_at=T0, content=content("缴费截止日期为3月31日。"),
-                                               etag='"v2"',
-                                               last_modified="Sat, 01 Mar 2025 01:00:00 GMT")])
+    first = CheckRecord(page_id=page_id, checked_at=T0, content=content("缴费截止日期为3月31日。"), etag='"v2"',
+                        last_modified="Sat, 01 Mar 2025 01:00:00 GMT")
+    snapshots.record_checks(None, [first])
     return db, BackfillStore(db), snapshots, ids["太原"], page_id
 
 
