@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     rex.add_argument("--since", metavar="DATE", help="only snapshots fetched on or after DATE (YYYY-MM-DD, China time)")
     rex.add_argument("--source", metavar="NAME", help="only this source (as stored in the database)")
     rex.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
-    rex.add_argument("--workers", type=int, metavar="N", help="extraction processes (default: the CPU count; 1 = in this process)")
+    rex.add_argument("--workers", type=int, metavar="N",
+                     help="extraction processes (default: the CPU count; 1 = in this process)")
 
     imp = sub.add_parser("import", help="load saved pages into the history as if crawled at a given time (no alerts)")
     _common(imp)
@@ -272,11 +273,17 @@ def _since(value: str | None) -> datetime | None:
 def cmd_reextract(args) -> int:
     from monitor.reextract import ReextractError, reextract
     since = _since(args.since)
+
+    def progress(done) -> None:  # a terminal sees the batches go by; cron gets only the summary line
+        print(f"\rreextract: {done.pages} pages, {done.extracted} snapshots extracted", end="", file=sys.stderr)
+
     try:
         result = reextract(Database(args.db), since=since, source=args.source, dry_run=args.dry_run,
-                           workers=args.workers)
+                           workers=args.workers, progress=progress if sys.stderr.isatty() else None)
     except ReextractError as exc:
         raise ConfigError(str(exc)) from None
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
     for line in result.lines if args.dry_run else ():
         print(line)
     print(result.summary())

@@ -212,12 +212,13 @@ class Recomputer:
 
 def reextract(db: Database, *, since: datetime | None = None, source: str | None = None,
               version: str = EXTRACTOR_VERSION, extractor: Extractor | None = None, dry_run: bool = False,
-              workers: int | None = None, page_batch: int = PAGE_BATCH) -> ReextractResult:
+              workers: int | None = None, page_batch: int = PAGE_BATCH,
+              progress: Callable[[RecomputeStats], None] | None = None) -> ReextractResult:
     """Re-extract the stored snapshots (fetched since `since`, of `source`) under `version` and recompute
     the changes between them, page batch by page batch, without queueing alerts.
 
     `extractor` (facts_of's signature) and `version` let tests run another extractor; the CLI always
-    uses the code's own EXTRACTOR_VERSION.
+    uses the code's own EXTRACTOR_VERSION. `progress` is called with the running totals after each batch.
     """
     backfill = BackfillStore(db)
     source_id = None
@@ -240,6 +241,8 @@ def reextract(db: Database, *, since: datetime | None = None, source: str | None
                 break
             result.add(worker.pages(page_ids, since))
             after = page_ids[-1]
+            if progress is not None:
+                progress(result)
         status = "reextracted"
     finally:
         worker.close()

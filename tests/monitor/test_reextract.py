@@ -101,7 +101,10 @@ def test_reextract_recomputes_changes_keeps_old_facts_and_alerts_nothing(crawled
 
 def test_reextract_is_idempotent(crawled, db_url):
     db = Database(db_url)
-    first = reextract(db, version="2", workers=1)  # the same rules under a new version label
+    batches = []
+    first = reextract(db, version="2", workers=1, page_batch=1,  # the same rules under a new version label
+                      progress=lambda done: batches.append((done.pages, done.extracted)))
+    assert batches == [(1, 2), (2, 4)]  # one page per batch, facts stored batch by batch
     assert (first.extracted, first.already, first.facts_before) == (4, 0, first.facts_after)
     assert (first.added, first.removed, first.kept) == (0, 0, 8)  # same facts: the same changes, kept
     changes = ChangeStore(db).changes()
