@@ -6,8 +6,13 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import check, run_cli, write_sources
+from monitor.config import load_config
+from monitor.diff_stage import diff_and_queue
+from monitor.extract_stage import extract_pending
+from spiders.processing import cut_page
 from storage import ChangeStore, Database, SnapshotStore
 from storage.backfill import BackfillStore
+from storage.store import CheckRecord, PageContent
 
 
 def notice(year: int, fee: int, deadline: str = "12月31日", charset: str = "utf-8") -> str:
@@ -109,6 +114,33 @@ def test_older_import_slots_before_the_crawled_history_without_alerts(watched, d
               if c["kind"] == "personal_contribution" and c["id"] > every[-1]["id"]]
     assert (fee["snapshot_before"], fee["old"]["amount"], fee["new"]["amount"]) == (crawled[0]["id"], 420, 450)
     assert len(receiver.posts) == 1 and "个人缴费 420 → 450" in receiver.posts[0][1]["message"]
+
+
+def test_an_import_between_two_crawled_versions_splits_their_change(watched, db_url, tmp_path):
+    site, sources = watched
+    url = site.url("guide.html")
+    db = Database(db_url)
+    store = SnapshotStore(db)
+    store.sync_sources([s.spec() for s in load_config(sources).sources])
+    page_id = next(p.page_id for p in store.pages_to_check() if p.url == url)
+    # Two crawled versions on chosen days, stored and diffed by the crawl's own stages.
+    for day, fee in ((1, 380), (20, 420)):
+        body = notice(2025, fee).encode()
+        cut = cut_page(body, None, url)
+        content = PageContent(main_text=cut.main_text, title=cut.title, published_at=cut.published_at,
+                              final_url=url, encoding=cut.encoding, profile=cut.profile, raw=body, meta=cut.meta)
+        when = datetime(2024, 9, day, 2, tzinfo=timezone.utc)
+        store.record_checks(None, [CheckRecord(page_id=page_id, checked_at=when, content=content)])
+        extract_pending(store, workers=1)
+        diff_and_queue(db, None)
+    fees = lambda: sorted((c["old"]["amount"], c["new"]["amount"], c["snapshot_before"], c["snapshot_after"])  # noqa: E731
+                          for c in ChangeStore(db).changes() if c["kind"] == "personal_contribution")
+    first, second = (s["id"] for s in store.snapshots())
+    assert fees() == [(380, 420, first, second)]
+    proc = import_(sources, db_url, save(tmp_path, "mid.html", notice(2025, 400)), url, "2024-09-10")
+    assert proc.returncode == 0, proc.stderr
+    middle = store.snapshots()[-1]["id"]
+    assert fees() == [(380, 400, first, middle), (400, 420, middle, second)]
 
 
 def test_same_file_and_time_twice_is_already_imported(watched, db_url, tmp_path):
