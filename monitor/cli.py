@@ -11,8 +11,9 @@ import json
 import signal
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from monitor.check import (
     EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
@@ -41,6 +42,12 @@ def _seconds(value: str) -> float:
     if seconds < 0:
         raise argparse.ArgumentTypeError("seconds must not be negative")
     return seconds
+
+
+def _wait_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--wait", nargs="?", type=_seconds, const=float("inf"), default=None, metavar="SECONDS",
+                   help=f"when a check is running, wait for it (at most SECONDS) instead of exiting with code "
+                        f"{EXIT_LOCKED}; {what} holds the same lock, so it never interleaves with a crawl")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,6 +113,26 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the scores and misses as JSON")
     ev.add_argument("--misses", action="store_true", help="also list missed and spurious facts per document")
 
+    rex = sub.add_parser("reextract", help="recompute facts and changes of stored snapshots under the current "
+                                           "extractor version (no alerts)")
+    _common(rex)
+    rex.add_argument("--since", metavar="DATE", help="only snapshots fetched on or after DATE (YYYY-MM-DD, China time)")
+    rex.add_argument("--source", metavar="NAME", help="only this source (as stored in the database)")
+    rex.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
+    rex.add_argument("--workers", type=int, metavar="N",
+                     help="extraction processes (default: the CPU count; 1 = in this process)")
+
+    _wait_option(rex, "reextract")
+    imp = sub.add_parser("import", help="load saved pages into the history as if crawled at a given time (no alerts)")
+    _common(imp)
+    imp.add_argument("path", metavar="DIR|FILE", help="an .html page, or a folder of pages listed in its manifest.csv")
+    imp.add_argument("--url", help="the URL the page was saved from (must belong to a configured source)")
+    imp.add_argument("--fetched-at", metavar="TIME",
+                     help="when it was saved: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+08:00] (naive = Asia/Shanghai)")
+    imp.add_argument("--manifest", metavar="FILE",
+                     help="for a folder: CSV with columns file,url,fetched_at (default: DIR/manifest.csv)")
+
+    _wait_option(imp, "import")
     demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
     demo.add_argument("--db", metavar="URL", default=None,
                       help="database URL (default: a new SQLite file in a temporary folder)")
@@ -343,6 +370,67 @@ def cmd_eval(args) -> int:
     return EXIT_OK if report.passed else EXIT_SOME_FAILED
 
 
+def _since(value: str | None) -> datetime | None:
+    from zoneinfo import ZoneInfo
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=ZoneInfo(CHINA))
+    except ValueError:
+        raise ConfigError(f"--since {value!r}: expected YYYY-MM-DD") from None
+
+
+def cmd_reextract(args) -> int:
+    from monitor.reextract import ReextractError, reextract
+    since = _since(args.since)
+
+    def progress(done) -> None:  # a terminal sees the batches go by; cron gets only the summary line
+        print(f"\rreextract: {done.pages} pages, {done.extracted} snapshots extracted", end="", file=sys.stderr)
+
+    db = Database(args.db)
+    try:
+        with _check_lock(db, args.wait):
+            result = reextract(db, since=since, source=args.source, dry_run=args.dry_run,
+                               workers=args.workers, progress=progress if sys.stderr.isatty() else None)
+    except ReextractError as exc:
+        raise ConfigError(str(exc)) from None
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for line in result.lines if args.dry_run else ():
+        print(line)
+    print(result.summary())
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from monitor.extract import InputError
+    from monitor.importer import collect, import_pages, local_time
+    try:
+        items = collect(args.path, args.url, args.fetched_at, args.manifest)
+        config = load_config(args.sources)
+        with _check_lock(Database(args.db), args.wait):
+            result = import_pages(items, config, args.db)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    for item in result.already:
+        print(f"already imported: {item.path} ({item.url} at {local_time(item)})")
+    print(result.summary())
+    return EXIT_OK
+
+
+@contextmanager
+def _check_lock(db: Database, wait: float | None) -> Iterator[None]:
+    """Hold the check lock, so a command rewriting history never interleaves with a crawl's diff stage."""
+    from monitor.check import CHECK_LOCK
+    from storage.locks import DatabaseLock
+    lock = DatabaseLock(db, CHECK_LOCK)
+    lock.acquire(wait)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def cmd_demo(args) -> int:
     from monitor.demo import run_demo
     return run_demo(db_url=args.db, keep=args.keep)
@@ -359,7 +447,8 @@ def _local(dt: datetime | None) -> str:
     return dt.astimezone(ZoneInfo(CHINA)).strftime("%Y-%m-%d %H:%M")
 
 
-COMMANDS = {"check": cmd_check, "run": cmd_run, "status": cmd_status, "sources": cmd_sources, "changes": cmd_changes, "alerts": cmd_alerts,
-            "extract": cmd_extract,
+COMMANDS = {"check": cmd_check, "run": cmd_run, "status": cmd_status, "sources": cmd_sources,
+            "changes": cmd_changes, "alerts": cmd_alerts,
+            "extract": cmd_extract, "reextract": cmd_reextract, "import": cmd_import,
             "eval": cmd_eval,
             "demo": cmd_demo}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from storage.db import Database
 from storage.models import Change, Check, Extraction, FactRow, Page, Snapshot, Source
@@ -45,11 +45,16 @@ class DiffData:
             for page_id in page_ids:
                 page, source = s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
                                          .where(Page.id == page_id)).one()
+                # Time order, not id order: an imported (backfilled) snapshot has a newer id than its time says.
                 pending = list(s.scalars(select(Snapshot).where(Snapshot.page_id == page_id, Snapshot.health.is_(None),
-                                                                extracted).order_by(Snapshot.id)))
+                                                                extracted).order_by(Snapshot.fetched_at, Snapshot.id)))
+                first = pending[0]
+                earlier = or_(Snapshot.fetched_at < first.fetched_at,
+                              and_(Snapshot.fetched_at == first.fetched_at, Snapshot.id < first.id))
                 history = list(s.scalars(select(Snapshot).where(Snapshot.page_id == page_id, Snapshot.health == "ok",
-                                                                Snapshot.id < pending[0].id)
-                                         .order_by(Snapshot.id.desc()).limit(HISTORY)))[::-1]
+                                                                earlier)
+                                         .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc())
+                                         .limit(HISTORY)))[::-1]
                 facts = self._facts(s, [x.id for x in history + pending], version)
                 info = dict(page_id=page.id, source_id=source.id, url=page.url, source=source.name,
                             discovered=self._discovered(s, page, source))
@@ -70,11 +75,9 @@ class DiffData:
         """The newest snapshot of every page of the enabled sources, when it is healthy (judged or being judged)."""
         pending_health = pending_health or {}
         with self.db.session() as s:
-            newest = (select(func.max(Snapshot.id)).join(Page, Snapshot.page_id == Page.id)
-                      .join(Source, Page.source_id == Source.id).where(Source.enabled.is_(True))
-                      .group_by(Snapshot.page_id))
-            rows = list(s.execute(select(Snapshot, Page, Source).join(Page, Snapshot.page_id == Page.id)
-                                  .join(Source, Page.source_id == Source.id).where(Snapshot.id.in_(newest))))
+            # The page's current snapshot (an older imported one may have a higher id).
+            rows = list(s.execute(select(Snapshot, Page, Source).join(Page, Snapshot.id == Page.last_snapshot_id)
+                                  .join(Source, Page.source_id == Source.id).where(Source.enabled.is_(True))))
             healthy = [(snap, page, src) for snap, page, src in rows
                        if pending_health.get(snap.id, snap.health) == "ok"]
             facts = self._facts(s, [snap.id for snap, _, _ in healthy], version)
@@ -93,12 +96,16 @@ class DiffData:
             # The newest `limit` checks of every page checked in this run, in one query.
             recent = (select(Check.page_id, Check.id.label("check_id"), Check.outcome, Check.error, Check.http_status,
                              Check.snapshot_id,
-                             func.row_number().over(partition_by=Check.page_id, order_by=Check.id.desc()).label("n"))
+                             func.row_number().over(
+                                 partition_by=Check.page_id,
+                                 order_by=(Check.checked_at.desc(), Check.id.desc())).label("n"),
+                             Check.checked_at)
                       .where(Check.page_id.in_(checked)).subquery())
             rows = s.execute(select(recent.c.page_id, recent.c.outcome, recent.c.error, recent.c.http_status,
                                     Snapshot.id, Snapshot.health)
                              .outerjoin(Snapshot, recent.c.snapshot_id == Snapshot.id)
-                             .where(recent.c.n <= limit).order_by(recent.c.page_id, recent.c.check_id)).all()
+                             .where(recent.c.n <= limit)
+                             .order_by(recent.c.page_id, recent.c.checked_at, recent.c.check_id)).all()
             pages = {p.id: (p, src) for p, src in s.execute(
                 select(Page, Source).join(Source, Page.source_id == Source.id).where(Page.id.in_(checked)))}
         by_page: dict[int, list] = {}

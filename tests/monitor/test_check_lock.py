@@ -8,9 +8,9 @@ import time
 
 from sqlalchemy import select
 
-from conftest import FAST, ROOT, write_sources
+from conftest import FAST, ROOT, run_cli, write_sources
 from storage import ChangeStore, Database
-from storage.locks import current_holder
+from storage.locks import DatabaseLock, current_holder
 from storage.models import Run
 
 
@@ -93,3 +93,20 @@ def test_wait_with_a_limit_gives_up_with_exit_4(site, tmp_path):
     assert "another check is running" in second.communicate()[1]
     assert first.wait(120) == 0
     assert len(all_runs(db_url)) == 1
+
+
+def test_reextract_and_import_wait_for_a_running_check(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    page = tmp_path / "old.html"
+    page.write_text("<html><body><div class='article'><p>2024年度个人缴费标准为每人每年380元。</p></div></body></html>",
+                    encoding="utf-8")
+    sources = write_sources(tmp_path / "sources.toml", '[[source]]\nname = "a"\nurl = "http://127.0.0.1:1/a.html"\n')
+    with DatabaseLock(Database(db_url), "check"):  # a crawl is running
+        rex = run_cli("reextract", "--db", db_url)
+        imp = run_cli("import", str(page), "--url", "http://127.0.0.1:1/a.html", "--fetched-at", "2024-10-01",
+                      "--sources", str(sources), "--db", db_url, "--wait", "0.5")
+    assert rex.returncode == imp.returncode == 4, (rex.stderr, imp.stderr)
+    assert "another check is running" in rex.stderr and "another check is running" in imp.stderr
+    imp = run_cli("import", str(page), "--url", "http://127.0.0.1:1/a.html", "--fetched-at", "2024-10-01",
+                  "--sources", str(sources), "--db", db_url)
+    assert imp.returncode == 0, imp.stderr

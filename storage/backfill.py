@@ -1,0 +1,234 @@
+"""Reads and writes of re-extraction and backfill: page timelines in time order, imported pages,
+and replacing a page's recomputed changes. No alerts are ever written here."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import delete, func, insert, select, update
+
+from storage.db import Database
+from storage.diffdata import DiffData
+from storage.models import Change, Check, Extraction, FactRow, Page, Snapshot, Source
+from storage.store import PageContent, SnapshotStore
+from storage.types import utcnow
+
+# Health of an imported snapshot until the import has judged it: not None, so a check's diff stage
+# (which judges health-None snapshots and alerts their changes) never picks it up.
+PENDING_IMPORT = "pending (import)"
+# The change types computed between consecutive snapshots of one page (recomputable from facts).
+DIFF_TYPES = ("fact_added", "fact_removed", "fact_changed", "text_changed", "revert")
+CONTENT_OUTCOMES = ("new", "changed", "unchanged", "not_modified")
+
+
+@dataclass
+class PageTimeline:
+    """A page and all its snapshots oldest first (by fetch time); `facts` is None without an extraction
+    of the requested version."""
+
+    page: dict
+    snapshots: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportState:
+    """What the history says about a page at one instant, before an import writes anything."""
+
+    checked_at_exists: bool  # a check at exactly that time is stored
+    hash_at: str | None  # content hash of the page's version at that time (newest snapshot not after it)
+    waiting: int  # snapshots of crawls not judged yet (a check's diff stage still owes them)
+
+
+class BackfillStore:
+    """Storage side of `policywatch reextract` and `policywatch import`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.snapshots = SnapshotStore(db)
+
+    # -- reads ---------------------------------------------------------------------
+    def source_id(self, name: str) -> int | None:
+        with self.db.session() as s:
+            return s.scalar(select(Source.id).where(Source.name == name))
+
+    def page_ids(self, *, since: datetime | None = None, source_id: int | None = None, after: int = 0,
+                 limit: int = 100) -> list[int]:
+        """Ids of pages with snapshots (fetched on or after `since`), ascending from `after`, at most `limit`."""
+        q = select(Snapshot.page_id).where(Snapshot.page_id > after)
+        if since is not None:
+            q = q.where(Snapshot.fetched_at >= since)
+        if source_id is not None:
+            q = q.join(Page, Snapshot.page_id == Page.id).where(Page.source_id == source_id)
+        q = q.group_by(Snapshot.page_id).order_by(Snapshot.page_id).limit(limit)
+        with self.db.session() as s:
+            return list(s.scalars(q))
+
+    def timelines(self, page_ids: Sequence[int], version: str) -> list[PageTimeline]:
+        """The pages with every snapshot in time order and its facts of `version` (None when not extracted)."""
+        if not page_ids:
+            return []
+        with self.db.session() as s:
+            out: dict[int, PageTimeline] = {}
+            for page, source in s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
+                                          .where(Page.id.in_(list(page_ids))).order_by(Page.id)):
+                out[page.id] = PageTimeline(dict(page_id=page.id, source_id=source.id, url=page.url,
+                                                 source=source.name,
+                                                 discovered=DiffData._discovered(s, page, source)))
+            snaps = list(s.scalars(select(Snapshot).where(Snapshot.page_id.in_(list(out)))
+                                   .order_by(Snapshot.page_id, Snapshot.fetched_at, Snapshot.id)))
+            facts = self._facts(s, [x.id for x in snaps], version)
+            for x in snaps:
+                page = out[x.page_id].page
+                out[x.page_id].snapshots.append(dict(
+                    id=x.id, fetched_at=x.fetched_at, main_text=x.main_text, content_hash=x.content_hash,
+                    url=x.final_url or page["url"], title=x.title, published_at=x.published_at,
+                    breadcrumb=(x.page_meta or {}).get("breadcrumb"), health=x.health, facts=facts.get(x.id),
+                    source_id=page["source_id"], page_id=x.page_id, source=page["source"]))
+            return list(out.values())
+
+    @staticmethod
+    def _facts(s, snapshot_ids: list[int], version: str) -> dict[int, list[dict]]:
+        out: dict[int, list[dict]] = {}
+        for chunk in _chunks(snapshot_ids, 500):
+            for snapshot_id in s.scalars(select(Extraction.snapshot_id).where(
+                    Extraction.snapshot_id.in_(chunk), Extraction.extractor_version == version)):
+                out[snapshot_id] = []
+            q = (select(Extraction.snapshot_id, FactRow).join(FactRow, FactRow.extraction_id == Extraction.id)
+                 .where(Extraction.snapshot_id.in_(chunk), Extraction.extractor_version == version)
+                 .order_by(FactRow.id))
+            for snapshot_id, f in s.execute(q):
+                out[snapshot_id].append(dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region,
+                                             evidence=f.evidence))
+        return out
+
+    def newest_fact_counts(self, snapshot_ids: Sequence[int]) -> dict[int, int]:
+        """Facts in each snapshot's newest stored extraction (any version); snapshots without one are absent."""
+        out: dict[int, int] = {}
+        with self.db.session() as s:
+            for chunk in _chunks(list(snapshot_ids), 500):
+                newest = (select(func.max(Extraction.id)).where(Extraction.snapshot_id.in_(chunk))
+                          .group_by(Extraction.snapshot_id))
+                q = (select(Extraction.snapshot_id, func.count(FactRow.id))
+                     .outerjoin(FactRow, FactRow.extraction_id == Extraction.id)
+                     .where(Extraction.id.in_(newest)).group_by(Extraction.snapshot_id))
+                out.update(dict(s.execute(q).all()))
+        return out
+
+    def page_changes(self, page_ids: Sequence[int]) -> dict[int, list[dict]]:
+        """The diff-type changes (not conflicts or source health) of the pages, oldest first."""
+        out: dict[int, list[dict]] = {p: [] for p in page_ids}
+        with self.db.session() as s:
+            q = (select(Change).where(Change.page_id.in_(list(page_ids)), Change.type.in_(DIFF_TYPES))
+                 .order_by(Change.id))
+            for c in s.scalars(q):
+                out[c.page_id].append(dict(
+                    id=c.id, type=c.type, kind=c.kind, identity=c.identity, old=c.old, new=c.new,
+                    severity=c.severity, snapshot_before=c.snapshot_before, snapshot_after=c.snapshot_after,
+                    evidence_before=c.evidence_before, evidence_after=c.evidence_after, url=c.url,
+                    detail=c.detail, region=c.region, plan_year=c.plan_year))
+        return out
+
+    # -- writes of a recomputation ----------------------------------------------------
+    def apply_recompute(self, *, delete_ids: Sequence[int], inserts: Sequence[dict],
+                        updates: dict[int, dict], health: dict[int, str]) -> None:
+        """Delete superseded changes, insert recomputed ones, update kept ones and set snapshot health,
+        in one transaction (no alerts)."""
+        now = utcnow()
+        with self.db.session() as s:
+            for chunk in _chunks(list(delete_ids), 500):
+                s.execute(delete(Change).where(Change.id.in_(chunk)))
+            if inserts:
+                s.execute(insert(Change), [{"detected_at": now, **c} for c in inserts])
+            for change_id, values in updates.items():
+                s.execute(update(Change).where(Change.id == change_id).values(**values))
+            for snapshot_id, value in health.items():
+                s.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(health=value))
+
+    # -- imports ---------------------------------------------------------------------
+    def find_page(self, source_name: str, url: str) -> int | None:
+        with self.db.session() as s:
+            return s.scalar(select(Page.id).join(Source, Page.source_id == Source.id)
+                            .where(Source.name == source_name, Page.url == url))
+
+    def import_page(self, source_id: int, url: str, seen_at: datetime, role: str = "article") -> int:
+        """The page of `url` in the source, registered (first seen at `seen_at`) if new."""
+        with self.db.session() as s:
+            page = s.scalar(select(Page).where(Page.source_id == source_id, Page.url == url))
+            if page is None:
+                page = Page(source_id=source_id, url=url, role=role, first_seen_at=seen_at)
+                s.add(page)
+                s.flush()
+            return page.id
+
+    def import_state(self, page_id: int, at: datetime) -> ImportState:
+        with self.db.session() as s:
+            exists = s.scalar(select(func.count()).select_from(Check)
+                              .where(Check.page_id == page_id, Check.checked_at == at)) > 0
+            return ImportState(exists, self._hash_at(s, page_id, at),
+                               s.scalar(select(func.count()).select_from(Snapshot)
+                                        .where(Snapshot.page_id == page_id, Snapshot.health.is_(None))))
+
+    @staticmethod
+    def _version_at(s, page_id: int, at: datetime):
+        return s.execute(select(Snapshot.id, Snapshot.content_hash)
+                         .where(Snapshot.page_id == page_id, Snapshot.fetched_at <= at)
+                         .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1)).first()
+
+    def _hash_at(self, s, page_id: int, at: datetime) -> str | None:
+        row = self._version_at(s, page_id, at)
+        return row.content_hash if row else None
+
+    def record_import(self, run_id: int, page_id: int, at: datetime, content: PageContent,
+                      meta: dict | None = None) -> tuple[str, int | None]:
+        """Store one imported page as a check at `at` (and a snapshot when its text differs from the
+        version current at `at`), atomically; returns (outcome, snapshot id). Outcome `already` when
+        a check at exactly `at` is stored. The page's current state (last snapshot, hash, validators)
+        moves only when `at` is newer than every fetch of the page; its first_seen_at moves back to `at`
+        when the import is older (the page existed then)."""
+        with self.db.session() as s:
+            if s.scalar(select(func.count()).select_from(Check)
+                        .where(Check.page_id == page_id, Check.checked_at == at)):
+                return "already", None
+            previous = self._version_at(s, page_id, at)
+            newest = s.scalar(select(func.max(Check.checked_at))
+                              .where(Check.page_id == page_id, Check.outcome.in_(CONTENT_OUTCOMES)))
+            snapshot_id = None
+            if previous is not None and previous.content_hash == content.content_hash:
+                outcome = "unchanged"
+            else:
+                outcome = "new" if previous is None else "changed"
+                raw_id = self.snapshots._store_raws(s, [content])[content.raw_sha256]
+                snapshot_id = s.scalar(insert(Snapshot).returning(Snapshot.id).values(
+                    page_id=page_id, fetched_at=at, content_hash=content.content_hash, title=content.title,
+                    published_at=content.published_at, main_text=content.main_text, final_url=content.final_url,
+                    encoding=content.encoding, profile=content.profile,
+                    page_meta={**(content.meta or {}), "import": meta or {}}, raw_id=raw_id,
+                    health=PENDING_IMPORT))
+            s.execute(insert(Check).values(run_id=run_id, page_id=page_id, checked_at=at, outcome=outcome,
+                                           snapshot_id=snapshot_id))
+            page = s.get(Page, page_id)
+            if at < page.first_seen_at:
+                page.first_seen_at = at
+            if newest is None or at > newest:
+                if page.last_hash != content.content_hash:
+                    # The validators describe the previous content; a 304 must not confirm the imported one.
+                    page.etag = page.last_modified = None
+                page.last_hash = content.content_hash
+                page.last_snapshot_id = snapshot_id or previous.id
+            return outcome, snapshot_id
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def change_key(c: dict) -> tuple:
+    """What makes a recomputed change the same as a stored one (kept with its id, so alerts still point at it)."""
+    return (c["type"], c["kind"], c["identity"], c["snapshot_before"], c["snapshot_after"],
+            json.dumps(c["old"], sort_keys=True), json.dumps(c["new"], sort_keys=True))
+
+
+__all__ = ["BackfillStore", "DIFF_TYPES", "ImportState", "PENDING_IMPORT", "PageTimeline", "change_key"]
