@@ -53,10 +53,14 @@ _FACT_ROWS = """
 
 _SAME_FACT = "PARTITION BY page_id, kind, region, plan_year, value ORDER BY snapshot_id, fact_id"
 
+_RUN = "PARTITION BY page_id, kind, region, plan_year, value, run"
+
+# Window functions only (no GROUP BY): SQLite pushes a filter on kind / region / plan_year down through
+# windows partitioned by those columns, but not through a GROUP BY over a windowed subquery.
 FACT_HISTORY = f"""
 CREATE VIEW fact_history AS
 SELECT p.source_id, src.name AS source, g.page_id, p.url, g.kind, g.value, g.plan_year, g.region,
-       ff.evidence, g.snapshot_id, g.last_snapshot_id, g.first_seen,
+       ff.evidence, g.snapshot_id, g.last_snapshot_id, g.fetched_at AS first_seen,
        (SELECT c.checked_at FROM checks c
          WHERE c.page_id = g.page_id AND c.outcome <> 'error' AND c.checked_at >= ls.fetched_at
            AND c.checked_at < COALESCE((SELECT s3.fetched_at FROM snapshots s3
@@ -66,19 +70,18 @@ SELECT p.source_id, src.name AS source, g.page_id, p.url, g.kind, g.value, g.pla
        CASE WHEN g.last_snapshot_id = (SELECT s4.id FROM snapshots s4
                                         WHERE s4.page_id = g.page_id AND s4.health = 'ok'
                                         ORDER BY s4.id DESC LIMIT 1) THEN 1 ELSE 0 END AS is_current
-  FROM (SELECT page_id, kind, region, plan_year, value, run,
-               MIN(snapshot_id) AS snapshot_id, MAX(snapshot_id) AS last_snapshot_id,
-               MIN(fetched_at) AS first_seen, MIN(CASE WHEN is_start = 1 THEN fact_id END) AS first_fact_id
+  FROM (SELECT runs.*, MAX(snapshot_id) OVER ({_RUN}) AS last_snapshot_id,
+               ROW_NUMBER() OVER ({_RUN} ORDER BY snapshot_id, fact_id) AS rn
           FROM (SELECT r.*, SUM(is_start) OVER ({_SAME_FACT} ROWS UNBOUNDED PRECEDING) AS run
                   FROM (SELECT q.*,
                                CASE WHEN LAG(snapshot_id) OVER ({_SAME_FACT}) IN (prev_snapshot_id, snapshot_id)
                                     THEN 0 ELSE 1 END AS is_start
-                          FROM ({_FACT_ROWS}) q) r) runs
-         GROUP BY page_id, kind, region, plan_year, value, run) g
+                          FROM ({_FACT_ROWS}) q) r) runs) g
   JOIN pages p ON p.id = g.page_id
   JOIN sources src ON src.id = p.source_id
   JOIN snapshots ls ON ls.id = g.last_snapshot_id
-  JOIN facts ff ON ff.id = g.first_fact_id
+  JOIN facts ff ON ff.id = g.fact_id
+ WHERE g.rn = 1
 """
 
 LATEST_FACTS = """
