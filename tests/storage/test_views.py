@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from historydata import History, day, fact, fee
 from sqlalchemy import inspect, text
 
-from historydata import History, day, fact, fee
 from storage.models import Base
 
 VIEWS = {"fact_history", "latest_facts", "change_log", "source_health"}
@@ -115,7 +115,7 @@ def test_latest_facts_takes_each_sources_newest_healthy_snapshot(db_url):
 
 def test_latest_facts_keeps_every_value_of_the_newest_snapshot(db_url):
     h = History(db_url, {"太原医保": "http://127.0.0.1/a.html"})
-    group = lambda name: fact("eligible_group", {"name": name}, f"{name}可参保。")  # noqa: E731
+    group = lambda name: fact("eligible_group", {"name": name}, f"{name}可参保。")
     h.check("太原医保", day(0), "学生、灵活就业人员可参保", [group("学生"), group("灵活就业人员")])
     h.check("太原医保", day(1), "学生、新生儿可参保", [group("学生"), group("新生儿")])
     got = {(json.loads(r["value"])["name"], r["first_seen"])
