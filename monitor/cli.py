@@ -13,6 +13,8 @@ from typing import Sequence
 
 from monitor.check import EXIT_CONFIG, EXIT_DATABASE, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check
 from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
+from monitor.export import add_export_parser, cmd_export
+from monitor.history import add_history_parser, cmd_history
 from storage import Database, DatabaseError, SnapshotStore
 from storage.db import DB_ENV
 
@@ -74,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("corpus", metavar="DIR", help="folder of NNN.txt|html documents with NNN.json gold facts")
     ev.add_argument("--json", action="store_true", help="print the scores and misses as JSON")
     ev.add_argument("--misses", action="store_true", help="also list missed and spurious facts per document")
+
+    add_history_parser(sub)
+    add_export_parser(sub)
 
     demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
     demo.add_argument("--db", metavar="URL", default=None,
@@ -261,4 +266,5 @@ def _local(dt: datetime | None) -> str:
 COMMANDS = {"check": cmd_check, "sources": cmd_sources, "changes": cmd_changes, "alerts": cmd_alerts,
             "extract": cmd_extract,
             "eval": cmd_eval,
-            "demo": cmd_demo}
+            "demo": cmd_demo,
+            "history": cmd_history, "export": cmd_export}

@@ -7,6 +7,7 @@ from typing import Iterator
 
 from sqlalchemy import BigInteger, Integer, String, Text, and_, column, select, table
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
 
 from storage.db import Database, DatabaseError, _first_line, safe_url
 from storage.models import Extraction, Page, Snapshot, Source
@@ -97,8 +98,9 @@ class HistoryStore:
 
     def snapshots_query(self, f: HistoryFilter):
         # The current extraction of each snapshot (the newest row), as in the views, gives region and plan year.
-        newest = (select(Extraction.id).where(Extraction.snapshot_id == Snapshot.id)
-                  .order_by(Extraction.id.desc()).limit(1).scalar_subquery())
+        e2 = aliased(Extraction)
+        newest = (select(e2.id).where(e2.snapshot_id == Snapshot.id).order_by(e2.id.desc()).limit(1)
+                  .correlate(Snapshot).scalar_subquery())
         q = (select(Snapshot.id.label("snapshot_id"), Source.name.label("source"), Page.url, Snapshot.fetched_at,
                     Snapshot.title, Snapshot.published_at, Snapshot.final_url, Snapshot.health,
                     Snapshot.content_hash, Extraction.extractor_version, Extraction.region_code.label("region"),
