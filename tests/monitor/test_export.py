@@ -6,9 +6,9 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import ROOT, run_cli
 from historydata import History, day, fact, fee
+
 from storage import Database, HistoryFilter, HistoryStore
 
 BOM = "\ufeff".encode()
