@@ -641,6 +641,57 @@ def ensure_views(db: Database) -> list[str]:
     return missing
 
 
+# A rewrite of latest_facts for --alternatives: starts from each enabled page's newest healthy snapshot (≈ 10 facts
+# per page) instead of computing every page's whole fact history and keeping is_current; a fact's run start is
+# found by walking back over the page's healthy snapshots (ix_snapshots_page_id_id) to the newest one that does
+# not hold it; last_seen is probed once per page. Same columns and rows as the view (checked when run).
+ALT_LATEST_FACTS = """
+WITH n AS MATERIALIZED (
+    SELECT p.id AS page_id, p.source_id, src.name AS source, p.url, s.id AS snapshot_id, s.fetched_at AS snapshot_at,
+           (SELECT MAX(e.id) FROM extractions e WHERE e.snapshot_id = s.id) AS extraction_id,
+           (SELECT c.checked_at FROM checks c
+             WHERE c.page_id = p.id AND c.outcome <> 'error' AND c.checked_at >= s.fetched_at
+               AND c.checked_at < COALESCE((SELECT s3.fetched_at FROM snapshots s3
+                                             WHERE s3.page_id = p.id AND s3.id > s.id
+                                             ORDER BY s3.id LIMIT 1), '9999-12-31 23:59:59')
+             ORDER BY c.checked_at DESC LIMIT 1) AS last_seen
+      FROM pages p
+      JOIN sources src ON src.id = p.source_id
+      JOIN snapshots s ON s.id = (SELECT s4.id FROM snapshots s4 WHERE s4.page_id = p.id AND s4.health = 'ok'
+                                   ORDER BY s4.id DESC LIMIT 1)
+     WHERE src.enabled = TRUE
+),
+cur AS MATERIALIZED (
+    SELECT n.source_id, n.source, n.page_id, n.url, f.kind, CAST(f.value AS TEXT) AS value, f.plan_year, f.region,
+           n.snapshot_id AS last_snapshot_id, n.snapshot_at, n.last_seen,
+           MAX(n.snapshot_at) OVER (PARTITION BY n.source_id, f.region, f.kind, f.plan_year) AS newest_at,
+           (SELECT s5.id FROM snapshots s5
+             WHERE s5.page_id = n.page_id AND s5.health = 'ok' AND s5.id < n.snapshot_id
+               AND NOT EXISTS (SELECT 1 FROM facts f5
+                                WHERE f5.extraction_id = (SELECT MAX(e5.id) FROM extractions e5
+                                                           WHERE e5.snapshot_id = s5.id)
+                                  AND f5.kind = f.kind
+                                  AND COALESCE(f5.region, '') = COALESCE(f.region, '')
+                                  AND COALESCE(f5.plan_year, -1) = COALESCE(f.plan_year, -1)
+                                  AND CAST(f5.value AS TEXT) = CAST(f.value AS TEXT))
+             ORDER BY s5.id DESC LIMIT 1) AS before_id
+      FROM n JOIN facts f ON f.extraction_id = n.extraction_id
+)
+SELECT cur.source_id, cur.source, cur.page_id, cur.url, cur.kind, cur.value, cur.plan_year, cur.region,
+       ff.evidence, fs.id AS snapshot_id, cur.last_snapshot_id, fs.fetched_at AS first_seen, cur.last_seen
+  FROM cur
+  JOIN snapshots fs ON fs.id = (SELECT MIN(s.id) FROM snapshots s
+                                 WHERE s.page_id = cur.page_id AND s.health = 'ok'
+                                   AND s.id > COALESCE(cur.before_id, 0) AND s.id <= cur.last_snapshot_id)
+  JOIN facts ff ON ff.id = (SELECT MIN(f6.id) FROM facts f6
+                             WHERE f6.extraction_id = (SELECT MAX(e6.id) FROM extractions e6 WHERE e6.snapshot_id = fs.id)
+                               AND f6.kind = cur.kind AND COALESCE(f6.region, '') = COALESCE(cur.region, '')
+                               AND COALESCE(f6.plan_year, -1) = COALESCE(cur.plan_year, -1)
+                               AND CAST(f6.value AS TEXT) = cur.value)
+ WHERE cur.snapshot_at = cur.newest_at
+"""
+
+
 def attempt(fn):
     """fn() or the exception's first line (a measurement that cannot run is reported, not fatal)."""
     try:
@@ -724,6 +775,8 @@ def main() -> int:
                     help="--db already holds a generated history: skip generation, re-run the newest migration "
                          "(downgrade one, upgrade head: picks up changed views/indexes) and measure")
     ap.add_argument("--explain", action="store_true", help="print the query plans")
+    ap.add_argument("--alternatives", action="store_true",
+                    help="also time ALT_LATEST_FACTS (a proposed latest_facts) and check it returns the view's rows")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
 
@@ -791,8 +844,10 @@ def main() -> int:
             log(attempt(lambda: explain(db, history_sql(db, region, HISTORY_KIND), {}))[0] or "    (no plan)")
         res, err = attempt(lambda: timed(lambda: latest_facts(db), args.repeat))
         fig.update(latest_facts_error=err)
+        latest_rows = None
         if res:
             med, times, rows = res
+            latest_rows = rows
             fig.update(latest_facts_ms=med * 1000, latest_facts_rows=len(rows))
             log(f"(b) SELECT * FROM latest_facts: {len(rows):,} rows, median {med * 1000:.0f} ms "
                 f"(runs {', '.join(f'{t * 1000:.0f}' for t in times)})")
@@ -800,6 +855,21 @@ def main() -> int:
             log(f"(b) latest_facts: cannot run: {err}")
         if args.explain:
             log(attempt(lambda: explain(db, "SELECT * FROM latest_facts", {}))[0] or "    (no plan)")
+        if args.alternatives:
+            def alt():
+                with db.engine.connect() as conn:
+                    return conn.execute(sa.text(ALT_LATEST_FACTS)).all()
+            res, err = attempt(lambda: timed(alt, args.repeat))
+            if res:
+                med, times, alt_rows = res
+                fig.update(alt_latest_facts_ms=med * 1000)
+                same = latest_rows is not None and sorted(map(repr, alt_rows)) == sorted(map(repr, latest_rows))
+                log(f"    alternative (ALT_LATEST_FACTS): {len(alt_rows):,} rows, median {med * 1000:.0f} ms "
+                    f"(runs {', '.join(f'{t * 1000:.0f}' for t in times)}); same rows as the view: {same}")
+                if args.explain:
+                    log(attempt(lambda: explain(db, ALT_LATEST_FACTS, {}))[0] or "    (no plan)")
+            else:
+                log(f"    alternative (ALT_LATEST_FACTS): cannot run: {err}")
         out = tmp / "facts.parquet"
         label, export = export_path(db, out)
         res, err = attempt(lambda: timed(export, max(1, min(args.repeat, 3))))
