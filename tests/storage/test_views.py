@@ -152,3 +152,25 @@ def test_source_health_counts_consecutive_errors_since_the_last_success(db_url):
     assert (ty["consecutive_errors"], ty["failing"], ty["last_success_at"]) == (3, 1, day(2))
     assert (ty["checks"], ty["errors"], ty["snapshots"], ty["last_snapshot_at"]) == (6, 4, 1, day(0))
     assert (sx["consecutive_errors"], sx["failing"]) == (1, 0)
+
+
+def test_latest_facts_agrees_with_the_current_runs_of_fact_history(db_url):
+    h = History(db_url, {"太原医保": "http://127.0.0.1/a.html", "山西医保": "http://127.0.0.1/b.html"})
+    deadline = lambda d: fact("payment_deadline", {"date": d}, f"缴费截止日期为{d}。")  # noqa: E731
+    steps = [("太原医保", "v1", [fee(380), deadline("2025-02-25")], "ok"),
+             ("山西医保", "v1", [fee(400)], "ok"),
+             ("太原医保", "v2", [fee(380), deadline("2025-03-31")], "ok"),
+             ("太原医保", "维护中", [], "maintenance page"),
+             ("太原医保", "v3", [fee(380), fee(380), deadline("2025-03-31")], "ok"),  # stated twice
+             ("山西医保", "v2", [], "ok"),                                             # the fee vanished
+             ("太原医保", "v4", [fee(400), deadline("2025-03-31")], "ok"),
+             ("太原医保", "v5", [fee(380), deadline("2025-03-31")], "ok")]             # back to 380
+    for n, (source, text_, facts, health) in enumerate(steps):
+        h.check(source, day(n), text_, facts, health=health)
+        h.check(source, day(n + 0.5), text_)
+    columns = "source, kind, value, plan_year, region, snapshot_id, last_snapshot_id, first_seen, last_seen"
+    latest = sorted(map(repr, rows(h, f"SELECT {columns} FROM latest_facts")))
+    current = sorted(map(repr, rows(h, f"SELECT {columns} FROM fact_history WHERE is_current = 1")))
+    assert latest == current and len(latest) == 2
+    fees = rows(h, "SELECT value, first_seen FROM latest_facts WHERE kind = 'personal_contribution'")
+    assert [(json.loads(r["value"])["amount"], r["first_seen"]) for r in fees] == [(380, day(7))]

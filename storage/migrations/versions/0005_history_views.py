@@ -84,16 +84,76 @@ SELECT p.source_id, src.name AS source, g.page_id, p.url, g.kind, g.value, g.pla
  WHERE g.rn = 1
 """
 
-LATEST_FACTS = """
+
+def _same_fact(a: str, b: str, b_value: str | None = None) -> str:
+    """SQL: fact row `a` states the same fact as `b` (kind, value, region, plan year; NULL equals NULL).
+    `b_value` is b's value as text (default: `b.value`, already text)."""
+    # `|| ''` keeps the planners from reaching `a` through the (kind, region, plan_year) index: `a` is always
+    # reached through its extraction (a dozen rows), never through every fact of that kind.
+    return (f"{a}.kind || '' = {b}.kind AND CAST({a}.value AS TEXT) = {b_value or b + '.value'}"
+            f" AND ({a}.region = {b}.region OR ({a}.region IS NULL AND {b}.region IS NULL))"
+            f" AND ({a}.plan_year = {b}.plan_year OR ({a}.plan_year IS NULL AND {b}.plan_year IS NULL))")
+
+
+# SQL: extractions row `n` is its snapshot's newest.
+_NEWEST_EXTRACTION = ("NOT EXISTS (SELECT 1 FROM extractions {n}x"
+                      " WHERE {n}x.snapshot_id = {n}.snapshot_id AND {n}x.id > {n}.id)")
+
+# The fact_history runs that reach each page's newest healthy snapshot (is_current = 1), computed from those
+# snapshots' facts only: a run's start is found by walking back from the newest snapshot to the last healthy
+# one without the fact, so the cost grows with the number of pages, not with the whole history.
+# Evidence is the newest snapshot's sentence (fact_history: the first snapshot's).
+# The COUNT(*) OVER windows are fences: a subquery with a window is not inlined by SQLite or PostgreSQL, so a
+# correlated subquery in it runs once per row there instead of once per use further up.
+LATEST_FACTS = f"""
 CREATE VIEW latest_facts AS
 SELECT source_id, source, page_id, url, kind, value, plan_year, region, evidence, snapshot_id,
        last_snapshot_id, first_seen, last_seen
-  FROM (SELECT h.*, ls.fetched_at AS snapshot_at,
-               MAX(ls.fetched_at) OVER (PARTITION BY h.source_id, h.region, h.kind, h.plan_year) AS newest_at
-          FROM fact_history h
-          JOIN snapshots ls ON ls.id = h.last_snapshot_id
-          JOIN sources src ON src.id = h.source_id
-         WHERE h.is_current = 1 AND src.enabled = TRUE) t
+  FROM (SELECT v.*, fs.fetched_at AS first_seen,
+               MAX(v.snapshot_at) OVER (PARTITION BY v.source_id, v.region, v.kind, v.plan_year) AS newest_at
+          FROM (SELECT g.*,
+                       (SELECT s5.id FROM snapshots s5
+                         WHERE s5.page_id = g.page_id AND s5.health = 'ok' AND s5.id > COALESCE(g.gap_id, 0)
+                         ORDER BY s5.id LIMIT 1) AS snapshot_id
+                  FROM (SELECT cur.*,
+                               (SELECT s2.id FROM snapshots s2
+                                 WHERE s2.page_id = cur.page_id AND s2.id < cur.last_snapshot_id AND s2.health = 'ok'
+                                   AND NOT EXISTS (SELECT 1 FROM extractions e2 JOIN facts f2 ON f2.extraction_id = e2.id
+                                                    WHERE e2.snapshot_id = s2.id
+                                                      AND {_NEWEST_EXTRACTION.format(n="e2")}
+                                                      AND {_same_fact("f2", "cur")})
+                                 ORDER BY s2.id DESC LIMIT 1) AS gap_id,
+                               COUNT(*) OVER (PARTITION BY cur.kind, cur.region, cur.plan_year) AS fence2
+                          FROM (SELECT pl.source_id, pl.source, pl.page_id, pl.url, f.kind,
+                                       CAST(f.value AS TEXT) AS value, f.plan_year, f.region, f.evidence,
+                                       pl.last_snapshot_id, pl.snapshot_at, pl.last_seen
+                                  FROM (SELECT pn.*, s.fetched_at AS snapshot_at,
+                                               (SELECT c.checked_at FROM checks c
+                                                 WHERE c.page_id = pn.page_id AND c.outcome <> 'error'
+                                                   AND c.checked_at >= s.fetched_at
+                                                   AND c.checked_at < COALESCE(
+                                                       (SELECT s3.fetched_at FROM snapshots s3
+                                                         WHERE s3.page_id = pn.page_id AND s3.id > pn.last_snapshot_id
+                                                         ORDER BY s3.id LIMIT 1), {FOREVER})
+                                                 ORDER BY c.checked_at DESC LIMIT 1) AS last_seen,
+                                               COUNT(*) OVER (PARTITION BY pn.page_id) AS fence1
+                                          FROM (SELECT p.source_id, src.name AS source, p.id AS page_id, p.url,
+                                                       (SELECT s1.id FROM snapshots s1
+                                                         WHERE s1.page_id = p.id AND s1.health = 'ok'
+                                                         ORDER BY s1.id DESC LIMIT 1) AS last_snapshot_id
+                                                  FROM pages p JOIN sources src ON src.id = p.source_id
+                                                 WHERE src.enabled = TRUE) pn
+                                          CROSS JOIN snapshots s
+                                         WHERE s.id = pn.last_snapshot_id) pl
+                                  -- CROSS JOIN: SQLite keeps this order (pages drive; never every fact)
+                                  CROSS JOIN extractions e CROSS JOIN facts f
+                                 WHERE e.snapshot_id = pl.last_snapshot_id AND f.extraction_id = e.id
+                                   AND {_NEWEST_EXTRACTION.format(n="e")}
+                                   -- a fact stated twice in one snapshot is one row
+                                   AND NOT EXISTS (SELECT 1 FROM facts f0
+                                                    WHERE f0.extraction_id = f.extraction_id AND f0.id < f.id
+                                                      AND {_same_fact("f0", "f", "CAST(f.value AS TEXT)")})) cur) g) v
+          JOIN snapshots fs ON fs.id = v.snapshot_id) t
  WHERE snapshot_at = newest_at
 """
 
@@ -151,8 +211,8 @@ VIEWS = ("fact_history", "latest_facts", "change_log", "source_health")
 
 
 def upgrade() -> None:
-    # A page's snapshots by id: the previous / next / newest healthy snapshot of a page is one index probe.
-    op.create_index("ix_snapshots_page_id_id", "snapshots", ["page_id", "id"])
+    # A page's snapshots by id, with health: the previous / next / newest healthy snapshot is an index-only probe.
+    op.create_index("ix_snapshots_page_id_id_health", "snapshots", ["page_id", "id", "health"])
     for sql in (FACT_HISTORY, LATEST_FACTS, CHANGE_LOG, SOURCE_HEALTH):
         op.execute(sql)
 
@@ -160,4 +220,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in reversed(VIEWS):
         op.execute(f"DROP VIEW IF EXISTS {name}")
-    op.drop_index("ix_snapshots_page_id_id", table_name="snapshots")
+    op.drop_index("ix_snapshots_page_id_id_health", table_name="snapshots")
