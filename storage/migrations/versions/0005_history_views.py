@@ -9,7 +9,8 @@ The same SQL runs on SQLite and PostgreSQL (docs/schema.md describes the columns
   last_seen is the last successful check (any outcome but 'error') at or after the run's last snapshot
   and before the page's next snapshot (healthy or not), i.e. unchanged / not_modified checks extend it.
 * latest_facts: the fact_history runs still held by their page's newest healthy snapshot, of enabled
-  sources, and per (source, region, kind, plan year) only those of the newest such snapshot.
+  sources, and per (source, region, kind, plan year) only those of the newest such snapshot (evidence: the
+  newest snapshot's sentence).
 * change_log: changes with source name, URL and a one-line summary.
 * source_health: per source the last check, consecutive errors since the last successful check, counts.
 
