@@ -38,25 +38,29 @@ depends_on = None
 NEVER = "'0001-01-01 00:00:00'"
 FOREVER = "'9999-12-31 23:59:59'"
 
-# One row per fact of a healthy snapshot's current extraction, with the page's previous healthy snapshot.
+# One row per fact of a healthy snapshot's current extraction, with the page's previous and next healthy
+# snapshots.
 _FACT_ROWS = """
     SELECT f.id AS fact_id, f.kind, f.region, f.plan_year, CAST(f.value AS TEXT) AS value,
            s.id AS snapshot_id, s.page_id, s.fetched_at,
            (SELECT s2.id FROM snapshots s2
              WHERE s2.page_id = s.page_id AND s2.id < s.id AND s2.health = 'ok'
-             ORDER BY s2.id DESC LIMIT 1) AS prev_snapshot_id
+             ORDER BY s2.id DESC LIMIT 1) AS prev_snapshot_id,
+           (SELECT s6.id FROM snapshots s6
+             WHERE s6.page_id = s.page_id AND s6.id > s.id AND s6.health = 'ok'
+             ORDER BY s6.id LIMIT 1) AS next_snapshot_id
       FROM facts f
       JOIN extractions e ON e.id = f.extraction_id
       JOIN snapshots s ON s.id = e.snapshot_id
      WHERE s.health = 'ok'
        AND NOT EXISTS (SELECT 1 FROM extractions e2 WHERE e2.snapshot_id = e.snapshot_id AND e2.id > e.id)
 """
-
 _SAME_FACT = "PARTITION BY page_id, kind, region, plan_year, value ORDER BY snapshot_id, fact_id"
 
-_RUN = "PARTITION BY page_id, kind, region, plan_year, value, run"
-
-# Window functions only (no GROUP BY): SQLite pushes a filter on kind / region / plan_year down through
+# A run starts at a row whose previous row of the same fact is not in the page's previous healthy snapshot,
+# and ends at a row whose next one is not in the next healthy snapshot. Only those boundary rows go on to
+# the second window (a start row's end is itself or the next boundary row): the facts are sorted only once.
+# Window functions only, no GROUP BY: SQLite pushes a filter on kind / region / plan_year down through
 # windows partitioned by those columns, but not through a GROUP BY over a windowed subquery.
 FACT_HISTORY = f"""
 CREATE VIEW fact_history AS
@@ -71,18 +75,21 @@ SELECT p.source_id, src.name AS source, g.page_id, p.url, g.kind, g.value, g.pla
        CASE WHEN g.last_snapshot_id = (SELECT s4.id FROM snapshots s4
                                         WHERE s4.page_id = g.page_id AND s4.health = 'ok'
                                         ORDER BY s4.id DESC LIMIT 1) THEN 1 ELSE 0 END AS is_current
-  FROM (SELECT runs.*, MAX(snapshot_id) OVER ({_RUN}) AS last_snapshot_id,
-               ROW_NUMBER() OVER ({_RUN} ORDER BY snapshot_id, fact_id) AS rn
-          FROM (SELECT r.*, SUM(is_start) OVER ({_SAME_FACT} ROWS UNBOUNDED PRECEDING) AS run
-                  FROM (SELECT q.*,
-                               CASE WHEN LAG(snapshot_id) OVER ({_SAME_FACT}) IN (prev_snapshot_id, snapshot_id)
-                                    THEN 0 ELSE 1 END AS is_start
-                          FROM ({_FACT_ROWS}) q) r) runs) g
+  FROM (SELECT b.*,
+               CASE WHEN b.is_end = 1 THEN b.snapshot_id ELSE LEAD(b.snapshot_id) OVER ({_SAME_FACT}) END
+                 AS last_snapshot_id
+          FROM (SELECT q.*,
+                       CASE WHEN LAG(snapshot_id) OVER ({_SAME_FACT}) IN (prev_snapshot_id, snapshot_id)
+                            THEN 0 ELSE 1 END AS is_start,
+                       CASE WHEN LEAD(snapshot_id) OVER ({_SAME_FACT}) IN (next_snapshot_id, snapshot_id)
+                            THEN 0 ELSE 1 END AS is_end
+                  FROM ({_FACT_ROWS}) q) b
+         WHERE b.is_start = 1 OR b.is_end = 1) g
   JOIN pages p ON p.id = g.page_id
   JOIN sources src ON src.id = p.source_id
   JOIN snapshots ls ON ls.id = g.last_snapshot_id
   JOIN facts ff ON ff.id = g.fact_id
- WHERE g.rn = 1
+ WHERE g.is_start = 1
 """
 
 
