@@ -112,7 +112,8 @@ _NEWEST_EXTRACTION = ("NOT EXISTS (SELECT 1 FROM extractions {n}x"
 # one without the fact, so the cost grows with the number of pages, not with the whole history.
 # Evidence is the newest snapshot's sentence (fact_history: the first snapshot's).
 # The COUNT(*) OVER windows are fences: a subquery with a window is not inlined by SQLite or PostgreSQL, so a
-# correlated subquery in it runs once per row there instead of once per use further up.
+# correlated subquery in it runs once per row there instead of once per use further up. Each fence is used
+# (`fence > 0`, always true): PostgreSQL drops unused window columns, and with them the fence.
 LATEST_FACTS = f"""
 CREATE VIEW latest_facts AS
 SELECT source_id, source, page_id, url, kind, value, plan_year, region, evidence, snapshot_id,
@@ -155,12 +156,14 @@ SELECT source_id, source, page_id, url, kind, value, plan_year, region, evidence
                                          WHERE s.id = pn.last_snapshot_id) pl
                                   -- CROSS JOIN: SQLite keeps this order (pages drive; never every fact)
                                   CROSS JOIN extractions e CROSS JOIN facts f
-                                 WHERE e.snapshot_id = pl.last_snapshot_id AND f.extraction_id = e.id
+                                 WHERE pl.fence1 > 0
+                                   AND e.snapshot_id = pl.last_snapshot_id AND f.extraction_id = e.id
                                    AND {_NEWEST_EXTRACTION.format(n="e")}
                                    -- a fact stated twice in one snapshot is one row
                                    AND NOT EXISTS (SELECT 1 FROM facts f0
                                                     WHERE f0.extraction_id = f.extraction_id AND f0.id < f.id
-                                                      AND {_same_fact("f0", "f", "CAST(f.value AS TEXT)")})) cur) g) v
+                                                      AND {_same_fact("f0", "f", "CAST(f.value AS TEXT)")})) cur) g
+                 WHERE g.fence2 > 0) v
           JOIN snapshots fs ON fs.id = v.snapshot_id) t
  WHERE snapshot_at = newest_at
 """
