@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import BigInteger, Integer, String, Text, and_, column, select, table
+from sqlalchemy import BigInteger, Integer, String, Text, and_, column, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
@@ -124,6 +124,9 @@ class HistoryStore:
                  "snapshots": self.snapshots_query}[name](f)
         try:
             with self.db.engine.connect() as conn:
+                if self.db.dialect == "postgresql":
+                    # fact_history sorts every matching fact once; keep a whole-table export's sort in memory.
+                    conn.execute(text("SET LOCAL work_mem = '64MB'"))
                 result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(query)
                 for part in result.mappings().partitions():
                     yield [_plain(dict(row)) for row in part]
