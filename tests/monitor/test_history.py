@@ -83,7 +83,7 @@ def test_history_json_shape(shanxi):
                    "snapshot_id": row["snapshot_id"], "last_snapshot_id": row["snapshot_id"]}
 
 
-def test_history_table_shows_value_times_and_evidence(shanxi):
+def test_history_table_shows_region_value_times_and_source(shanxi):
     proc = run_cli("history", "--db", shanxi, "--region", "太原市", "--plan-year", "2025")
     assert proc.returncode == 0, proc.stderr
     line = next(line for line in proc.stdout.splitlines() if "400" in line)

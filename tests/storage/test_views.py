@@ -174,3 +174,16 @@ def test_latest_facts_agrees_with_the_current_runs_of_fact_history(db_url):
     assert latest == current and len(latest) == 2
     fees = rows(h, "SELECT value, first_seen FROM latest_facts WHERE kind = 'personal_contribution'")
     assert [(json.loads(r["value"])["amount"], r["first_seen"]) for r in fees] == [(380, day(7))]
+
+
+def test_migration_0005_downgrades_and_upgrades_again(db_url):
+    from alembic import command
+    h = History(db_url, {"太原医保": "http://127.0.0.1/a.html"})
+    h.check("太原医保", day(0), "个人缴费380元", [fee(380)])
+    cfg = h.db._alembic_config()
+    with h.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    assert not VIEWS & set(inspect(h.db.engine).get_view_names())
+    h.db.migrate()
+    assert timeline(h) == [(380, day(0), day(0))]
