@@ -118,7 +118,7 @@ LATEST_FACTS = f"""
 CREATE VIEW latest_facts AS
 SELECT source_id, source, page_id, url, kind, value, plan_year, region, evidence, snapshot_id,
        last_snapshot_id, first_seen, last_seen
-  FROM (SELECT v.*, fs.fetched_at AS first_seen,
+  FROM (SELECT v.*, (SELECT fs.fetched_at FROM snapshots fs WHERE fs.id = v.snapshot_id) AS first_seen,
                MAX(v.snapshot_at) OVER (PARTITION BY v.source_id, v.region, v.kind, v.plan_year) AS newest_at
           FROM (SELECT g.*,
                        (SELECT s5.id FROM snapshots s5
@@ -127,9 +127,10 @@ SELECT source_id, source, page_id, url, kind, value, plan_year, region, evidence
                   FROM (SELECT cur.*,
                                (SELECT s2.id FROM snapshots s2
                                  WHERE s2.page_id = cur.page_id AND s2.id < cur.last_snapshot_id AND s2.health = 'ok'
-                                   AND NOT EXISTS (SELECT 1 FROM extractions e2 JOIN facts f2 ON f2.extraction_id = e2.id
-                                                    WHERE e2.snapshot_id = s2.id
-                                                      AND {_NEWEST_EXTRACTION.format(n="e2")}
+                                   AND NOT EXISTS (SELECT 1 FROM facts f2
+                                                    WHERE f2.extraction_id = (SELECT e2.id FROM extractions e2
+                                                                               WHERE e2.snapshot_id = s2.id
+                                                                               ORDER BY e2.id DESC LIMIT 1)
                                                       AND {_same_fact("f2", "cur")})
                                  ORDER BY s2.id DESC LIMIT 1) AS gap_id,
                                COUNT(*) OVER (PARTITION BY cur.kind, cur.region, cur.plan_year) AS fence2
@@ -164,7 +165,7 @@ SELECT source_id, source, page_id, url, kind, value, plan_year, region, evidence
                                                     WHERE f0.extraction_id = f.extraction_id AND f0.id < f.id
                                                       AND {_same_fact("f0", "f", "CAST(f.value AS TEXT)")})) cur) g
                  WHERE g.fence2 > 0) v
-          JOIN snapshots fs ON fs.id = v.snapshot_id) t
+       ) t
  WHERE snapshot_at = newest_at
 """
 
