@@ -19,6 +19,8 @@ from monitor.check import (
     EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
 )
 from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
+from monitor.export import add_export_parser, cmd_export
+from monitor.history import add_history_parser, cmd_history
 from storage import Database, DatabaseError, SnapshotStore
 from storage.db import DB_ENV
 from storage.locks import LockBusy
@@ -133,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="for a folder: CSV with columns file,url,fetched_at (default: DIR/manifest.csv)")
 
     _wait_option(imp, "import")
+    add_history_parser(sub)
+    add_export_parser(sub)
     demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
     demo.add_argument("--db", metavar="URL", default=None,
                       help="database URL (default: a new SQLite file in a temporary folder)")
@@ -451,4 +455,5 @@ COMMANDS = {"check": cmd_check, "run": cmd_run, "status": cmd_status, "sources":
             "changes": cmd_changes, "alerts": cmd_alerts,
             "extract": cmd_extract, "reextract": cmd_reextract, "import": cmd_import,
             "eval": cmd_eval,
-            "demo": cmd_demo}
+            "demo": cmd_demo,
+            "history": cmd_history, "export": cmd_export}

@@ -92,7 +92,9 @@ class Snapshot(Base):
     """A version of a page's main content; a new row only when the normalized main text changes."""
 
     __tablename__ = "snapshots"
-    __table_args__ = (Index("ix_snapshots_page_id_fetched_at", "page_id", "fetched_at"),)
+    # (page_id, id, health): the previous / next / newest snapshot of a page, as the history views (0005) look them up.
+    __table_args__ = (Index("ix_snapshots_page_id_fetched_at", "page_id", "fetched_at"),
+                      Index("ix_snapshots_page_id_id_health", "page_id", "id", "health"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
