@@ -34,42 +34,68 @@ class DiffData:
         return dict(id=snap.id, main_text=snap.main_text, content_hash=snap.content_hash, url=snap.final_url or page.url,
                     facts=facts, source_id=source.id, page_id=page.id, source=source.name, health=snap.health)
 
-    def pages_to_diff(self, version: str) -> Iterator[tuple[dict, list[dict], list[dict]]]:
+    def pages_to_diff(self, version: str, chunk: int = 200) -> Iterator[tuple[dict, list[dict], list[dict]]]:
         """(page, healthy history oldest first, snapshots to judge oldest first) for pages with unjudged snapshots
-        whose facts of `version` are stored."""
+        whose facts of `version` are stored. Reads `chunk` pages at a time in a fixed number of queries."""
         with self.db.session() as s:
             extracted = select(Extraction.id).where(Extraction.snapshot_id == Snapshot.id,
                                                     Extraction.extractor_version == version).exists()
             page_ids = list(s.scalars(select(Snapshot.page_id).where(Snapshot.health.is_(None), extracted)
                                       .group_by(Snapshot.page_id).order_by(Snapshot.page_id)))
-            for page_id in page_ids:
-                page, source = s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
-                                         .where(Page.id == page_id)).one()
-                # Time order, not id order: an imported (backfilled) snapshot has a newer id than its time says.
-                pending = list(s.scalars(select(Snapshot).where(Snapshot.page_id == page_id, Snapshot.health.is_(None),
-                                                                extracted).order_by(Snapshot.fetched_at, Snapshot.id)))
-                first = pending[0]
-                earlier = or_(Snapshot.fetched_at < first.fetched_at,
-                              and_(Snapshot.fetched_at == first.fetched_at, Snapshot.id < first.id))
-                history = list(s.scalars(select(Snapshot).where(Snapshot.page_id == page_id, Snapshot.health == "ok",
-                                                                earlier)
-                                         .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc())
-                                         .limit(HISTORY)))[::-1]
-                facts = self._facts(s, [x.id for x in history + pending], version)
-                info = dict(page_id=page.id, source_id=source.id, url=page.url, source=source.name,
-                            discovered=self._discovered(s, page, source))
-                yield (info, [self._snapshot(x, page, source, facts[x.id]) for x in history],
-                       [self._snapshot(x, page, source, facts[x.id]) for x in pending])
+            for i in range(0, len(page_ids), chunk):
+                yield from self._diff_chunk(s, page_ids[i:i + chunk], version, extracted)
+
+    def _diff_chunk(self, s, page_ids: list[int], version: str, extracted) -> Iterator[tuple[dict, list, list]]:
+        pages = {page.id: (page, source) for page, source in s.execute(
+            select(Page, Source).join(Source, Page.source_id == Source.id).where(Page.id.in_(page_ids)))}
+        # Time order, not id order: an imported (backfilled) snapshot has a newer id than its time says.
+        pending: dict[int, list[Snapshot]] = {}
+        for snap in s.scalars(select(Snapshot).where(Snapshot.page_id.in_(page_ids), Snapshot.health.is_(None),
+                                                     extracted)
+                              .order_by(Snapshot.page_id, Snapshot.fetched_at, Snapshot.id)):
+            pending.setdefault(snap.page_id, []).append(snap)
+        # The last HISTORY healthy snapshots before each page's first pending one: pick by key, then load.
+        healthy: dict[int, list[tuple]] = {}
+        for page_id, fetched_at, snap_id in s.execute(
+                select(Snapshot.page_id, Snapshot.fetched_at, Snapshot.id)
+                .where(Snapshot.page_id.in_(page_ids), Snapshot.health == "ok")):
+            healthy.setdefault(page_id, []).append((fetched_at, snap_id))
+        history_ids: dict[int, list[int]] = {}
+        for page_id, snaps in pending.items():
+            first = (snaps[0].fetched_at, snaps[0].id)
+            history_ids[page_id] = [i for _, i in sorted(k for k in healthy.get(page_id, []) if k < first)[-HISTORY:]]
+        wanted = [i for ids in history_ids.values() for i in ids]
+        loaded = {snap.id: snap for snap in s.scalars(select(Snapshot).where(Snapshot.id.in_(wanted)))} if wanted else {}
+        facts = self._facts(s, wanted + [x.id for snaps in pending.values() for x in snaps], version)
+        discovered_after = self._second_list_check(s, {src.id for page, src in pages.values()
+                                                       if src.kind == "list" and page.role == "article"})
+        for page_id in page_ids:
+            if page_id not in pending:
+                continue
+            page, source = pages[page_id]
+            history = [loaded[i] for i in history_ids[page_id]]
+            info = dict(page_id=page.id, source_id=source.id, url=page.url, source=source.name,
+                        discovered=_appeared_later(page, source, discovered_after.get(source.id)))
+            yield (info, [self._snapshot(x, page, source, facts[x.id]) for x in history],
+                   [self._snapshot(x, page, source, facts[x.id]) for x in pending[page_id]])
+
+    @classmethod
+    def _discovered(cls, s, page: Page, source: Source) -> bool:
+        """An article that appeared on its list page after the list's first check (not part of the baseline)."""
+        return _appeared_later(page, source, cls._second_list_check(s, {source.id}).get(source.id))
 
     @staticmethod
-    def _discovered(s, page: Page, source: Source) -> bool:
-        """An article that appeared on its list page after the list's first check (not part of the baseline)."""
-        if source.kind != "list" or page.role != "article":
-            return False
-        earlier_list_checks = s.scalar(
-            select(func.count()).select_from(Check).join(Page, Check.page_id == Page.id)
-            .where(Page.source_id == source.id, Page.role == "list", Check.checked_at < page.first_seen_at))
-        return earlier_list_checks >= 2
+    def _second_list_check(s, source_ids: set[int]) -> dict[int, object]:
+        """Per list source, the time of its list page's second check: an article first seen after it appeared
+        on the list after the list's first check (not part of the baseline)."""
+        if not source_ids:
+            return {}
+        ranked = (select(Page.source_id, Check.checked_at,
+                         func.row_number().over(partition_by=Page.source_id,
+                                                order_by=(Check.checked_at, Check.id)).label("n"))
+                  .join(Page, Check.page_id == Page.id)
+                  .where(Page.source_id.in_(list(source_ids)), Page.role == "list").subquery())
+        return dict(s.execute(select(ranked.c.source_id, ranked.c.checked_at).where(ranked.c.n == 2)).all())
 
     def latest_healthy(self, version: str, pending_health: dict[int, str] | None = None) -> list[dict]:
         """The newest snapshot of every page of the enabled sources, when it is healthy (judged or being judged)."""
@@ -128,3 +154,8 @@ class DiffData:
     def known_conflicts(self) -> set[str]:
         with self.db.session() as s:
             return set(s.scalars(select(Change.identity).where(Change.type == "conflict")))
+
+
+def _appeared_later(page: Page, source: Source, second_list_check) -> bool:
+    return (source.kind == "list" and page.role == "article" and second_list_check is not None
+            and second_list_check < page.first_seen_at)
