@@ -40,8 +40,6 @@ import argparse
 import csv
 import glob
 import hashlib
-import importlib
-import inspect
 import io
 import json
 import os
@@ -64,7 +62,6 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from extractors.document import EXTRACTOR_VERSION  # noqa: E402
-from extractors.model import FACT_KINDS  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Change, Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source  # noqa: E402
 from storage.store import CheckRecord, PageContent, SnapshotStore  # noqa: E402

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.models import Change, Check, Extraction, FactRow, Page, Snapshot, Source
