@@ -19,21 +19,18 @@ from monitor.check import (
     EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
 )
 from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
+from monitor.options import CHINA, add_db_option, iso, local_minute
 from monitor.export import add_export_parser, cmd_export
 from monitor.history import add_history_parser, cmd_history
 from storage import Database, DatabaseError, SnapshotStore
-from storage.db import DB_ENV
 from storage.locks import LockBusy
 
-CHINA = "Asia/Shanghai"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", metavar="FILE", default=None,
                    help=f"sources file (default: ./{DEFAULT_SOURCES})")
-    p.add_argument("--db", metavar="URL", default=None,
-                   help=f"database URL (default: ${DB_ENV} or sqlite:///policywatch.db); "
-                        "e.g. postgresql://user:pass@host/policywatch")
+    add_db_option(p)
 
 
 def _seconds(value: str) -> float:
@@ -46,10 +43,11 @@ def _seconds(value: str) -> float:
     return seconds
 
 
-def _wait_option(p: argparse.ArgumentParser, what: str) -> None:
+def _wait_option(p: argparse.ArgumentParser, what: str | None = None) -> None:
+    also = f"; {what} holds the same lock, so it never interleaves with a crawl" if what else ""
     p.add_argument("--wait", nargs="?", type=_seconds, const=float("inf"), default=None, metavar="SECONDS",
                    help=f"when a check is running, wait for it (at most SECONDS) instead of exiting with code "
-                        f"{EXIT_LOCKED}; {what} holds the same lock, so it never interleaves with a crawl")
+                        f"{EXIT_LOCKED}{also}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,9 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log (INFO level)")
     check.add_argument("--progress", choices=("auto", "bar", "line"), default="auto",
                        help="progress bar on a terminal (auto), always (bar) or one summary line (line)")
-    check.add_argument("--wait", nargs="?", type=_seconds, const=float("inf"), default=None, metavar="SECONDS",
-                       help="when another check is running, wait for it (at most SECONDS) instead of "
-                            f"exiting with code {EXIT_LOCKED}")
+    _wait_option(check)
 
     run = sub.add_parser("run", help="the scheduler daemon: crawl each source on its schedule, retry alerts")
     _common(run)
@@ -230,24 +226,24 @@ def cmd_status(args) -> int:
     from rich.table import Table
     console = Console(width=200 if not sys.stdout.isatty() else None)
     d, c, r, a = status["daemon"], status["check_running"], status["last_run"], status["alerts"]
-    console.print(f"daemon: running, pid {d['pid']} on {d['host']} since {_local(d['since'])}" if d
+    console.print(f"daemon: running, pid {d['pid']} on {d['host']} since {local_minute(d['since'])}" if d
                   else "daemon: not running (crawls come from cron, or nothing runs)")
-    console.print(f"crawl: running now, pid {c['pid']} on {c['host']} since {_local(c['since'])}" if c
+    console.print(f"crawl: running now, pid {c['pid']} on {c['host']} since {local_minute(c['since'])}" if c
                   else "crawl: none running")
     if r:
         counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(r["counts"].items()))
-        console.print(f"last run: {r['id']} {r['status']}, started {_local(r['started_at'])}"
+        console.print(f"last run: {r['id']} {r['status']}, started {local_minute(r['started_at'])}"
                       + (f", {counts}" if counts else ""))
     console.print(f"alerts: {a['pending']} pending"
-                  + (f" (oldest {_local(a['oldest_pending_at'])})" if a["oldest_pending_at"] else "")
+                  + (f" (oldest {local_minute(a['oldest_pending_at'])})" if a["oldest_pending_at"] else "")
                   + f", {a['failed']} failed, {a['sent']} sent")
     table = Table("source", "schedule", "next run", "last check", "result", "failing")
     for s in status["sources"]:
         result = (s["last_outcome"] or "never checked") + (f": {s['last_error']}" if s["last_error"] else "")
-        nxt = _local(s["next_run_at"]) + (" (cron)" if s["next_run_from"] == "schedule" else "")
-        failing = f"since {_local(s['failing']['since'])}" if s["failing"] else ""
+        nxt = local_minute(s["next_run_at"]) + (" (cron)" if s["next_run_from"] == "schedule" else "")
+        failing = f"since {local_minute(s['failing']['since'])}" if s["failing"] else ""
         table.add_row(s["name"] + ("" if s["enabled"] else " (disabled)"), s["schedule"], nxt,
-                      _local(s["last_checked_at"]), result, failing)
+                      local_minute(s["last_checked_at"]), result, failing)
     console.print(table)
     return EXIT_OK if status_healthy(status) else EXIT_SOME_FAILED
 
@@ -257,7 +253,7 @@ def _jsonable(value):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
-    return _iso(value) if isinstance(value, datetime) else value
+    return iso(value) if isinstance(value, datetime) else value
 
 
 def cmd_sources(args) -> int:
@@ -267,7 +263,7 @@ def cmd_sources(args) -> int:
     store.sync_sources([s.spec() for s in config.sources])
     rows = [r for r in store.source_overview() if r["name"] in {s.name for s in config.sources}]
     if args.json:
-        print(json.dumps([{**r, "last_checked_at": _iso(r["last_checked_at"])} for r in rows],
+        print(json.dumps([{**r, "last_checked_at": iso(r["last_checked_at"])} for r in rows],
                          ensure_ascii=False, indent=2))
         return EXIT_OK
     from rich.console import Console
@@ -278,26 +274,20 @@ def cmd_sources(args) -> int:
         if r["last_error"]:
             result += f": {r['last_error']}"
         table.add_row(r["name"] + ("" if r["enabled"] else " (disabled)"), r["kind"], r["region"] or "",
-                      str(r["pages"]), str(r["snapshots"]), _local(r["last_checked_at"]), result)
+                      str(r["pages"]), str(r["snapshots"]), local_minute(r["last_checked_at"]), result)
     Console(width=160 if not sys.stdout.isatty() else None).print(table)
     return EXIT_OK
 
 
 def cmd_changes(args) -> int:
-    from zoneinfo import ZoneInfo
     from storage import ChangeStore
-    since = None
-    if args.since:
-        try:
-            since = datetime.strptime(args.since, "%Y-%m-%d").replace(tzinfo=ZoneInfo(CHINA))
-        except ValueError:
-            raise ConfigError(f"--since {args.since!r}: expected YYYY-MM-DD") from None
+    since = _since(args.since)
     db = Database(args.db)
     rows = ChangeStore(db).changes(since=since, source=args.source)
     keys = ("id", "source", "url", "type", "kind", "old", "new", "severity", "detected_at",
             "evidence_before", "evidence_after")
     if args.json:
-        print(json.dumps([{k: _iso(r[k]) if k == "detected_at" else r[k] for k in keys} for r in rows],
+        print(json.dumps([{k: iso(r[k]) if k == "detected_at" else r[k] for k in keys} for r in rows],
                          ensure_ascii=False, indent=2))
         return EXIT_OK
     from rich.console import Console
@@ -306,7 +296,7 @@ def cmd_changes(args) -> int:
     for r in rows:
         old = json.dumps(r["old"], ensure_ascii=False) if r["old"] is not None else ""
         new = json.dumps(r["new"], ensure_ascii=False) if r["new"] is not None else ""
-        table.add_row(str(r["id"]), _local(r["detected_at"]), r["source"], r["type"], r["kind"] or "",
+        table.add_row(str(r["id"]), local_minute(r["detected_at"]), r["source"], r["type"], r["kind"] or "",
                       f"{old} → {new}" if old or new else "", r["severity"])
     Console(width=200 if not sys.stdout.isatty() else None).print(table)
     return EXIT_OK
@@ -327,7 +317,7 @@ def cmd_alerts(args) -> int:
     if args.json:
         keys = ("id", "target", "status", "title", "attempts", "created_at", "sent_at", "next_attempt_at",
                 "last_error", "change_ids")
-        print(json.dumps([{k: _iso(r[k]) if k.endswith("_at") else r[k] for k in keys} for r in rows],
+        print(json.dumps([{k: iso(r[k]) if k.endswith("_at") else r[k] for k in keys} for r in rows],
                          ensure_ascii=False, indent=2))
         return EXIT_OK
     if not args.retry or rows:
@@ -335,7 +325,7 @@ def cmd_alerts(args) -> int:
         from rich.table import Table
         table = Table("id", "created", "target", "status", "attempts", "title", "last error")
         for r in rows:
-            table.add_row(str(r["id"]), _local(r["created_at"]), r["target"], r["status"], str(r["attempts"]),
+            table.add_row(str(r["id"]), local_minute(r["created_at"]), r["target"], r["status"], str(r["attempts"]),
                           r["title"], r["last_error"] or "")
         Console(width=200 if not sys.stdout.isatty() else None).print(table)
     return EXIT_SOME_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
@@ -375,11 +365,11 @@ def cmd_eval(args) -> int:
 
 
 def _since(value: str | None) -> datetime | None:
-    from zoneinfo import ZoneInfo
+    """--since YYYY-MM-DD as the start of that day in China time."""
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=ZoneInfo(CHINA))
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=CHINA)
     except ValueError:
         raise ConfigError(f"--since {value!r}: expected YYYY-MM-DD") from None
 
@@ -438,17 +428,6 @@ def _check_lock(db: Database, wait: float | None) -> Iterator[None]:
 def cmd_demo(args) -> int:
     from monitor.demo import run_demo
     return run_demo(db_url=args.db, keep=args.keep)
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None
-
-
-def _local(dt: datetime | None) -> str:
-    if dt is None:
-        return ""
-    from zoneinfo import ZoneInfo
-    return dt.astimezone(ZoneInfo(CHINA)).strftime("%Y-%m-%d %H:%M")
 
 
 COMMANDS = {"check": cmd_check, "run": cmd_run, "status": cmd_status, "sources": cmd_sources,

@@ -13,7 +13,8 @@ from typing import Iterator
 
 from monitor.check import EXIT_OK
 from monitor.config import ConfigError
-from monitor.history import add_db_option, add_filter_options, build_filter, region_name
+from monitor.history import add_filter_options, build_filter, region_name
+from monitor.options import add_db_option
 from storage import Database, HistoryStore
 from storage.history import TABLES
 

@@ -4,22 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 
 from extractors import FACT_KINDS
 from extractors.regions import COUNTRY, PROVINCE, load_regions
 from monitor.check import EXIT_OK
 from monitor.config import ConfigError
+from monitor.options import add_db_option, iso, local_minute
 from storage import Database, HistoryFilter, HistoryStore
-from storage.db import DB_ENV
 
-CHINA = "Asia/Shanghai"
-
-
-def add_db_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="URL", default=None,
-                   help=f"database URL (default: ${DB_ENV} or sqlite:///policywatch.db); "
-                        "e.g. postgresql://user:pass@host/policywatch")
 
 
 def add_filter_options(p: argparse.ArgumentParser) -> None:
@@ -69,7 +61,7 @@ def to_json(row: dict) -> dict:
     """One fact timeline in the documented JSON shape of `history --json`."""
     return {"region": row["region"], "region_name": region_name(row["region"]), "kind": row["kind"],
             "plan_year": row["plan_year"], "value": json.loads(row["value"]),
-            "first_seen": _iso(row["first_seen"]), "last_seen": _iso(row["last_seen"]),
+            "first_seen": iso(row["first_seen"]), "last_seen": iso(row["last_seen"]),
             "current": row["is_current"], "source": row["source"], "url": row["url"],
             "evidence": row["evidence"], "snapshot_id": row["snapshot_id"],
             "last_snapshot_id": row["last_snapshot_id"]}
@@ -87,7 +79,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in rows:
         value = json.dumps(json.loads(r["value"]), ensure_ascii=False)
         table.add_row(region_name(r["region"]) or r["region"] or "", r["kind"], str(r["plan_year"] or ""),
-                      value, _local(r["first_seen"]), _local(r["last_seen"]) + ("" if r["is_current"] else " (ended)"),
+                      value, local_minute(r["first_seen"]),
+                      local_minute(r["last_seen"]) + ("" if r["is_current"] else " (ended)"),
                       r["source"], r["evidence"])
     console = Console(width=220 if not sys.stdout.isatty() else None)
     console.print(table)
@@ -96,12 +89,3 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None
-
-
-def _local(dt: datetime | None) -> str:
-    if dt is None:
-        return ""
-    from zoneinfo import ZoneInfo
-    return dt.astimezone(ZoneInfo(CHINA)).strftime("%Y-%m-%d %H:%M")
