@@ -76,13 +76,9 @@ def run_check(config: Config, db: Database, *, source_names: Sequence[str] | Non
     Holds the database's `check` lock throughout, so overlapping runs (cron, the daemon, several
     machines) never crawl or alert twice: raises LockBusy when it is held, after waiting `lock_wait` s.
     """
-    lock = DatabaseLock(db, CHECK_LOCK)
-    lock.acquire(lock_wait)
-    try:
+    with DatabaseLock(db, CHECK_LOCK, wait=lock_wait):
         return _run_locked(config, db, source_names=source_names, overrides=overrides, reporter=reporter,
                            verbose=verbose, notify=notify)
-    finally:
-        lock.release()
 
 
 def _run_locked(config: Config, db: Database, *, source_names, overrides, reporter, verbose,

@@ -11,19 +11,18 @@ import json
 import signal
 import sys
 import threading
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from monitor.check import (
-    EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
+    CHECK_LOCK, EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
 )
 from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
 from monitor.options import CHINA, add_db_option, iso, local_minute
 from monitor.export import add_export_parser, cmd_export
 from monitor.history import add_history_parser, cmd_history
 from storage import Database, DatabaseError, SnapshotStore
-from storage.locks import LockBusy
+from storage.locks import DatabaseLock, LockBusy
 
 
 
@@ -383,7 +382,7 @@ def cmd_reextract(args) -> int:
 
     db = Database(args.db)
     try:
-        with _check_lock(db, args.wait):
+        with DatabaseLock(db, CHECK_LOCK, wait=args.wait):
             result = reextract(db, since=since, source=args.source, dry_run=args.dry_run,
                                workers=args.workers, progress=progress if sys.stderr.isatty() else None)
     except ReextractError as exc:
@@ -402,7 +401,7 @@ def cmd_import(args) -> int:
     try:
         items = collect(args.path, args.url, args.fetched_at, args.manifest)
         config = load_config(args.sources)
-        with _check_lock(Database(args.db), args.wait):
+        with DatabaseLock(Database(args.db), CHECK_LOCK, wait=args.wait):
             result = import_pages(items, config, args.db)
     except InputError as exc:
         raise ConfigError(str(exc)) from None
@@ -410,19 +409,6 @@ def cmd_import(args) -> int:
         print(f"already imported: {item.path} ({item.url} at {local_time(item)})")
     print(result.summary())
     return EXIT_OK
-
-
-@contextmanager
-def _check_lock(db: Database, wait: float | None) -> Iterator[None]:
-    """Hold the check lock, so a command rewriting history never interleaves with a crawl's diff stage."""
-    from monitor.check import CHECK_LOCK
-    from storage.locks import DatabaseLock
-    lock = DatabaseLock(db, CHECK_LOCK)
-    lock.acquire(wait)
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def cmd_demo(args) -> int:

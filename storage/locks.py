@@ -63,11 +63,11 @@ class DatabaseLock:
     """A named lock shared by every process using one database; use as a context manager or acquire/release.
 
     `acquire(wait=None)` fails at once with LockBusy when held; `wait=seconds` keeps trying that long;
-    `wait=float('inf')` waits until it is free.
+    `wait=float('inf')` waits until it is free. As a context manager it waits as given to the constructor.
     """
 
-    def __init__(self, db: Database, name: str) -> None:
-        self.db, self.name = db, name
+    def __init__(self, db: Database, name: str, wait: float | None = None) -> None:
+        self.db, self.name, self.wait = db, name, wait
         self.host = socket.gethostname()[:255]
         self.pid = os.getpid()
         self._conn = None  # PostgreSQL: the connection holding the advisory lock
@@ -115,7 +115,7 @@ class DatabaseLock:
         return current_holder(self.db, self.name)
 
     def __enter__(self) -> "DatabaseLock":
-        self.acquire()
+        self.acquire(self.wait)
         return self
 
     def __exit__(self, *exc) -> None:
