@@ -10,7 +10,7 @@ from typing import Sequence
 from sqlalchemy import delete, func, insert, select, update
 
 from storage.db import Database
-from storage.diffdata import DiffData
+from storage.diffdata import DiffData, read_facts
 from storage.models import Change, Check, Extraction, FactRow, Page, Snapshot, Source
 from storage.store import PageContent, SnapshotStore
 from storage.types import utcnow
@@ -71,14 +71,15 @@ class BackfillStore:
             return []
         with self.db.session() as s:
             out: dict[int, PageTimeline] = {}
-            for page, source in s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
-                                          .where(Page.id.in_(list(page_ids))).order_by(Page.id)):
+            pages = list(s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
+                                   .where(Page.id.in_(list(page_ids))).order_by(Page.id)).tuples())
+            discovered = DiffData.discovered(s, pages)
+            for page, source in pages:
                 out[page.id] = PageTimeline(dict(page_id=page.id, source_id=source.id, url=page.url,
-                                                 source=source.name,
-                                                 discovered=DiffData._discovered(s, page, source)))
+                                                 source=source.name, discovered=discovered[page.id]))
             snaps = list(s.scalars(select(Snapshot).where(Snapshot.page_id.in_(list(out)))
                                    .order_by(Snapshot.page_id, Snapshot.fetched_at, Snapshot.id)))
-            facts = self._facts(s, [x.id for x in snaps], version)
+            facts = read_facts(s, [x.id for x in snaps], version)
             for x in snaps:
                 page = out[x.page_id].page
                 out[x.page_id].snapshots.append(dict(
@@ -87,21 +88,6 @@ class BackfillStore:
                     breadcrumb=(x.page_meta or {}).get("breadcrumb"), health=x.health, facts=facts.get(x.id),
                     source_id=page["source_id"], page_id=x.page_id, source=page["source"]))
             return list(out.values())
-
-    @staticmethod
-    def _facts(s, snapshot_ids: list[int], version: str) -> dict[int, list[dict]]:
-        out: dict[int, list[dict]] = {}
-        for chunk in _chunks(snapshot_ids, 500):
-            for snapshot_id in s.scalars(select(Extraction.snapshot_id).where(
-                    Extraction.snapshot_id.in_(chunk), Extraction.extractor_version == version)):
-                out[snapshot_id] = []
-            q = (select(Extraction.snapshot_id, FactRow).join(FactRow, FactRow.extraction_id == Extraction.id)
-                 .where(Extraction.snapshot_id.in_(chunk), Extraction.extractor_version == version)
-                 .order_by(FactRow.id))
-            for snapshot_id, f in s.execute(q):
-                out[snapshot_id].append(dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region,
-                                             evidence=f.evidence))
-        return out
 
     def newest_fact_counts(self, snapshot_ids: Sequence[int]) -> dict[int, int]:
         """Facts in each snapshot's newest stored extraction (any version); snapshots without one are absent."""

@@ -11,23 +11,28 @@ from storage.models import Change, Check, Extraction, FactRow, Page, Snapshot, S
 HISTORY = 6  # healthy snapshots kept as context (the previous one, and earlier ones for reverts)
 
 
+def read_facts(s, snapshot_ids: list[int], version: str, chunk: int = 500) -> dict[int, list[dict]]:
+    """Facts of each snapshot's `version` extraction, in stored order; a snapshot without one is absent
+    (one with an empty extraction maps to [])."""
+    out: dict[int, list[dict]] = {}
+    for i in range(0, len(snapshot_ids), chunk):
+        q = (select(Extraction.snapshot_id, FactRow)
+             .outerjoin(FactRow, FactRow.extraction_id == Extraction.id)
+             .where(Extraction.snapshot_id.in_(snapshot_ids[i:i + chunk]), Extraction.extractor_version == version)
+             .order_by(FactRow.id))
+        for snapshot_id, f in s.execute(q):
+            facts = out.setdefault(snapshot_id, [])
+            if f is not None:
+                facts.append(dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region,
+                                  evidence=f.evidence))
+    return out
+
+
 class DiffData:
     """Read-only queries for monitor.diff; writes go through ChangeStore.record_changes."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    def _facts(self, s, snapshot_ids: list[int], version: str) -> dict[int, list[dict]]:
-        out: dict[int, list[dict]] = {i: [] for i in snapshot_ids}
-        if not snapshot_ids:
-            return out
-        q = (select(Extraction.snapshot_id, FactRow).join(FactRow, FactRow.extraction_id == Extraction.id)
-             .where(Extraction.snapshot_id.in_(snapshot_ids), Extraction.extractor_version == version)
-             .order_by(FactRow.id))
-        for snapshot_id, f in s.execute(q):
-            out[snapshot_id].append(dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region,
-                                         evidence=f.evidence))
-        return out
 
     @staticmethod
     def _snapshot(snap: Snapshot, page: Page, source: Source, facts: list[dict]) -> dict:
@@ -66,36 +71,35 @@ class DiffData:
             history_ids[page_id] = [i for _, i in sorted(k for k in healthy.get(page_id, []) if k < first)[-HISTORY:]]
         wanted = [i for ids in history_ids.values() for i in ids]
         loaded = {snap.id: snap for snap in s.scalars(select(Snapshot).where(Snapshot.id.in_(wanted)))} if wanted else {}
-        facts = self._facts(s, wanted + [x.id for snaps in pending.values() for x in snaps], version)
-        discovered_after = self._second_list_check(s, {src.id for page, src in pages.values()
-                                                       if src.kind == "list" and page.role == "article"})
+        facts = read_facts(s, wanted + [x.id for snaps in pending.values() for x in snaps], version)
+        discovered = self.discovered(s, list(pages.values()))
         for page_id in page_ids:
             if page_id not in pending:
                 continue
             page, source = pages[page_id]
             history = [loaded[i] for i in history_ids[page_id]]
             info = dict(page_id=page.id, source_id=source.id, url=page.url, source=source.name,
-                        discovered=_appeared_later(page, source, discovered_after.get(source.id)))
-            yield (info, [self._snapshot(x, page, source, facts[x.id]) for x in history],
-                   [self._snapshot(x, page, source, facts[x.id]) for x in pending[page_id]])
-
-    @classmethod
-    def _discovered(cls, s, page: Page, source: Source) -> bool:
-        """An article that appeared on its list page after the list's first check (not part of the baseline)."""
-        return _appeared_later(page, source, cls._second_list_check(s, {source.id}).get(source.id))
+                        discovered=discovered[page.id])
+            yield (info, [self._snapshot(x, page, source, facts.get(x.id, [])) for x in history],
+                   [self._snapshot(x, page, source, facts.get(x.id, [])) for x in pending[page_id]])
 
     @staticmethod
-    def _second_list_check(s, source_ids: set[int]) -> dict[int, object]:
-        """Per list source, the time of its list page's second check: an article first seen after it appeared
-        on the list after the list's first check (not part of the baseline)."""
-        if not source_ids:
-            return {}
-        ranked = (select(Page.source_id, Check.checked_at,
-                         func.row_number().over(partition_by=Page.source_id,
-                                                order_by=(Check.checked_at, Check.id)).label("n"))
-                  .join(Page, Check.page_id == Page.id)
-                  .where(Page.source_id.in_(list(source_ids)), Page.role == "list").subquery())
-        return dict(s.execute(select(ranked.c.source_id, ranked.c.checked_at).where(ranked.c.n == 2)).all())
+    def discovered(s, pages: list[tuple[Page, Source]]) -> dict[int, bool]:
+        """Per page id: an article that appeared on its list page after the list's first check (not part of
+        the baseline), i.e. first seen after the list's second check. One query for all the pages."""
+        articles = [(p, src) for p, src in pages if src.kind == "list" and p.role == "article"]
+        second: dict[int, object] = {}
+        if articles:
+            ranked = (select(Page.source_id, Check.checked_at,
+                             func.row_number().over(partition_by=Page.source_id,
+                                                    order_by=(Check.checked_at, Check.id)).label("n"))
+                      .join(Page, Check.page_id == Page.id)
+                      .where(Page.source_id.in_({src.id for _, src in articles}), Page.role == "list").subquery())
+            second = dict(s.execute(select(ranked.c.source_id, ranked.c.checked_at).where(ranked.c.n == 2)).all())
+        flags = {p.id: False for p, _ in pages}
+        for p, src in articles:
+            flags[p.id] = src.id in second and second[src.id] < p.first_seen_at
+        return flags
 
     def latest_healthy(self, version: str, pending_health: dict[int, str] | None = None) -> list[dict]:
         """The newest snapshot of every page of the enabled sources, when it is healthy (judged or being judged)."""
@@ -106,8 +110,8 @@ class DiffData:
                                   .join(Source, Page.source_id == Source.id).where(Source.enabled.is_(True))))
             healthy = [(snap, page, src) for snap, page, src in rows
                        if pending_health.get(snap.id, snap.health) == "ok"]
-            facts = self._facts(s, [snap.id for snap, _, _ in healthy], version)
-            return [self._snapshot(snap, page, src, facts[snap.id]) for snap, page, src in healthy]
+            facts = read_facts(s, [snap.id for snap, _, _ in healthy], version)
+            return [self._snapshot(snap, page, src, facts.get(snap.id, [])) for snap, page, src in healthy]
 
     def recent_check_health(self, run_id: int, pending_health: dict[int, str] | None = None,
                             limit: int = 60) -> list[tuple[dict, list[tuple[bool, str]]]]:
@@ -155,7 +159,3 @@ class DiffData:
         with self.db.session() as s:
             return set(s.scalars(select(Change.identity).where(Change.type == "conflict")))
 
-
-def _appeared_later(page: Page, source: Source, second_list_check) -> bool:
-    return (source.kind == "list" and page.role == "article" and second_list_check is not None
-            and second_list_check < page.first_seen_at)
