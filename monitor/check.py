@@ -59,12 +59,20 @@ def scrapy_settings(db_url: str, overrides: Sequence[str] = (), verbose: bool = 
     settings.set("LOG_LEVEL", "INFO" if verbose else "CRITICAL", priority="cmdline")
     for key, value in extra.items():
         settings.set(key, value, priority="cmdline")
+    for key, value in parse_overrides(overrides):
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
+    """`-s KEY=VALUE` items as (key, value); ValueError names the first malformed one."""
+    pairs = []
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"-s expects KEY=VALUE, got {item!r}")
-        settings.set(key.strip(), value, priority="cmdline")
-    return settings
+        pairs.append((key.strip(), value))
+    return pairs
 
 
 def run_check(config: Config, db: Database, *, source_names: Sequence[str] | None = None,

@@ -206,9 +206,11 @@ def cmd_run(args) -> int:
     if not args.verbose:
         for noisy in ("apscheduler", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    for item in args.settings:
-        if "=" not in item or not item.partition("=")[0].strip():
-            raise ConfigError(f"-s expects KEY=VALUE, got {item!r}")
+    from monitor.check import parse_overrides
+    try:
+        parse_overrides(args.settings)  # checked once here, not in every crawl the daemon starts
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     daemon = Daemon(args.sources, Database(args.db), overrides=args.settings, verbose=args.verbose,
                     stop_grace=args.stop_timeout)
     return daemon.run()
