@@ -1,7 +1,7 @@
 """History at scale (issue 6): a synthetic 5-year history, then the research queries and the export timed.
 
     .venv/bin/python bench/history_scale.py [--db URL | --pg] [--sources 2000] [--years 5]
-                                            [--repeat 5] [--extra-days 3] [--keep] [--explain] [--json FILE]
+                                            [--repeat 5] [--extra-days 3] [--keep] [--reuse] [--explain] [--json FILE]
 
 Quick run: `--sources 50 --years 1`. Without --db a temp SQLite file is used (removed unless --keep);
 --pg starts a throw-away PostgreSQL cluster on 127.0.0.1 (initdb into a temp dir as tests/conftest.py
@@ -19,7 +19,10 @@ stopped and removed at the end. `--db postgresql://...` uses a server of yours i
    wording); per version a snapshot (health ok, ≈ 1,100-character main text holding every evidence
    sentence, its own zlib raw page), an extraction of extractors.document.EXTRACTOR_VERSION and ≈ 10
    facts in the shapes the extractors produce (tests/extractors/corpus/*.json), with evidence and span;
-   per changed version the changes the diff stage writes (fact_changed/added/removed + text_changed).
+   per changed version the changes the diff stage writes (fact_changed/added/removed + text_changed);
+   each fact linked to the first snapshot of its value's run (facts.first_snapshot_id), as the diff stage
+   links it. Then storage.factruns.link_runs runs over the whole history (what migration 0006 does to an
+   existing database), timed, and reports how many links it would change (0: the generator agrees).
    SQLite bulk load runs with PRAGMA synchronous=OFF (said in the output); the app's own writes later
    use its normal settings. PostgreSQL: VACUUM ANALYZE after the load (autovacuum would by then).
 3. Timed, each a median of --repeat runs after one warm-up:
@@ -63,6 +66,8 @@ import sqlalchemy as sa  # noqa: E402
 
 from extractors.document import EXTRACTOR_VERSION  # noqa: E402
 from storage.db import Database  # noqa: E402
+from storage.factruns import link_runs  # noqa: E402
+from storage.history import HistoryFilter, HistoryStore  # noqa: E402
 from storage.models import Change, Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source  # noqa: E402
 from storage.store import CheckRecord, PageContent, SnapshotStore  # noqa: E402
 
@@ -280,6 +285,11 @@ class PageModel:
         return title, "\n".join(text), facts
 
 
+def run_key(f: dict) -> tuple:
+    """What makes facts of consecutive snapshots one run: kind, region, plan year, value."""
+    return f["kind"], f["region"], f["plan_year"], json.dumps(f["value"], sort_keys=True)
+
+
 def identity(f: dict) -> tuple:
     return (f["kind"], f["plan_year"], f["region"], f["value"].get("name") if f["kind"] in NAME_KINDS else None)
 
@@ -445,8 +455,12 @@ def generate(db: Database, world: World) -> dict:
                         exts.append(dict(id=ext_id, snapshot_id=snap_id, extractor_version=EXTRACTOR_VERSION,
                                          region_code=p.code, region_name=p.name, plan_year=p.plan_year,
                                          extracted_at=at + timedelta(seconds=30)))
+                        # each fact's run start, as the diff stage links it (storage/factruns.py)
+                        carried = {run_key(f): f["first"] for f in p.facts}
                         for f in new_facts:
+                            f["first"] = carried.get(run_key(f), snap_id)
                             facts.append(dict(extraction_id=ext_id, kind=f["kind"], value=f["value"],
+                                              first_snapshot_id=f["first"],
                                               plan_year=f["plan_year"], region=f["region"], evidence=f["evidence"],
                                               span_start=f["span"][0] if f["span"] else None,
                                               span_end=f["span"][1] if f["span"] else None))
@@ -613,82 +627,6 @@ def timed(fn, repeat: int) -> tuple[float, list[float], object]:
     return statistics.median(times), times, result
 
 
-PROVISIONAL_VIEWS = {
-    "fact_history": """
-        SELECT f.id AS fact_id, f.kind, f.value, f.plan_year, f.region, f.evidence, e.extractor_version,
-               s.id AS snapshot_id, s.fetched_at, s.page_id, p.url, src.name AS source
-        FROM facts f JOIN extractions e ON e.id = f.extraction_id JOIN snapshots s ON s.id = e.snapshot_id
-        JOIN pages p ON p.id = s.page_id JOIN sources src ON src.id = p.source_id
-        WHERE s.health = 'ok'""",
-    "latest_facts": """
-        SELECT f.id AS fact_id, f.kind, f.value, f.plan_year, f.region, f.evidence, e.extractor_version,
-               s.id AS snapshot_id, s.fetched_at, s.page_id, p.url, src.name AS source
-        FROM pages p JOIN sources src ON src.id = p.source_id JOIN snapshots s ON s.id = p.last_snapshot_id
-        JOIN extractions e ON e.snapshot_id = s.id JOIN facts f ON f.extraction_id = e.id""",
-}
-
-
-def ensure_views(db: Database) -> list[str]:
-    """Views the migrations do not (yet) create get a provisional definition here; returns their names."""
-    have = set(sa.inspect(db.engine).get_view_names())
-    missing = [name for name in PROVISIONAL_VIEWS if name not in have]
-    with db.engine.begin() as conn:
-        for name in missing:
-            conn.exec_driver_sql(f"CREATE VIEW {name} AS {PROVISIONAL_VIEWS[name]}")
-    return missing
-
-
-# A rewrite of latest_facts for --alternatives: starts from each enabled page's newest healthy snapshot (≈ 10 facts
-# per page) instead of computing every page's whole fact history and keeping is_current; a fact's run start is
-# found by walking back over the page's healthy snapshots (ix_snapshots_page_id_id) to the newest one that does
-# not hold it; last_seen is probed once per page. Same columns and rows as the view (checked when run).
-ALT_LATEST_FACTS = """
-WITH n AS MATERIALIZED (
-    SELECT p.id AS page_id, p.source_id, src.name AS source, p.url, s.id AS snapshot_id, s.fetched_at AS snapshot_at,
-           (SELECT MAX(e.id) FROM extractions e WHERE e.snapshot_id = s.id) AS extraction_id,
-           (SELECT c.checked_at FROM checks c
-             WHERE c.page_id = p.id AND c.outcome <> 'error' AND c.checked_at >= s.fetched_at
-               AND c.checked_at < COALESCE((SELECT s3.fetched_at FROM snapshots s3
-                                             WHERE s3.page_id = p.id AND s3.id > s.id
-                                             ORDER BY s3.id LIMIT 1), '9999-12-31 23:59:59')
-             ORDER BY c.checked_at DESC LIMIT 1) AS last_seen
-      FROM pages p
-      JOIN sources src ON src.id = p.source_id
-      JOIN snapshots s ON s.id = (SELECT s4.id FROM snapshots s4 WHERE s4.page_id = p.id AND s4.health = 'ok'
-                                   ORDER BY s4.id DESC LIMIT 1)
-     WHERE src.enabled = TRUE
-),
-cur AS MATERIALIZED (
-    SELECT n.source_id, n.source, n.page_id, n.url, f.kind, CAST(f.value AS TEXT) AS value, f.plan_year, f.region,
-           n.snapshot_id AS last_snapshot_id, n.snapshot_at, n.last_seen,
-           MAX(n.snapshot_at) OVER (PARTITION BY n.source_id, f.region, f.kind, f.plan_year) AS newest_at,
-           (SELECT s5.id FROM snapshots s5
-             WHERE s5.page_id = n.page_id AND s5.health = 'ok' AND s5.id < n.snapshot_id
-               AND NOT EXISTS (SELECT 1 FROM facts f5
-                                WHERE f5.extraction_id = (SELECT MAX(e5.id) FROM extractions e5
-                                                           WHERE e5.snapshot_id = s5.id)
-                                  AND f5.kind = f.kind
-                                  AND COALESCE(f5.region, '') = COALESCE(f.region, '')
-                                  AND COALESCE(f5.plan_year, -1) = COALESCE(f.plan_year, -1)
-                                  AND CAST(f5.value AS TEXT) = CAST(f.value AS TEXT))
-             ORDER BY s5.id DESC LIMIT 1) AS before_id
-      FROM n JOIN facts f ON f.extraction_id = n.extraction_id
-)
-SELECT cur.source_id, cur.source, cur.page_id, cur.url, cur.kind, cur.value, cur.plan_year, cur.region,
-       ff.evidence, fs.id AS snapshot_id, cur.last_snapshot_id, fs.fetched_at AS first_seen, cur.last_seen
-  FROM cur
-  JOIN snapshots fs ON fs.id = (SELECT MIN(s.id) FROM snapshots s
-                                 WHERE s.page_id = cur.page_id AND s.health = 'ok'
-                                   AND s.id > COALESCE(cur.before_id, 0) AND s.id <= cur.last_snapshot_id)
-  JOIN facts ff ON ff.id = (SELECT MIN(f6.id) FROM facts f6
-                             WHERE f6.extraction_id = (SELECT MAX(e6.id) FROM extractions e6 WHERE e6.snapshot_id = fs.id)
-                               AND f6.kind = cur.kind AND COALESCE(f6.region, '') = COALESCE(cur.region, '')
-                               AND COALESCE(f6.plan_year, -1) = COALESCE(cur.plan_year, -1)
-                               AND CAST(f6.value AS TEXT) = cur.value)
- WHERE cur.snapshot_at = cur.newest_at
-"""
-
-
 def attempt(fn):
     """fn() or the exception's first line (a measurement that cannot run is reported, not fatal)."""
     try:
@@ -705,16 +643,7 @@ def pick_region(db: Database) -> str:
 
 
 def history_path(db: Database):
-    """The query of `policywatch history`: HistoryStore.history(HistoryFilter(region, kind)) of storage/history.py;
-    the fact_history view directly while that module does not exist."""
-    try:
-        from storage.history import HistoryFilter, HistoryStore
-    except ImportError:
-        def view(region, kind):
-            with db.engine.connect() as conn:
-                return conn.execute(sa.text("SELECT * FROM fact_history WHERE region = :r AND kind = :k"),
-                                    {"r": region, "k": kind}).all()
-        return "SELECT * FROM fact_history WHERE region = :r AND kind = :k", view
+    """The query of `policywatch history`: HistoryStore.history(HistoryFilter(region, kind))."""
     store = HistoryStore(db)
     return "HistoryStore.history(HistoryFilter(region=, kind=))", lambda region, kind: store.history(
         HistoryFilter(region=region, kind=kind))
@@ -722,12 +651,18 @@ def history_path(db: Database):
 
 def history_sql(db: Database, region: str, kind: str) -> str:
     """The SQL text of the history query, literal values in (for EXPLAIN)."""
-    try:
-        from storage.history import HistoryFilter, HistoryStore
-    except ImportError:
-        return f"SELECT * FROM fact_history WHERE region = '{region}' AND kind = '{kind}'"
     q = HistoryStore(db).facts_query(HistoryFilter(region=region, kind=kind))
     return str(q.compile(db.engine, compile_kwargs={"literal_binds": True}))
+
+
+def relink(db: Database) -> tuple[float, int]:
+    """storage.factruns.link_runs over every page (what migration 0006 does to an existing history): seconds,
+    and how many facts it linked differently from the generator (0: the generator links as the app does)."""
+    t = time.perf_counter()
+    with db.engine.begin() as conn:
+        pages = [r[0] for r in conn.execute(sa.text("SELECT DISTINCT page_id FROM snapshots WHERE health = 'ok'"))]
+        written = link_runs(conn, dict.fromkeys(pages))
+    return time.perf_counter() - t, written
 
 
 def latest_facts(db: Database):
@@ -767,13 +702,12 @@ def main() -> int:
     ap.add_argument("--years", type=float, default=5)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--extra-days", type=int, default=3)
-    ap.add_argument("--keep", action="store_true", help="keep the SQLite file (with --pg: nothing is kept)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the SQLite file (with --pg: leave the cluster running, for --db URL --reuse)")
     ap.add_argument("--reuse", action="store_true",
                     help="--db already holds a generated history: skip generation, re-run the newest migration "
                          "(downgrade one, upgrade head: picks up changed views/indexes) and measure")
     ap.add_argument("--explain", action="store_true", help="print the query plans")
-    ap.add_argument("--alternatives", action="store_true",
-                    help="also time ALT_LATEST_FACTS (a proposed latest_facts) and check it returns the view's rows")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
 
@@ -821,11 +755,11 @@ def main() -> int:
         fig: dict = dict(dialect=db.dialect, sources=len(world.sources), pages=len(world.pages), days=world.days,
                          generation_s=round(gen["total_s"], 1), rows=gen["counts"], sizes=size0["tables"],
                          db_bytes=size0["total"])
-        provisional = ensure_views(db)
-        if provisional:
-            log(f"\nNOTE: the migrations create no view {', '.join(provisional)}: timed on provisional definitions "
-                "from bench/history_scale.py (PROVISIONAL_VIEWS), not the app's")
-        fig["provisional_views"] = provisional
+        if not args.reuse:
+            secs, written = relink(db)
+            fig.update(relink_s=secs, relink_written=written)
+            log(f"\nlink_runs over the whole history (migration 0006's backfill, checking the generator's links): "
+                f"{secs:.0f} s, {written:,} facts linked differently")
         region = pick_region(db)
         label, hist = history_path(db)
         res, err = attempt(lambda: timed(lambda: hist(region, HISTORY_KIND), args.repeat))
@@ -841,10 +775,8 @@ def main() -> int:
             log(attempt(lambda: explain(db, history_sql(db, region, HISTORY_KIND), {}))[0] or "    (no plan)")
         res, err = attempt(lambda: timed(lambda: latest_facts(db), args.repeat))
         fig.update(latest_facts_error=err)
-        latest_rows = None
         if res:
             med, times, rows = res
-            latest_rows = rows
             fig.update(latest_facts_ms=med * 1000, latest_facts_rows=len(rows))
             log(f"(b) SELECT * FROM latest_facts: {len(rows):,} rows, median {med * 1000:.0f} ms "
                 f"(runs {', '.join(f'{t * 1000:.0f}' for t in times)})")
@@ -852,21 +784,6 @@ def main() -> int:
             log(f"(b) latest_facts: cannot run: {err}")
         if args.explain:
             log(attempt(lambda: explain(db, "SELECT * FROM latest_facts", {}))[0] or "    (no plan)")
-        if args.alternatives:
-            def alt():
-                with db.engine.connect() as conn:
-                    return conn.execute(sa.text(ALT_LATEST_FACTS)).all()
-            res, err = attempt(lambda: timed(alt, args.repeat))
-            if res:
-                med, times, alt_rows = res
-                fig.update(alt_latest_facts_ms=med * 1000)
-                same = latest_rows is not None and sorted(map(repr, alt_rows)) == sorted(map(repr, latest_rows))
-                log(f"    alternative (ALT_LATEST_FACTS): {len(alt_rows):,} rows, median {med * 1000:.0f} ms "
-                    f"(runs {', '.join(f'{t * 1000:.0f}' for t in times)}); same rows as the view: {same}")
-                if args.explain:
-                    log(attempt(lambda: explain(db, ALT_LATEST_FACTS, {}))[0] or "    (no plan)")
-            else:
-                log(f"    alternative (ALT_LATEST_FACTS): cannot run: {err}")
         out = tmp / "facts.parquet"
         label, export = export_path(db, out)
         res, err = attempt(lambda: timed(export, max(1, min(args.repeat, 3))))
@@ -911,11 +828,12 @@ def main() -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(fig, indent=2, ensure_ascii=False, default=str))
         db.dispose()
-        if args.keep and not cluster:
-            log(f"kept: {url}")
+        if args.keep:
+            log(f"kept: {url}" + (f" (stop: {' '.join(cluster.as_user)} {cluster.pg_ctl} -D {cluster.data} stop)"
+                                  if cluster else ""))
         return 0 if all(ok for _, _, ok in rows_) else 1
     finally:
-        if cluster:
+        if cluster and not args.keep:
             cluster.stop()
         if not (args.keep and not args.db and not cluster):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -178,7 +178,7 @@ class Recomputer:
                                           published_at=s["published_at"], breadcrumb=s["breadcrumb"])
                                      for s in missing])
             if not self.dry_run:
-                self.snapshots.store_extractions(results)
+                self.snapshots.store_extractions(results, link=False)  # linked below, after judging
             by_id = dict(results)
             for s in missing:
                 s["facts"] = [{k: f.get(k) for k in FACT_KEYS} for f in by_id[s["id"]]["facts"]]
@@ -205,8 +205,10 @@ class Recomputer:
                 kinds = Counter(f"{c['type']}" + (f" {c['kind']}" if c["kind"] else "") for c in i)
                 stats.lines.append(f"{t.page['source']} {t.page['url']}: +{len(i)} -{len(d)} changes"
                                    + (" (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")" if kinds else ""))
-        if not self.dry_run and (deletes or inserts or updates or health):
-            self.store.apply_recompute(delete_ids=deletes, inserts=inserts, updates=updates, health=health)
+        if not self.dry_run:
+            # Links always: a re-run after a kill between storing facts and this step still links them.
+            self.store.apply_recompute(delete_ids=deletes, inserts=inserts, updates=updates, health=health,
+                                       link_pages=[t.page["page_id"] for t in timelines])
         return stats
 
 

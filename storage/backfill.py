@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from storage.db import Database
 from storage.diffdata import DiffData, read_facts
+from storage.factruns import link_runs
 from storage.models import Change, Check, Extraction, FactRow, Page, Snapshot, Source
 from storage.store import PageContent, SnapshotStore
 from storage.types import utcnow
@@ -72,7 +73,7 @@ class BackfillStore:
         with self.db.session() as s:
             out: dict[int, PageTimeline] = {}
             pages = list(s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
-                                   .where(Page.id.in_(list(page_ids))).order_by(Page.id)).tuples())
+                                   .where(Page.id.in_(list(page_ids))).order_by(Page.id)))
             discovered = DiffData.discovered(s, pages)
             for page, source in pages:
                 out[page.id] = PageTimeline(dict(page_id=page.id, source_id=source.id, url=page.url,
@@ -118,9 +119,9 @@ class BackfillStore:
 
     # -- writes of a recomputation ----------------------------------------------------
     def apply_recompute(self, *, delete_ids: Sequence[int], inserts: Sequence[dict],
-                        updates: dict[int, dict], health: dict[int, str]) -> None:
-        """Delete superseded changes, insert recomputed ones, update kept ones and set snapshot health,
-        in one transaction (no alerts)."""
+                        updates: dict[int, dict], health: dict[int, str], link_pages: Sequence[int] = ()) -> None:
+        """Delete superseded changes, insert recomputed ones, update kept ones, set snapshot health and
+        relink the whole fact runs of `link_pages` (storage.factruns), in one transaction (no alerts)."""
         now = utcnow()
         with self.db.session() as s:
             for chunk in _chunks(list(delete_ids), 500):
@@ -131,6 +132,8 @@ class BackfillStore:
                 s.execute(update(Change).where(Change.id == change_id).values(**values))
             for snapshot_id, value in health.items():
                 s.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(health=value))
+            if link_pages:
+                link_runs(s, dict.fromkeys(link_pages))
 
     # -- imports ---------------------------------------------------------------------
     def find_page(self, source_name: str, url: str) -> int | None:

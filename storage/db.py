@@ -5,6 +5,7 @@ import os
 import socket
 import zlib
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -12,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pg8000 import converters as pg8000_converters
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -57,11 +59,30 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _fast_timestamp(fallback):
+    """A pg8000 input adapter: the timestamp as PostgreSQL prints it (DateStyle ISO) parsed in C, `fallback`
+    (pg8000's own) for the rest: infinity, BC dates, years past 9999."""
+    def parse(data: str):
+        try:
+            return datetime.fromisoformat(data)
+        except ValueError:
+            return fallback(data)
+    return parse
+
+
+# PostgreSQL type oids of timestamp and timestamptz → their adapters.
+TIMESTAMP_ADAPTERS = {1114: _fast_timestamp(pg8000_converters.timestamp_in),
+                      1184: _fast_timestamp(pg8000_converters.timestamptz_in)}
+
+
 def _pg_session(dbapi_conn, _record) -> None:
     # pg8000 leaves Nagle's algorithm on: every message over ~4 KB then waits up to 40 ms for an ACK.
     sock = getattr(dbapi_conn, "_usock", None)
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # pg8000 parses timestamps with strptime, ≈ 10 µs each: half the time of reading latest_facts (22 k rows).
+    for oid, adapter in TIMESTAMP_ADAPTERS.items():
+        dbapi_conn.register_in_adapter(oid, adapter)
     # JIT compiling the history views' plans costs more than running them (1.3 s of 2.3 s for latest_facts
     # at 2,000 sources); policywatch's queries are short. Committed, or the pool's rollback would undo it.
     cur = dbapi_conn.cursor()

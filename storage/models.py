@@ -159,6 +159,9 @@ class FactRow(Base):
     evidence: Mapped[str] = mapped_column(Text)
     span_start: Mapped[int | None] = mapped_column(Integer)
     span_end: Mapped[int | None] = mapped_column(Integer)
+    # The first snapshot of the run of this value on the page (storage.factruns); None until the snapshot is
+    # judged healthy.
+    first_snapshot_id: Mapped[int | None] = mapped_column(BigId, index=True)
 
 
 class Change(Base):

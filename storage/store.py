@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, compress, decompress
+from storage.factruns import link_snapshots
 from storage.models import Alert, Change, Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
 from storage.types import utcnow
 
@@ -262,16 +263,20 @@ class SnapshotStore:
         if facts:
             s.execute(insert(FactRow), facts)
 
-    def store_extractions(self, extractions: Sequence[tuple[int, dict]]) -> None:
+    def store_extractions(self, extractions: Sequence[tuple[int, dict]], *, link: bool = True) -> None:
         """Store (or replace) the facts of snapshots, one extraction per snapshot and extractor version.
 
         `extraction` is {"version", "region": {"name", "code"} | None, "plan_year", "facts": [...]}.
+        New facts of snapshots judged healthy already (an extractor upgrade) are linked into their runs
+        (storage.factruns) unless `link` is False (reextract links after judging the snapshots again).
         """
         with self.db.session() as s:
             for snapshot_id, extraction in extractions:
                 s.execute(delete(Extraction).where(Extraction.snapshot_id == snapshot_id,
                                                    Extraction.extractor_version == extraction["version"]))
             self._insert_extractions(s, list(extractions))
+            if link:
+                link_snapshots(s, [snapshot_id for snapshot_id, _ in extractions])
 
     def snapshots_to_extract(self, version: str, limit: int = 500) -> list[dict]:
         """Snapshots that have no extraction of this extractor version yet (oldest first)."""
@@ -440,7 +445,9 @@ class ChangeStore:
     def record_changes(self, changes: Sequence[dict], alerts: Sequence[dict] = (),
                        snapshot_health: dict[int, str] | None = None) -> list[int]:
         """Insert changes (dicts of Change columns) and alerts (dicts of Alert columns whose `change_index`
-        lists positions in `changes`), and set snapshots' health, atomically; returns the change ids."""
+        lists positions in `changes`), and set snapshots' health, atomically; returns the change ids.
+        The facts of the snapshots judged healthy are linked into their runs (storage.factruns) in the same
+        transaction."""
         now = utcnow()
         with self.db.session() as s:
             ids: list[int] = []
@@ -456,6 +463,8 @@ class ChangeStore:
                 s.execute(insert_.values(**row).on_conflict_do_nothing(index_elements=["target_key", "dedupe_key"]))
             for snapshot_id, health in (snapshot_health or {}).items():
                 s.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(health=health))
+            if snapshot_health:
+                link_snapshots(s, [i for i, health in snapshot_health.items() if health == "ok"])
             return ids
 
     def changes(self, since: datetime | None = None, source: str | None = None,

@@ -1,16 +1,18 @@
 """`policywatch import`: archived pages enter the history at their own time, never as alerts."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import text
 
 from conftest import check, run_cli, write_sources
 from monitor.config import load_config
 from monitor.diff_stage import diff_and_queue
 from monitor.extract_stage import extract_pending
 from spiders.processing import cut_page
-from storage import ChangeStore, Database, SnapshotStore
+from storage import ChangeStore, Database, HistoryFilter, HistoryStore, SnapshotStore
 from storage.backfill import BackfillStore
 from storage.store import CheckRecord, PageContent
 
@@ -141,6 +143,39 @@ def test_an_import_between_two_crawled_versions_splits_their_change(watched, db_
     assert proc.returncode == 0, proc.stderr
     middle = store.snapshots()[-1]["id"]
     assert fees() == [(380, 400, first, middle), (400, 420, middle, second)]
+
+
+def test_an_import_between_two_crawled_versions_takes_its_place_in_the_fact_history(watched, db_url, tmp_path):
+    site, sources = watched
+    url = site.url("guide.html")
+    db = Database(db_url)
+    store = SnapshotStore(db)
+    store.sync_sources([s.spec() for s in load_config(sources).sources])
+    page_id = next(p.page_id for p in store.pages_to_check() if p.url == url)
+    for day, fee in ((1, 380), (20, 420)):
+        body = notice(2025, fee).encode()
+        cut = cut_page(body, None, url)
+        content = PageContent(main_text=cut.main_text, title=cut.title, published_at=cut.published_at,
+                              final_url=url, encoding=cut.encoding, profile=cut.profile, raw=body, meta=cut.meta)
+        when = datetime(2024, 9, day, 2, tzinfo=timezone.utc)
+        store.record_checks(None, [CheckRecord(page_id=page_id, checked_at=when, content=content)])
+        extract_pending(store, workers=1)
+        diff_and_queue(db, None)
+    # An archived copy from 10 September already said 420: the raise happened earlier than the crawl saw.
+    assert import_(sources, db_url, save(tmp_path, "mid.html", notice(2025, 420)), url,
+                   "2024-09-10 10:00").returncode == 0  # China time: 02:00 UTC
+    first, second, imported = (s["id"] for s in store.snapshots())
+    at = lambda day: datetime(2024, 9, day, 2, tzinfo=timezone.utc)  # noqa: E731
+    fees = [(json.loads(r["value"])["amount"], r["snapshot_id"], r["last_snapshot_id"], r["first_seen"],
+             r["last_seen"], r["is_current"])
+            for r in HistoryStore(db).history(HistoryFilter(kind="personal_contribution"))]
+    assert fees == [(380, first, first, at(1), at(1), False), (420, imported, second, at(10), at(20), True)]
+    deadlines = HistoryStore(db).history(HistoryFilter(kind="payment_deadline"))
+    assert [(r["snapshot_id"], r["first_seen"], r["last_seen"]) for r in deadlines] == [(first, at(1), at(20))]
+    with db.engine.connect() as conn:
+        [latest] = conn.execute(text("SELECT snapshot_id, last_snapshot_id FROM latest_facts"
+                                     " WHERE kind = 'personal_contribution'")).all()
+    assert tuple(latest) == (imported, second)
 
 
 def test_same_file_and_time_twice_is_already_imported(watched, db_url, tmp_path):

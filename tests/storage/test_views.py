@@ -96,6 +96,20 @@ def test_newest_extraction_of_a_snapshot_wins(db_url):
     assert timeline(h) == [(400, day(0), day(0))]
 
 
+def test_an_extractor_upgrade_relinks_first_seen_across_judged_snapshots(db_url):
+    h = History(db_url, {"太原医保": "http://127.0.0.1/a.html"})
+    h.check("太原医保", day(0), "个人缴费标准为每人每年400元。", [fee(40)], version="1")
+    first = h.last_snapshot()
+    h.check("太原医保", day(1), "个人缴费标准为每人每年400元。咨询电话12393。", [fee(400)], version="1")
+    assert timeline(h) == [(40, day(0), day(0)), (400, day(1), day(1))]
+    # Version 2 reads both snapshots right: one value since day 0, in both views.
+    h.extract(first, [fee(400)], version="2")
+    h.extract(h.last_snapshot(), [fee(400)], version="2")
+    assert timeline(h) == [(400, day(0), day(1))]
+    [latest] = rows(h, "SELECT snapshot_id, first_seen FROM latest_facts")
+    assert (latest["snapshot_id"], latest["first_seen"]) == (first, day(0))
+
+
 def test_latest_facts_takes_each_sources_newest_healthy_snapshot(db_url):
     h = History(db_url, {"太原医保": "http://127.0.0.1/a.html", "山西医保": "http://127.0.0.1/b.html",
                          "大同医保": "http://127.0.0.1/c.html"})
@@ -176,14 +190,26 @@ def test_latest_facts_agrees_with_the_current_runs_of_fact_history(db_url):
     assert [(json.loads(r["value"])["amount"], r["first_seen"]) for r in fees] == [(380, day(7))]
 
 
-def test_migration_0005_downgrades_and_upgrades_again(db_url):
+def test_migrations_0005_and_0006_downgrade_and_upgrade_again(db_url):
     from alembic import command
     h = History(db_url, {"太原医保": "http://127.0.0.1/a.html"})
     h.check("太原医保", day(0), "个人缴费380元", [fee(380)])
+    h.check("太原医保", day(1), "个人缴费380元。咨询电话12393。", [fee(380)])
+    h.check("太原医保", day(2), "个人缴费400元。", [fee(400)])
+    expected = [(380, day(0), day(1)), (400, day(2), day(2))]
     cfg = h.db._alembic_config()
+    with h.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    assert "first_snapshot_id" not in {c["name"] for c in inspect(h.db.engine).get_columns("facts")}
+    assert timeline(h) == expected  # 0005's views, walking the history
     with h.db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0004")
     assert not VIEWS & set(inspect(h.db.engine).get_view_names())
-    h.db.migrate()
-    assert timeline(h) == [(380, day(0), day(0))]
+    h.db.migrate()  # 0005, then 0006 links the stored history
+    assert timeline(h) == expected
+    with h.db.engine.connect() as conn:
+        links = conn.execute(text("SELECT first_snapshot_id FROM facts ORDER BY id")).scalars().all()
+    first, second, third = (c["snapshot_id"] for c in h.store.checks(h.run))
+    assert links == [first, first, third]
