@@ -118,23 +118,33 @@ def test_older_import_slots_before_the_crawled_history_without_alerts(watched, d
     assert len(receiver.posts) == 1 and "个人缴费 420 → 450" in receiver.posts[0][1]["message"]
 
 
-def test_an_import_between_two_crawled_versions_splits_their_change(watched, db_url, tmp_path):
+def sept(day: int) -> datetime:
+    return datetime(2024, 9, day, 2, tzinfo=timezone.utc)
+
+
+def crawl_versions(watched, db_url, fees: dict[int, int]) -> tuple[Database, SnapshotStore, str]:
+    """The guide page crawled on chosen September days with those fees, stored and diffed by the crawl's
+    own stages: (db, store, url)."""
     site, sources = watched
     url = site.url("guide.html")
     db = Database(db_url)
     store = SnapshotStore(db)
     store.sync_sources([s.spec() for s in load_config(sources).sources])
     page_id = next(p.page_id for p in store.pages_to_check() if p.url == url)
-    # Two crawled versions on chosen days, stored and diffed by the crawl's own stages.
-    for day, fee in ((1, 380), (20, 420)):
+    for day, fee in fees.items():
         body = notice(2025, fee).encode()
         cut = cut_page(body, None, url)
         content = PageContent(main_text=cut.main_text, title=cut.title, published_at=cut.published_at,
                               final_url=url, encoding=cut.encoding, profile=cut.profile, raw=body, meta=cut.meta)
-        when = datetime(2024, 9, day, 2, tzinfo=timezone.utc)
-        store.record_checks(None, [CheckRecord(page_id=page_id, checked_at=when, content=content)])
+        store.record_checks(None, [CheckRecord(page_id=page_id, checked_at=sept(day), content=content)])
         extract_pending(store, workers=1)
         diff_and_queue(db, None)
+    return db, store, url
+
+
+def test_an_import_between_two_crawled_versions_splits_their_change(watched, db_url, tmp_path):
+    _, sources = watched
+    db, store, url = crawl_versions(watched, db_url, {1: 380, 20: 420})
     fees = lambda: sorted((c["old"]["amount"], c["new"]["amount"], c["snapshot_before"], c["snapshot_after"])  # noqa: E731
                           for c in ChangeStore(db).changes() if c["kind"] == "personal_contribution")
     first, second = (s["id"] for s in store.snapshots())
@@ -146,32 +156,18 @@ def test_an_import_between_two_crawled_versions_splits_their_change(watched, db_
 
 
 def test_an_import_between_two_crawled_versions_takes_its_place_in_the_fact_history(watched, db_url, tmp_path):
-    site, sources = watched
-    url = site.url("guide.html")
-    db = Database(db_url)
-    store = SnapshotStore(db)
-    store.sync_sources([s.spec() for s in load_config(sources).sources])
-    page_id = next(p.page_id for p in store.pages_to_check() if p.url == url)
-    for day, fee in ((1, 380), (20, 420)):
-        body = notice(2025, fee).encode()
-        cut = cut_page(body, None, url)
-        content = PageContent(main_text=cut.main_text, title=cut.title, published_at=cut.published_at,
-                              final_url=url, encoding=cut.encoding, profile=cut.profile, raw=body, meta=cut.meta)
-        when = datetime(2024, 9, day, 2, tzinfo=timezone.utc)
-        store.record_checks(None, [CheckRecord(page_id=page_id, checked_at=when, content=content)])
-        extract_pending(store, workers=1)
-        diff_and_queue(db, None)
+    _, sources = watched
+    db, store, url = crawl_versions(watched, db_url, {1: 380, 20: 420})
     # An archived copy from 10 September already said 420: the raise happened earlier than the crawl saw.
     assert import_(sources, db_url, save(tmp_path, "mid.html", notice(2025, 420)), url,
                    "2024-09-10 10:00").returncode == 0  # China time: 02:00 UTC
     first, second, imported = (s["id"] for s in store.snapshots())
-    at = lambda day: datetime(2024, 9, day, 2, tzinfo=timezone.utc)  # noqa: E731
     fees = [(json.loads(r["value"])["amount"], r["snapshot_id"], r["last_snapshot_id"], r["first_seen"],
              r["last_seen"], r["is_current"])
             for r in HistoryStore(db).history(HistoryFilter(kind="personal_contribution"))]
-    assert fees == [(380, first, first, at(1), at(1), False), (420, imported, second, at(10), at(20), True)]
+    assert fees == [(380, first, first, sept(1), sept(1), False), (420, imported, second, sept(10), sept(20), True)]
     deadlines = HistoryStore(db).history(HistoryFilter(kind="payment_deadline"))
-    assert [(r["snapshot_id"], r["first_seen"], r["last_seen"]) for r in deadlines] == [(first, at(1), at(20))]
+    assert [(r["snapshot_id"], r["first_seen"], r["last_seen"]) for r in deadlines] == [(first, sept(1), sept(20))]
     with db.engine.connect() as conn:
         [latest] = conn.execute(text("SELECT snapshot_id, last_snapshot_id FROM latest_facts"
                                      " WHERE kind = 'personal_contribution'")).all()
