@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="when it was saved: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+08:00] (naive = Asia/Shanghai)")
     imp.add_argument("--manifest", metavar="FILE",
                      help="for a folder: CSV with columns file,url,fetched_at (default: DIR/manifest.csv)")
+    imp.add_argument("--dry-run", action="store_true",
+                     help="check every file and print what each would be (new / changed / unchanged / already), "
+                          "write nothing")
 
     _wait_option(imp, "import")
     add_history_parser(sub)
@@ -404,11 +407,15 @@ def cmd_import(args) -> int:
         items = collect(args.path, args.url, args.fetched_at, args.manifest)
         config = load_config(args.sources)
         with DatabaseLock(Database(args.db), CHECK_LOCK, wait=args.wait):
-            result = import_pages(items, config, args.db)
+            result = import_pages(items, config, args.db, dry_run=args.dry_run)
     except InputError as exc:
         raise ConfigError(str(exc)) from None
-    for item in result.already:
-        print(f"already imported: {item.path} ({item.url} at {local_time(item)})")
+    if result.dry_run:
+        for outcome, item in result.planned:
+            print(f"{outcome}: {item.path} ({item.url} at {local_time(item)})")
+    else:
+        for item in result.already:
+            print(f"already imported: {item.path} ({item.url} at {local_time(item)})")
     print(result.summary())
     return EXIT_OK
 

@@ -62,10 +62,16 @@ class ImportResult:
     outcomes: dict[str, int] = field(default_factory=dict)  # new / changed / unchanged / already
     already: list[ImportItem] = field(default_factory=list)
     stats: RecomputeStats = field(default_factory=RecomputeStats)
+    dry_run: bool = False
+    planned: list[tuple[str, ImportItem]] = field(default_factory=list)  # dry run: (outcome, item), oldest first
 
     def summary(self) -> str:
         o = self.outcomes
         imported = sum(n for k, n in o.items() if k != "already")
+        if self.dry_run:
+            return (f"dry run, nothing written: would import {imported} pages "
+                    f"({o.get('new', 0) + o.get('changed', 0)} new snapshots, {o.get('unchanged', 0)} unchanged), "
+                    f"{o.get('already', 0)} already imported; no alerts")
         run = f"import run {self.run_id}" if self.run_id is not None else "import"
         return (f"{run}: {imported} pages imported ({o.get('new', 0) + o.get('changed', 0)} new snapshots, "
                 f"{o.get('unchanged', 0)} unchanged), {o.get('already', 0)} already imported; facts extracted "
@@ -156,14 +162,37 @@ def cut(item: ImportItem) -> PageContent:
                        content_hash=page.content_hash, raw_sha256=page.raw_sha256, raw_zlib=page.raw_zlib)
 
 
+def _plan(todo: list[tuple[ImportItem, int | None, bool]], backfill: BackfillStore, result: ImportResult) -> None:
+    """The outcome each new item would get, as record_import decides it: against the page's version at its
+    time, whether stored or one of the earlier items of this import."""
+    versions: dict[str, list[tuple[datetime, str]]] = {}  # url → (time, hash) of the snapshots planned so far
+    for item, page_id, new in todo:
+        if not new:
+            result.planned.append(("already", item))
+            continue
+        state = backfill.import_state(page_id, item.fetched_at) if page_id else None
+        previous = (state.version_at, state.hash_at) if state and state.version_at else None
+        for at, content_hash in versions.get(item.url, []):
+            if at <= item.fetched_at and (previous is None or at >= previous[0]):
+                previous = (at, content_hash)
+        if previous is not None and previous[1] == item.content.content_hash:
+            outcome = "unchanged"
+        else:
+            outcome = "new" if previous is None else "changed"
+            versions.setdefault(item.url, []).append((item.fetched_at, item.content.content_hash))
+        result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+        result.planned.append((outcome, item))
+
+
 def local_time(item: ImportItem) -> str:
     """The item's fetch time as China time, for messages."""
     return item.fetched_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S%z")
 
 
 def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
-                 workers: int | None = None) -> ImportResult:
-    """Validate every item, then store them, then judge, extract and diff the affected pages (no alerts)."""
+                 workers: int | None = None, dry_run: bool = False) -> ImportResult:
+    """Validate every item, then store them, then judge, extract and diff the affected pages (no alerts).
+    With `dry_run` only validate them and say what each would be (new / changed / unchanged / already)."""
     seen: dict[tuple[str, datetime], ImportItem] = {}
     for item in items:
         item.source = source_for(config, item.url)
@@ -192,6 +221,10 @@ def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
             todo.append((item, page_id, False))
         else:
             todo.append((item, page_id, True))
+    if dry_run:
+        result.dry_run = True
+        _plan(todo, backfill, result)
+        return result
     store = SnapshotStore(db)
     ids = store.sync_sources([s.spec() for s in config.sources])
     if any(new for _, _, new in todo):

@@ -40,6 +40,7 @@ class ImportState:
     checked_at_exists: bool  # a check at exactly that time is stored
     hash_at: str | None  # content hash of the page's version at that time (newest snapshot not after it)
     waiting: int  # snapshots of crawls not judged yet (a check's diff stage still owes them)
+    version_at: datetime | None = None  # fetched_at of that version
 
 
 class BackfillStore:
@@ -155,19 +156,17 @@ class BackfillStore:
         with self.db.session() as s:
             exists = s.scalar(select(func.count()).select_from(Check)
                               .where(Check.page_id == page_id, Check.checked_at == at)) > 0
-            return ImportState(exists, self._hash_at(s, page_id, at),
+            version = self._version_at(s, page_id, at)
+            return ImportState(exists, version.content_hash if version else None,
                                s.scalar(select(func.count()).select_from(Snapshot)
-                                        .where(Snapshot.page_id == page_id, Snapshot.health.is_(None))))
+                                        .where(Snapshot.page_id == page_id, Snapshot.health.is_(None))),
+                               version.fetched_at if version else None)
 
     @staticmethod
     def _version_at(s, page_id: int, at: datetime):
-        return s.execute(select(Snapshot.id, Snapshot.content_hash)
+        return s.execute(select(Snapshot.id, Snapshot.content_hash, Snapshot.fetched_at)
                          .where(Snapshot.page_id == page_id, Snapshot.fetched_at <= at)
                          .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1)).first()
-
-    def _hash_at(self, s, page_id: int, at: datetime) -> str | None:
-        row = self._version_at(s, page_id, at)
-        return row.content_hash if row else None
 
     def record_import(self, run_id: int, page_id: int, at: datetime, content: PageContent,
                       meta: dict | None = None) -> tuple[str, int | None]:

@@ -195,6 +195,36 @@ def test_same_file_and_time_twice_is_already_imported(watched, db_url, tmp_path)
     assert (len(store.snapshots()), len(store.checks())) == counts
 
 
+def test_dry_run_says_what_each_file_would_be_writes_nothing_and_agrees_with_the_import(watched, db_url, tmp_path):
+    _, sources = watched
+    db, store, url = crawl_versions(watched, db_url, {1: 380, 20: 420})
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    save(folder, "same.html", notice(2025, 380))     # as crawled on 1 September
+    save(folder, "raised.html", notice(2025, 400))
+    save(folder, "again.html", notice(2025, 400))    # as the file before it in this import
+    save(folder, "crawled.html", notice(2025, 380))  # the crawl's own instant
+    (folder / "manifest.csv").write_text(
+        "file,url,fetched_at\n"
+        "again.html,,2024-09-16T10:00\n"
+        "same.html,,2024-09-10T10:00\n"
+        "raised.html,,2024-09-15T10:00\n"
+        "crawled.html,,2024-09-01T10:00\n", encoding="utf-8")
+    counts = (len(store.snapshots()), len(store.checks()))
+    dry = import_(sources, db_url, str(folder), url, None, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert [line.split(":")[0] for line in dry.stdout.splitlines()[:-1]] == \
+        ["already", "unchanged", "changed", "unchanged"]
+    assert dry.stdout.splitlines()[-1].startswith(
+        "dry run, nothing written: would import 3 pages (1 new snapshots, 2 unchanged), 1 already imported")
+    assert (len(store.snapshots()), len(store.checks())) == counts
+    real = import_(sources, db_url, str(folder), url, None)
+    assert real.returncode == 0, real.stderr
+    assert "3 pages imported (1 new snapshots, 2 unchanged), 1 already imported" in real.stdout
+    assert [c["outcome"] for c in sorted(store.checks(), key=lambda c: c["checked_at"])] == \
+        ["new", "unchanged", "changed", "unchanged", "changed"]
+
+
 def test_a_directory_with_a_manifest_builds_a_timeline_and_the_newest_becomes_current(watched, db_url, tmp_path):
     site, sources = watched
     url = site.url("guide.html")
