@@ -4,9 +4,9 @@
                                             [--repeat 5] [--extra-days 3] [--keep] [--reuse] [--explain] [--json FILE]
 
 Quick run: `--sources 50 --years 1`. Without --db a temp SQLite file is used (removed unless --keep);
---pg starts a throw-away PostgreSQL cluster on 127.0.0.1 (initdb into a temp dir as tests/conftest.py
-does; fsync, synchronous_commit and full_page_writes off — a benchmark cluster, not a durable one),
-stopped and removed at the end. `--db postgresql://...` uses a server of yours instead (an empty database).
+--pg starts a throw-away PostgreSQL cluster on 127.0.0.1 (storage.localpg, as the tests do; fsync,
+synchronous_commit and full_page_writes off — a benchmark cluster, not a durable one), stopped and removed
+at the end (left running with --keep). `--db postgresql://...` uses a server of yours instead (an empty database).
 
 1. Schema: `storage.Database(url)` (the Alembic migrations, views included).
 2. Generation, written straight into the tables (SQLAlchemy Core executemany on SQLite, COPY through the
@@ -41,14 +41,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import hashlib
 import io
 import json
-import os
 import random
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -67,6 +64,7 @@ import sqlalchemy as sa  # noqa: E402
 from extractors.document import EXTRACTOR_VERSION  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.factruns import link_runs  # noqa: E402
+from storage.localpg import LocalPostgres  # noqa: E402
 from storage.history import HistoryFilter, HistoryStore  # noqa: E402
 from storage.models import Change, Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source  # noqa: E402
 from storage.store import CheckRecord, PageContent, SnapshotStore  # noqa: E402
@@ -109,59 +107,17 @@ def cn_date(d: date) -> str:
 
 
 # -- the throw-away PostgreSQL cluster ----------------------------------------------------------
-def _pg_bin(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
+def bench_cluster() -> tuple[LocalPostgres, str, str]:
+    """A throw-away cluster (storage.localpg) with an empty database `pwbench`: (cluster, URL, server version)."""
+    cluster = LocalPostgres(max_connections=20, prefix="policywatch-benchpg-")
+    admin = sa.create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("CREATE DATABASE pwbench"))
+        version = conn.execute(sa.text("SHOW server_version")).scalar()
+    admin.dispose()
+    return cluster, sa.engine.make_url(cluster.url).set(database="pwbench").render_as_string(), version
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PgCluster:
-    """initdb + pg_ctl start on a free port of 127.0.0.1 in a temp dir (as `postgres` when we are root)."""
-
-    OPTS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=20"
-
-    def __init__(self) -> None:
-        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-        if not initdb or not pg_ctl:
-            raise SystemExit("PostgreSQL server binaries not found (Debian package `postgresql`)")
-        self.pg_ctl = pg_ctl
-        self.dir = Path(tempfile.mkdtemp(prefix="policywatch-benchpg-"))
-        self.port = _free_port()
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_user:
-            shutil.chown(self.dir, "postgres")
-        self.data = self.dir / "data"
-        self.started = False
-        self._run([initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"])
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {self.OPTS}"
-        self._run([pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"])
-        self.started = True
-        admin = sa.create_engine(f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/postgres",
-                                 isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text("CREATE DATABASE pwbench"))
-            self.version = conn.execute(sa.text("SHOW server_version")).scalar()
-        admin.dispose()
-        self.url = f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/pwbench"
-
-    def _run(self, cmd) -> None:
-        proc = subprocess.run(self.as_user + cmd, capture_output=True, text=True)
-        if proc.returncode:
-            raise RuntimeError(f"{' '.join(cmd[:2])} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-
-    def stop(self) -> None:
-        if self.started:
-            subprocess.run(self.as_user + [self.pg_ctl, "-D", str(self.data), "-m", "fast", "stop"],
-                           capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-# -- the synthetic world ------------------------------------------------------------------------
 def load_regions() -> tuple[list[tuple[str, str]], dict[str, str]]:
     """(prefectures and provinces as (code, name), code → short name)."""
     rows = list(csv.DictReader(open(ROOT / "extractors" / "data" / "regions.tsv", encoding="utf-8"),
@@ -715,10 +671,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="policywatch-history-bench-"))
     try:
         if args.pg:
-            cluster = PgCluster()
-            url = cluster.url
-            log(f"PostgreSQL {cluster.version}: throw-away cluster on 127.0.0.1:{cluster.port} "
-                f"({PgCluster.OPTS.replace('-c ', '')})")
+            cluster, url, version = bench_cluster()
+            log(f"PostgreSQL {version}: throw-away cluster on 127.0.0.1:{cluster.port} "
+                f"({cluster.opts.replace('-c ', '')})")
         else:
             url = args.db or f"sqlite:///{tmp / 'history.db'}"
         db = Database(url)
@@ -829,12 +784,11 @@ def main() -> int:
             Path(args.json).write_text(json.dumps(fig, indent=2, ensure_ascii=False, default=str))
         db.dispose()
         if args.keep:
-            log(f"kept: {url}" + (f" (stop: {' '.join(cluster.as_user)} {cluster.pg_ctl} -D {cluster.data} stop)"
-                                  if cluster else ""))
+            log(f"kept: {url}" + (f" (stop: {cluster.stop_command()})" if cluster else ""))
         return 0 if all(ok for _, _, ok in rows_) else 1
     finally:
         if cluster and not args.keep:
-            cluster.stop()
+            cluster.stop("fast")
         if not (args.keep and not args.db and not cluster):
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,13 +1,10 @@
 """Shared fixtures: the local fixture site, databases (SQLite and a real PostgreSQL), the CLI runner."""
 from __future__ import annotations
 
-import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import uuid
 from pathlib import Path
@@ -15,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.localsite import LocalSite, WebhookReceiver
+from storage.localpg import LocalPostgres, LocalPostgresError
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(__file__).resolve().parent / "site"
@@ -53,55 +51,15 @@ def overlay_v2(site) -> None:
 
 
 # -- databases ------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pg_bin(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
-
-
-class PostgresServer:
-    """A throw-away PostgreSQL cluster on 127.0.0.1 (run as the `postgres` user when we are root)."""
-
-    def __init__(self) -> None:
-        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-        if not initdb or not pg_ctl:
-            pytest.fail("PostgreSQL server binaries not found: install the Debian package `postgresql` "
-                        f"(as .ci/run does) or set {PG_ENV} to a server URL", pytrace=False)
-        self.dir = Path(tempfile.mkdtemp(prefix="policywatch-pg-"))
-        self.port = _free_port()
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_user:
-            shutil.chown(self.dir, "postgres")
-        data = self.dir / "data"
-        self._run([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"])
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
-        self._run([pg_ctl, "-D", str(data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"])
-        self.pg_ctl, self.data = pg_ctl, data
-        self.url = f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, cmd) -> None:
-        proc = subprocess.run(self.as_user + cmd, capture_output=True, text=True)
-        if proc.returncode:
-            raise RuntimeError(f"{' '.join(cmd[:2])} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-
-    def stop(self) -> None:
-        subprocess.run(self.as_user + [self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def pg_admin_url():
     if os.environ.get(PG_ENV):
         yield os.environ[PG_ENV]
         return
-    server = PostgresServer()
+    try:
+        server = LocalPostgres()
+    except LocalPostgresError as exc:
+        pytest.fail(f"{exc}: install it (as .ci/run does) or set {PG_ENV} to a server URL", pytrace=False)
     try:
         yield server.url
     finally:
