@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import BigInteger, Integer, String, Text, case, cast, column, func, select, table, update
+from sqlalchemy import BigInteger, Integer, String, Text, bindparam, cast, column, func, select, table, text, update
 
 from storage.types import UTCDateTime
 
@@ -27,6 +27,7 @@ _facts = table("facts", column("id", BigInteger), column("extraction_id", BigInt
 
 PAGE_CHUNK = 200
 ID_CHUNK = 500
+UPDATE_CHUNK = 5000
 
 FactKey = tuple  # (kind, region, plan_year, value as stored JSON text)
 
@@ -92,12 +93,25 @@ def _link_chunk(s, starts: dict[int, datetime | None]) -> int:
         linked = run_starts([(sid, [(fid, key) for fid, key, _ in facts.get(sid, [])]) for sid in ids], seed_starts)
         stored = {fid: first for sid in ids for fid, _, first in facts.get(sid, [])}
         updates.update({fid: start for fid, start in linked.items() if stored[fid] != start})
-    ordered = sorted(updates)
-    for i in range(0, len(ordered), ID_CHUNK):
-        chunk = {fid: updates[fid] for fid in ordered[i:i + ID_CHUNK]}
-        s.execute(update(_facts).where(_facts.c.id.in_(list(chunk)))
-                  .values(first_snapshot_id=case(chunk, value=_facts.c.id)))
+    _write(s, updates)
     return len(updates)
+
+
+def _write(s, updates: dict[int, int]) -> None:
+    """Set first_snapshot_id of fact id → value: in one statement per 5,000 rows on PostgreSQL (arrays joined
+    to the table; a statement per row costs a round trip each), executemany on SQLite (in process)."""
+    ordered = sorted(updates)
+    dialect = s.get_bind().dialect if hasattr(s, "get_bind") else s.dialect
+    if dialect.name == "postgresql":
+        for i in range(0, len(ordered), UPDATE_CHUNK):
+            ids = ordered[i:i + UPDATE_CHUNK]
+            s.execute(text("UPDATE facts SET first_snapshot_id = v.start"
+                           " FROM unnest(CAST(:ids AS bigint[]), CAST(:starts AS bigint[])) AS v(id, start)"
+                           " WHERE facts.id = v.id"), {"ids": ids, "starts": [updates[f] for f in ids]})
+    elif ordered:
+        s.execute(update(_facts).where(_facts.c.id == bindparam("fact_id"))
+                  .values(first_snapshot_id=bindparam("start")),
+                  [{"fact_id": f, "start": updates[f]} for f in ordered])
 
 
 def _current_facts(s, snapshot_ids: list[int]) -> dict[int, list[tuple[int, FactKey, int | None]]]:
