@@ -22,7 +22,8 @@ Per round, on a new database:
      notifying the receiver (it also delivers). Timed: the extract stage; `run_diff` alone
      (sources/s = N ÷ its seconds; it also reads the check health of all N pages and looks for
      conflicts among all of them), `record_changes` (changes + outbox + snapshot health in one
-     transaction), delivery; and end of crawl → the receiver got the alert's POST.
+     transaction; of which: linking the judged snapshots' facts into their runs, storage.factruns),
+     delivery; and end of crawl → the receiver got the alert's POST.
   3. verify: exactly one POST (one message per run and target) naming every changed page's URL and
      its new values (`个人缴费 400 → 420 元/人/年`, `缴费截止日期 … → …`); in the changes table, for
      each changed page exactly the expected fact changes plus one text_changed, nothing else.
@@ -299,6 +300,7 @@ def phase_measure(url: str, args) -> dict:
     from monitor.extract_stage import extract_pending
     from monitor.localsite import WebhookReceiver
     from storage import ChangeStore, CheckRecord
+    from storage import store as store_module
     from storage.store import ChangeStore as StoreChangeStore
 
     receiver = WebhookReceiver()
@@ -319,6 +321,7 @@ def phase_measure(url: str, args) -> dict:
                 records.append(CheckRecord(page_id=page_ids[p.url], checked_at=datetime.now(CHINA), duration_ms=5,
                                            http_status=304, not_modified=True))
         with Timed((diff_stage, "run_diff", "run_diff"), (StoreChangeStore, "record_changes", "record_changes"),
+                   (store_module, "link_snapshots", "link"),
                    (diff_stage, "deliver_due", "deliver")) as timer:
             t_write = time.perf_counter()
             outcomes = store.record_checks(run_id, records)
@@ -340,6 +343,7 @@ def phase_measure(url: str, args) -> dict:
         write_s=t_crawl_end - t_write, extracted=extracted,
         extract_s=t_extracted - t_crawl_end, run_diff_s=timer.seconds["run_diff"],
         diff_rate=len(pages) / timer.seconds["run_diff"], record_s=timer.seconds["record_changes"],
+        link_s=timer.seconds.get("link", 0.0),
         deliver_s=timer.seconds["deliver"], diff_stage_s=t_done - t_extracted,
         end_to_alert_s=(t_post - t_crawl_end) if t_post else None, end_to_done_s=t_done - t_crawl_end,
         changes=len(changes), alerted=sum(1 for c in changes if c["severity"] in ("high", "medium")),
@@ -429,6 +433,7 @@ def pg_database(admin_url: str):
 
 COLUMNS = [("extract_s", "extract s", "{:.2f}"), ("run_diff_s", "run_diff s", "{:.2f}"),
            ("diff_rate", "diff sources/s", "{:.0f}"), ("record_s", "record s", "{:.3f}"),
+           ("link_s", "of which link s", "{:.3f}"),
            ("deliver_s", "deliver s", "{:.3f}"), ("diff_stage_s", "diff+alert s", "{:.2f}"),
            ("end_to_alert_s", "end of crawl → alert s", "{:.2f}")]
 
@@ -504,9 +509,9 @@ def main() -> None:
         print(table(backend, report["results"][backend]["runs"]))
         print()
     print("extract: extract_pending (spawns its worker pool); run_diff: judging and diffing (sources/s = "
-          "sources ÷ its time); record: changes + outbox + health in one transaction; deliver: Apprise POST; "
-          "diff+alert: diff_and_queue; end of crawl → alert: from the end of record_checks to the receiver "
-          "getting the POST")
+          "sources ÷ its time); record: changes + outbox + health in one transaction (of which link: the "
+          "judged snapshots' facts linked into their runs); deliver: Apprise POST; diff+alert: diff_and_queue; "
+          "end of crawl → alert: from the end of record_checks to the receiver getting the POST")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     if failed:

@@ -118,7 +118,8 @@ def _current_facts(s, snapshot_ids: list[int]) -> dict[int, list[tuple[int, Fact
     """Snapshot id → [(fact id, key, stored first_snapshot_id)] of its newest extraction, in stored order."""
     out: dict[int, list] = {}
     for i in range(0, len(snapshot_ids), ID_CHUNK):
-        newest = (select(func.max(_extractions.c.id)).where(_extractions.c.snapshot_id.in_(snapshot_ids[i:i + ID_CHUNK]))
+        newest = (select(func.max(_extractions.c.id))
+                  .where(_extractions.c.snapshot_id.in_(snapshot_ids[i:i + ID_CHUNK]))
                   .group_by(_extractions.c.snapshot_id))
         q = (select(_extractions.c.snapshot_id, _facts.c.id, _facts.c.kind, _facts.c.region, _facts.c.plan_year,
                     cast(_facts.c.value, Text), _facts.c.first_snapshot_id)
