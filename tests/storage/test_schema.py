@@ -65,3 +65,15 @@ def test_unreachable_postgresql_is_one_line_error_without_password():
         Database("postgresql://policywatch:s3cret@127.0.0.1:1/none")
     assert "cannot open database" in str(info.value) and "s3cret" not in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_postgresql_timestamps_read_back_exactly_and_odd_values_fall_back(pg_admin_url):
+    from datetime import datetime, timezone
+    db = Database(pg_admin_url, migrate=False)
+    with db.engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT TIMESTAMP '2025-09-01 02:00:00.123456', TIMESTAMPTZ '2025-09-01 10:00:00+08', "
+            "TIMESTAMP 'infinity', TIMESTAMP '10000-01-01 00:00:00'")).one()
+    assert row[0] == datetime(2025, 9, 1, 2, 0, 0, 123456)
+    assert row[1] == datetime(2025, 9, 1, 2, 0, tzinfo=timezone.utc)
+    assert row[2] == "infinity" and row[3] == "10000-01-01 00:00:00"  # as pg8000 itself returns them
