@@ -140,6 +140,11 @@ class Database:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                else:
+                    # sqlite3 starts transactions only before INSERT/UPDATE/DELETE, so DDL would commit one
+                    # statement at a time and a migration failing half-way would leave half a schema. One
+                    # explicit transaction, taken for writing at once, also makes concurrent openers wait.
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
                 if MigrationContext.configure(conn).get_current_revision() != self.head_revision():
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")

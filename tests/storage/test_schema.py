@@ -31,6 +31,26 @@ def test_opening_twice_is_a_no_op(db_url):
     assert db.current_revision() == db.head_revision()
 
 
+def test_a_migration_that_fails_half_way_leaves_the_database_as_it_was(db_url):
+    from alembic import command
+    db = Database(db_url)
+    cfg = db._alembic_config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+        # A name 0006 creates last, already taken: the upgrade fails after its views, column and links.
+        conn.execute(text("CREATE INDEX ix_facts_first_snapshot_id ON sources (name)"))
+    with pytest.raises(DatabaseError, match="ix_facts_first_snapshot_id") as failed:
+        Database(db_url)
+    assert "\n" not in str(failed.value)
+    assert db.current_revision() == "0005"
+    assert "first_snapshot_id" not in {c["name"] for c in inspect(db.engine).get_columns("facts")}
+    assert {"fact_history", "latest_facts"} <= set(inspect(db.engine).get_view_names())
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_facts_first_snapshot_id"))
+    assert Database(db_url).current_revision() == db.head_revision()
+
+
 def test_sqlite_uses_wal_and_foreign_keys(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'h.db'}")
     with db.engine.connect() as conn:
