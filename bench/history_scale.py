@@ -24,7 +24,8 @@ at the end (left running with --keep). `--db postgresql://...` uses a server of 
    links it. Then storage.factruns.link_runs runs over the whole history (what migration 0006 does to an
    existing database), timed, and reports how many links it would change (0: the generator agrees).
    SQLite bulk load runs with PRAGMA synchronous=OFF (said in the output); the app's own writes later
-   use its normal settings. PostgreSQL: VACUUM ANALYZE after the load (autovacuum would by then).
+   use its normal settings. Then the planner statistics a check run leaves: SQLite `Database.refresh_statistics`
+   (approximate ANALYZE), PostgreSQL VACUUM ANALYZE (autovacuum would have run by then).
 3. Timed, each a median of --repeat runs after one warm-up:
    a. `history` for one region and kind (the region with the most sources, personal_contribution);
    b. `SELECT * FROM latest_facts`, every row fetched;
@@ -489,6 +490,7 @@ def generate(db: Database, world: World) -> dict:
             conn.exec_driver_sql("VACUUM ANALYZE")
         admin.dispose()
     else:
+        db.refresh_statistics()  # as every check run leaves them
         with db.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

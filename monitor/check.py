@@ -141,6 +141,7 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
         stage = diff_and_queue(db, run_id, targets, {v: k for k, v in ids.items()},
                                {ids[s.name] for s in config.sources if s.alert_text})
         result.changes, result.delivery = stage.changes, stage.delivery
+        db.refresh_statistics()
     if reporter:
         reporter.summary(result)
     return result

@@ -246,6 +246,7 @@ def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
                 result.stats.add(worker.pages(ordered[i:i + 100]))
         finally:
             worker.close()
+        db.refresh_statistics()
         status = "imported"
     finally:
         if result.run_id is not None:

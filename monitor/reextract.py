@@ -245,6 +245,8 @@ def reextract(db: Database, *, since: datetime | None = None, source: str | None
             after = page_ids[-1]
             if progress is not None:
                 progress(result)
+        if not dry_run:
+            db.refresh_statistics()
         status = "reextracted"
     finally:
         worker.close()

@@ -160,6 +160,20 @@ class Database:
             except SQLAlchemyError as exc:
                 raise DatabaseError(f"database error on {safe_url(self.url)}: {_first_line(exc)}") from exc
 
+    def refresh_statistics(self) -> None:
+        """Tell the query planner how big the tables are and how selective their indexes: SQLite keeps no
+        statistics by itself and then guesses that every index is selective (a history filtered by source and
+        kind took 2 s through the kind index instead of 3 ms). An approximate ANALYZE, a few hundred rows per
+        index, takes milliseconds at any size; PostgreSQL's autovacuum keeps its own statistics."""
+        if self.dialect != "sqlite":
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("PRAGMA analysis_limit=400")
+                conn.exec_driver_sql("ANALYZE")
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"database error on {safe_url(self.url)}: {_first_line(exc)}") from exc
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -25,6 +25,10 @@ def test_clean_run_exits_0_and_prints_one_summary_line(site, tmp_path):
     assert proc.stdout.splitlines() == ["run 1: 1 pages checked: 1 new, 0 changed, 0 unchanged, 0 not modified, 0 error; "
                                         "facts extracted for 1 snapshots"]
     assert proc.stderr == ""
+    # The run leaves SQLite's query planner statistics of the tables it wrote (Database.refresh_statistics).
+    with Database(f"sqlite:///{tmp_path / 'h.db'}").engine.connect() as conn:
+        analysed = set(conn.execute(text("SELECT tbl FROM sqlite_stat1")).scalars())
+    assert {"checks", "snapshots", "facts"} <= analysed
 
 
 def test_broken_sources_file_crawls_nothing(site, tmp_path):
