@@ -417,7 +417,7 @@ def generate(db: Database, world: World) -> dict:
                         for f in new_facts:
                             f["first"] = carried.get(run_key(f), snap_id)
                             facts.append(dict(extraction_id=ext_id, kind=f["kind"], value=f["value"],
-                                              first_snapshot_id=f["first"],
+                                              first_snapshot_id=None if f["first"] == snap_id else f["first"],
                                               plan_year=f["plan_year"], region=f["region"], evidence=f["evidence"],
                                               span_start=f["span"][0] if f["span"] else None,
                                               span_end=f["span"][1] if f["span"] else None))

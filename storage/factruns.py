@@ -2,9 +2,11 @@
 
 A run is a stretch of consecutive healthy snapshots of a page (in fetch-time order; unhealthy ones are
 skipped) whose current extraction (the newest extractions row of the snapshot) states the same fact: same
-kind, region, plan year and value. Every fact of a healthy snapshot's current extraction points at the
-first snapshot of its run, so the history views read a value's first_seen without walking back through
-the page's history. The links are set when snapshots are judged (the diff stage), when facts are stored
+kind, region, plan year and value. Every fact of a healthy snapshot's current extraction that continues a
+run begun in an earlier snapshot points at that run's first snapshot; a fact whose run starts in its own
+snapshot keeps NULL (so does every fact not judged yet). The history views thus read a value's first_seen
+without walking back through the page's history, and find the run starts as `first_snapshot_id IS NULL`,
+which the planners estimate well from the column's statistics. The links are set when snapshots are judged (the diff stage), when facts are stored
 for judged snapshots (an extractor upgrade), and by reextract / import, which replay whole timelines.
 
 Only table and column names that exist since migration 0006 are used here: the migration runs this code.
@@ -48,7 +50,7 @@ def run_starts(snapshots: Sequence[tuple[int, Sequence[tuple[int, FactKey]]]],
 
 
 def link_runs(s, starts: Mapping[int, datetime | None]) -> int:
-    """Recompute facts.first_snapshot_id for page id → from when (None: the whole history), within the caller's
+    """Recompute facts.first_snapshot_id (see the module's docstring) for page id → from when (None: the whole history), within the caller's
     transaction: the healthy snapshots fetched at or after that time, continuing the runs of the page's last
     healthy snapshot before it. Rows already right are not written; returns how many were."""
     written = 0
@@ -87,18 +89,21 @@ def _link_chunk(s, starts: dict[int, datetime | None]) -> int:
         timelines[page_id] = (before[-1] if before else None, [sid for at, sid in snaps[len(before):]])
     wanted = [sid for seed, ids in timelines.values() for sid in ([seed] if seed else []) + ids]
     facts = _current_facts(s, wanted)
-    updates: dict[int, int] = {}
+    updates: dict[int, int | None] = {}
     for seed, ids in timelines.values():
         seed_starts = {key: first or seed for _, key, first in facts.get(seed, [])} if seed else {}
         linked = run_starts([(sid, [(fid, key) for fid, key, _ in facts.get(sid, [])]) for sid in ids], seed_starts)
-        stored = {fid: first for sid in ids for fid, _, first in facts.get(sid, [])}
-        updates.update({fid: start for fid, start in linked.items() if stored[fid] != start})
+        for sid in ids:
+            for fid, _, stored in facts.get(sid, []):
+                wanted = None if linked[fid] == sid else linked[fid]
+                if stored != wanted:
+                    updates[fid] = wanted
     _write(s, updates)
     return len(updates)
 
 
-def _write(s, updates: dict[int, int]) -> None:
-    """Set first_snapshot_id of fact id → value: in one statement per 5,000 rows on PostgreSQL (arrays joined
+def _write(s, updates: dict[int, int | None]) -> None:
+    """Set first_snapshot_id of fact id → value (None: the run starts in the fact's own snapshot): in one statement per 5,000 rows on PostgreSQL (arrays joined
     to the table; a statement per row costs a round trip each), executemany on SQLite (in process)."""
     ordered = sorted(updates)
     dialect = s.get_bind().dialect if hasattr(s, "get_bind") else s.dialect

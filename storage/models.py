@@ -159,8 +159,8 @@ class FactRow(Base):
     evidence: Mapped[str] = mapped_column(Text)
     span_start: Mapped[int | None] = mapped_column(Integer)
     span_end: Mapped[int | None] = mapped_column(Integer)
-    # The first snapshot of the run of this value on the page (storage.factruns); None until the snapshot is
-    # judged healthy.
+    # The first snapshot of the run of this value on the page when that is an earlier snapshot; None when the run
+    # starts in this fact's own snapshot, or the snapshot is not judged (healthy) yet. See storage/factruns.py.
     first_snapshot_id: Mapped[int | None] = mapped_column(BigId, index=True)
 
 

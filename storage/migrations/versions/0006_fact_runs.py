@@ -1,7 +1,7 @@
 """Stored fact runs: facts.first_snapshot_id, and fact_history / latest_facts read it.
 
-Each fact of a healthy snapshot's current extraction points at the first snapshot of its run (see
-storage/factruns.py), so the views no longer walk back through a page's history to find when a value
+Each fact of a healthy snapshot's current extraction that continues a run begun in an earlier snapshot
+points at that first snapshot; a run's own first fact keeps NULL (see storage/factruns.py), so the views no longer walk back through a page's history to find when a value
 was first seen: latest_facts costs one lookup per current fact, whatever the length of the history.
 The existing history is linked here, page by page in fetch-time order.
 
@@ -65,8 +65,8 @@ def _newest_healthy(page: str) -> str:
             f" ORDER BY sh.fetched_at DESC, sh.id DESC LIMIT 1)")
 
 
-# A run's rows are the facts linked to its first snapshot; its start row is that snapshot's own fact (a fact not
-# linked yet counts as starting a run), and its end is the newest snapshot holding a fact linked to it.
+# A run's start row is the fact with no link (first_snapshot_id NULL: its run starts in its own snapshot), its
+# other rows are the facts linked to that snapshot, and its end is the newest snapshot holding one of them.
 FACT_HISTORY = f"""
 CREATE VIEW fact_history AS
 SELECT p.source_id, src.name AS source, s.page_id, p.url, f.kind, CAST(f.value AS TEXT) AS value, f.plan_year,
@@ -85,7 +85,7 @@ SELECT p.source_id, src.name AS source, s.page_id, p.url, f.kind, CAST(f.value A
          ORDER BY s3.fetched_at DESC, s3.id DESC LIMIT 1), s.id)
   JOIN pages p ON p.id = s.page_id
   JOIN sources src ON src.id = p.source_id
- WHERE s.health = 'ok' AND (f.first_snapshot_id = e.snapshot_id OR f.first_snapshot_id IS NULL)
+ WHERE s.health = 'ok' AND f.first_snapshot_id IS NULL
    AND {_newest_extraction("e")} AND {_first_statement("f")}
 """
 
