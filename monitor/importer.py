@@ -20,7 +20,7 @@ from monitor.reextract import Recomputer, RecomputeStats
 from spiders.encoding import decode_html
 from spiders.processing import cut_page
 from storage import Database, SnapshotStore
-from storage.backfill import BackfillStore
+from storage.backfill import BackfillStore, import_outcome
 from storage.store import PageContent
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -163,8 +163,8 @@ def cut(item: ImportItem) -> PageContent:
 
 
 def _plan(todo: list[tuple[ImportItem, int | None, bool]], backfill: BackfillStore, result: ImportResult) -> None:
-    """The outcome each new item would get, as record_import decides it: against the page's version at its
-    time, whether stored or one of the earlier items of this import."""
+    """The outcome each new item would get (import_outcome, as record_import decides it) against the page's
+    version at its time, whether stored or one of the earlier items of this import."""
     versions: dict[str, list[tuple[datetime, str]]] = {}  # url → (time, hash) of the snapshots planned so far
     for item, page_id, new in todo:
         if not new:
@@ -175,10 +175,8 @@ def _plan(todo: list[tuple[ImportItem, int | None, bool]], backfill: BackfillSto
         for at, content_hash in versions.get(item.url, []):
             if at <= item.fetched_at and (previous is None or at >= previous[0]):
                 previous = (at, content_hash)
-        if previous is not None and previous[1] == item.content.content_hash:
-            outcome = "unchanged"
-        else:
-            outcome = "new" if previous is None else "changed"
+        outcome = import_outcome(previous[1] if previous else None, item.content.content_hash)
+        if outcome != "unchanged":
             versions.setdefault(item.url, []).append((item.fetched_at, item.content.content_hash))
         result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
         result.planned.append((outcome, item))

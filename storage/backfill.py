@@ -43,6 +43,13 @@ class ImportState:
     version_at: datetime | None = None  # fetched_at of that version
 
 
+def import_outcome(previous_hash: str | None, content_hash: str) -> str:
+    """The check outcome of an imported page against the page's version at its time (None: no version yet)."""
+    if previous_hash is None:
+        return "new"
+    return "unchanged" if previous_hash == content_hash else "changed"
+
+
 class BackfillStore:
     """Storage side of `policywatch reextract` and `policywatch import`."""
 
@@ -183,10 +190,8 @@ class BackfillStore:
             newest = s.scalar(select(func.max(Check.checked_at))
                               .where(Check.page_id == page_id, Check.outcome.in_(CONTENT_OUTCOMES)))
             snapshot_id = None
-            if previous is not None and previous.content_hash == content.content_hash:
-                outcome = "unchanged"
-            else:
-                outcome = "new" if previous is None else "changed"
+            outcome = import_outcome(previous.content_hash if previous else None, content.content_hash)
+            if outcome != "unchanged":
                 raw_id = self.snapshots._store_raws(s, [content])[content.raw_sha256]
                 snapshot_id = s.scalar(insert(Snapshot).returning(Snapshot.id).values(
                     page_id=page_id, fetched_at=at, content_hash=content.content_hash, title=content.title,

@@ -464,7 +464,7 @@ class ChangeStore:
             for snapshot_id, health in (snapshot_health or {}).items():
                 s.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(health=health))
             if snapshot_health:
-                link_snapshots(s, [i for i, health in snapshot_health.items() if health == "ok"])
+                link_snapshots(s, list(snapshot_health))  # it takes the healthy ones
             return ids
 
     def changes(self, since: datetime | None = None, source: str | None = None,
