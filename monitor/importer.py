@@ -20,7 +20,7 @@ from monitor.reextract import Recomputer, RecomputeStats
 from spiders.encoding import decode_html
 from spiders.processing import cut_page
 from storage import Database, SnapshotStore
-from storage.backfill import BackfillStore, import_outcome
+from storage.backfill import BackfillStore, ImportState, import_outcome
 from storage.store import PageContent
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -162,15 +162,14 @@ def cut(item: ImportItem) -> PageContent:
                        content_hash=page.content_hash, raw_sha256=page.raw_sha256, raw_zlib=page.raw_zlib)
 
 
-def _plan(todo: list[tuple[ImportItem, int | None, bool]], backfill: BackfillStore, result: ImportResult) -> None:
+def _plan(todo: list[tuple[ImportItem, int | None, bool, ImportState | None]], result: ImportResult) -> None:
     """The outcome each new item would get (import_outcome, as record_import decides it) against the page's
-    version at its time, whether stored or one of the earlier items of this import."""
+    version at its time, whether stored (its ImportState) or one of the earlier items of this import."""
     versions: dict[str, list[tuple[datetime, str]]] = {}  # url → (time, hash) of the snapshots planned so far
-    for item, page_id, new in todo:
+    for item, _, new, state in todo:
         if not new:
             result.planned.append(("already", item))
             continue
-        state = backfill.import_state(page_id, item.fetched_at) if page_id else None
         previous = (state.version_at, state.hash_at) if state and state.version_at else None
         for at, content_hash in versions.get(item.url, []):
             if at <= item.fetched_at and (previous is None or at >= previous[0]):
@@ -202,7 +201,7 @@ def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
     db = Database(db_url)
     backfill = BackfillStore(db)
     result = ImportResult()
-    todo = []
+    todo = []  # (item, page id, new, what the history says at its time)
     # Oldest first, so each check's outcome (new / changed / unchanged) follows the page's own timeline.
     for item in sorted({id(i): i for i in seen.values()}.values(), key=lambda i: i.fetched_at):
         page_id = backfill.find_page(item.source.name, item.url)
@@ -216,20 +215,20 @@ def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
                                  f"at {local_time(item)}")
             result.already.append(item)
             result.outcomes["already"] = result.outcomes.get("already", 0) + 1
-            todo.append((item, page_id, False))
+            todo.append((item, page_id, False, state))
         else:
-            todo.append((item, page_id, True))
+            todo.append((item, page_id, True, state))
     if dry_run:
         result.dry_run = True
-        _plan(todo, backfill, result)
+        _plan(todo, result)
         return result
     store = SnapshotStore(db)
     ids = store.sync_sources([s.spec() for s in config.sources])
-    if any(new for _, _, new in todo):
+    if any(new for _, _, new, _ in todo):
         result.run_id = store.start_run()
     page_ids, status = set(), "interrupted"
     try:
-        for item, page_id, new in todo:
+        for item, page_id, new, _ in todo:
             if new:
                 page_id = backfill.import_page(ids[item.source.name], item.url, item.fetched_at)
                 outcome, _ = backfill.record_import(result.run_id, page_id, item.fetched_at, item.content,
