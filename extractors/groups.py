@@ -1,0 +1,310 @@
+"""List rules: payment channels (缴费渠道), eligible groups (参保对象), subsidized groups (资助对象), waiting-period
+exemptions, and enumerated lines under an introducing sentence."""
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from extractors.sentence import (
+    _ANSWER,
+    _CHANNEL_HEAD,
+    _CHANNEL_SUFFIX,
+    _INTRO_END,
+    _JOIN_INCLUDES,
+    _PAY_WORD,
+    _SINGLE_GROUP,
+    _TOP_MARK,
+    OTHER_PROGRAMME,
+    Found,
+    Sentence,
+)
+
+# -- lists: channels and groups --------------------------------------------------------------
+CHANNEL_TRIGGER = re.compile(r"(?:缴费|线上|线下)(?:渠道|方式|途径)(?:有|为|包括|主要有)?[:：]?|(?:可|可以|能|均可)?(?:通过|选择|使用|登录)")
+LIST_THEN_PAY = re.compile(r"(?:^|[:：])\s*(?P<list>[^，。；：:]{2,80}?)(?:等(?:方式|渠道)?)?(?:都|均)?(?:可以|可)(?:在线)?(?:缴费|缴纳|办理缴费)")
+CHANNEL_WORD = re.compile(
+    r"微信|支付宝|APP|App|app|银行|POS|pos|线下|窗口|柜台|终端|小程序|公众号|网上|手机|第三方|税务|代收|代办|"
+    r"云闪付|电子税务局|掌上|服务号|服务厅|营业厅|网点|村委|社区|政务服务|一网通办|办税|扫码")
+CHANNEL_BAD = re.compile(r"推进|并行|坚持|创新|提供|实现|措施|一站式|一厅|便民|优化|完善|加强|智能化|传统|积极|持续|多种|以下|"
+                         r"向|发送|提醒|通知|宣传|告知")
+LIST_SPLIT = re.compile(r"、|，|,|/|以及|及|和|或者|或")
+LIST_END = re.compile(r"等(?:多种|线上|线下|渠道|方式|途径|多|各类|特殊|群体|人员)?|进行|办理|即可|完成|缴纳|参保|[。；;，,]")
+PAYING_AFTER = re.compile(r"缴费|缴纳|交费|交纳|缴|支付")
+LIST_BEFORE_KIND = re.compile(r"(?P<list>[^，。；：:,]{2,80}?)等(?:多种|多个|线上|线下|便捷|各类)?(?:缴费)?(?:渠道|方式|途径)")
+ITEM_TRIM = re.compile(r"^(?:选择|使用|登录|通过|在|到|可|可以|包括|如|例如|像|前往|以及|及|和|或|其中|各类|是)+|(?:等|等等|进行|即可|的)+$")
+
+
+def _split_items(segment: str, splitter: re.Pattern = LIST_SPLIT) -> list[tuple[str, int]]:
+    items, pos = [], 0
+    for part in splitter.split(segment):
+        start = segment.find(part, pos)
+        pos = start + len(part)
+        clean = ITEM_TRIM.sub("", part.strip().strip("“”\"'「」《》【】（）()"))
+        clean = clean.replace("“", "").replace("”", "").replace('"', "")
+        if clean:
+            items.append((clean, start))
+    return items
+
+
+def channels(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if OTHER_PROGRAMME.search(work):
+        return
+    if not _PAY_WORD.search(work) and not _CHANNEL_HEAD.search(work):
+        # an answer line under a question about where to pay: "浙里办APP、支付宝、银行柜台。"
+        heading = s.prev[-1] if s.prev else ""
+        if _is_bare_list(work) and (CHANNEL_INTRO.search(heading) or re.search(r"缴|交费", heading)):
+            yield from _channel_items(s, [(work.rstrip("。；;！ "), 0)])
+        return
+    candidates = []  # (segment, offset in sentence)
+    for m in CHANNEL_TRIGGER.finditer(work):
+        tail = work[m.end():]
+        end = LIST_END.search(tail)
+        segment = tail[:end.start()] if end else tail
+        base = m.end()
+        inner = list(re.finditer(r"通过|选择|使用|登录|借助|(?:可以|可|能)用", segment))
+        if inner:  # "缴费方式：居民可以通过A、B" → the list starts after the verb
+            base += inner[-1].end()
+            segment = segment[inner[-1].end():]
+        explicit = "渠道" in m.group() or "方式" in m.group() or "途径" in m.group()
+        paying = PAYING_AFTER.search(tail[len(segment):len(segment) + 14])
+        trailing = re.search(r"(?:等)?(?:方式|渠道)?(?:进行|办理)?(?:缴费|缴纳|交费|参保缴费)(?:[^、]{0,4})$", segment)
+        if trailing and not re.search(r"(?:^|、)(?:线下|线上|现场|上门|窗口)缴费$", segment):
+            segment, paying = segment[:trailing.start()], True
+        elif trailing:
+            paying = True
+        if not (explicit or paying):
+            continue
+        lead = ENUM_MARK.match(segment)
+        if lead:
+            segment, base = segment[lead.end():], base + lead.end()
+        if "、" not in segment and (len(segment) > (20 if explicit else 8) or not CHANNEL_WORD.search(segment)):
+            continue
+        candidates.append((segment, base))
+    for m in LIST_THEN_PAY.finditer(work):
+        if "、" in m.group("list"):
+            candidates.append((re.sub(r"^(?:答|回答)[:：]?", "", m.group("list")), m.start("list")))
+    for m in LIST_BEFORE_KIND.finditer(work):
+        if re.search(r"宣传|告知|提醒|通知|解读", work[:m.end()]):
+            continue
+        if "、" in m.group("list"):
+            inner = list(re.finditer(r"通过|选择|使用|登录|完善|利用|支持|包括|推广|推动|开通|(?:可以|可|能)用|借助", m.group("list")))
+            cut = inner[-1].end() if inner else 0
+            candidates.append((m.group("list")[cut:], m.start("list") + cut))
+    yield from _channel_items(s, candidates)
+
+
+def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[Found]:
+    seen = set()
+    for segment, base in candidates:
+        items = _split_items(segment)
+        # In a list, names without a channel word (豫事办, 天府通办) count when their neighbours are channels.
+        listed = sum(1 for name, _ in items if CHANNEL_WORD.search(name)) >= 2
+        for name, offset in items:
+            name = _CHANNEL_SUFFIX.sub("", name) if len(name) > 4 and not name.endswith("线下缴费") else name
+            if 2 <= len(name) <= 20 and (CHANNEL_WORD.search(name) or (listed and len(name) <= 10)) \
+                    and not CHANNEL_BAD.search(name) and name not in seen:
+                seen.add(name)
+                yield "payment_channel", {"name": name}, s.ctx.plan_year, base + offset
+
+
+def _is_bare_list(work: str) -> bool:
+    work = _ANSWER.sub("", work)
+    items = [i for i in re.split(r"、", work.strip().rstrip("。；;！ ")) if i]
+    return len(items) >= 3 and all(len(i) <= 15 for i in items) and \
+        sum(1 for i in items if CHANNEL_WORD.search(i)) >= 2 and not re.search(r"[，,：:]", work)
+
+
+ELIGIBLE_TRIGGER = re.compile(r"(?:参保|覆盖)(?:对象|范围|人员范围)(?:为|是|包括|主要包括)?[:：]?")
+ELIGIBLE_TAIL = re.compile(r"(?:等|等人员)?[，,]?\s*(?:均|都|也)?(?:可以|可|应当|应|须|需)(?:按规定|在.{0,8})?(?:参加|参保)")
+GROUP_BAD = re.compile(r"\d|缴费|(?:可以|均可|可|应当|按规定)参加|参加(?:居民|城乡)|规定|标准|待遇|办理(?:参保|登记|手续)|以外|之外|"
+                       r"除|应当|可以|按照|参保范围|参保对象|不属于|覆盖|制度|行政区域")
+
+
+GROUP_SPLIT = re.compile(r"、|，|,|以及")
+GROUP_TAIL = re.compile(r"(?:等特殊群体|等困难群体|等困难群众|等群体|等人员|等)$")
+
+
+def _trim_group(name: str) -> str:
+    """A list item without its trailing 等/等特殊群体."""
+    return GROUP_TAIL.sub("", name)
+
+
+def _groups(segment: str) -> list[tuple[str, int]]:
+    out = []
+    for name, offset in _split_items(segment, GROUP_SPLIT):
+        name = re.sub(r"^(?:对|对于|给|为|其中|另外|以及|包括)", "", name)
+        name = re.sub(r"(?:这|那)?(?:几|两|三|四|五)?类?(?:特殊|困难)?(?:群体|人群)(?:参加|参保).*$", "", name)
+        name = _trim_group(name)
+        if 2 <= len(name) <= 40 and not GROUP_BAD.search(name):
+            out.append((name, offset))
+    return out
+
+
+PERSON_LIKE = re.compile(r"居民|学生|儿童|人员|人口|对象|群体|老人|农民|职工|家庭|子女|人士|生$|高中|中专|技校|学校|院校|婴|孩")
+
+
+def eligible_groups(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if "资助" in work or "等待期" in work:
+        return
+    segment, base = None, 0
+    m = ELIGIBLE_TRIGGER.search(work) or _JOIN_INCLUDES.search(work)
+    if m:
+        inc = None if re.search(r"(?:包括|[:：])$", m.group()) else re.search(r"包括|主要有|分为|[:：]", work[m.end():])
+        if inc or re.search(r"(?:包括|[:：])$", m.group()):
+            base = m.end() + (inc.end() if inc else 0)
+            end = re.search(r"等(?:人员|群体)?[，,。；]|[。；]|[，,]\s*(?:均|都|也)?(?:可|可以)", work[base:])
+            segment = work[base:base + end.start()] if end else work[base:]
+    if segment is None:
+        t = ELIGIBLE_TAIL.search(work)
+        if t and "居民医保" in work[t.end():t.end() + 20] + work[t.start():t.end() + 20] or (
+                t and re.search(r"居民(?:基本)?医(?:疗)?保", work[t.end():])):
+            head = work[:t.start()]
+            cut = max(head.rfind("，"), head.rfind(","), head.rfind("："), head.rfind(":"))
+            base = cut + 1
+            segment = head[base:]
+            segment = re.sub(r"^(?:包括|凡是|凡|所有|具有.{0,10}的)", "", segment)
+    if segment is None:
+        single = _SINGLE_GROUP.match(work)
+        if single and GROUP_SUFFIX.search(single.group("name")) and not GROUP_BAD.search(single.group("name")):
+            yield "eligible_group", {"name": single.group("name")}, s.ctx.plan_year, single.start("name")
+        return
+    if "、" not in segment:
+        return
+    for name, offset in _groups(segment):
+        if PERSON_LIKE.search(name):
+            yield "eligible_group", {"name": name}, s.ctx.plan_year, base + offset
+
+
+SUBSIDY_MODE = [
+    (re.compile(r"全额(?:或|和|、)定额|定额(?:或|和|、)全额"), "full_or_fixed"),
+    (re.compile(r"全额"), "full"),
+    (re.compile(r"定额|资助\s*\d+\s*元|\d+\s*元(?:给予|的)?(?:定额)?资助|资助标准为"), "fixed"),
+    (re.compile(r"部分|按比例|比例|一定|\d+\s*[%％]|差额|适当|减半"), "partial"),
+]
+SUBSIDY_TRIGGER = re.compile(r"资助|代缴|(?:全额|定额|部分)补助|补助[^，。]{0,8}个人缴费|个人缴费[^，。]{0,12}补助")
+GROUP_CUT = re.compile(r"由|按|给予|予以|参加|参保|个人缴费|的个人|实行|享受|均|全额|定额|部分|每人|可|通过|纳入")
+GROUP_SUFFIX = re.compile(r"(?:人员|对象|人口|儿童|孤儿|成员|家庭|户|者|群体|学生|老人|居民|农民|人士|残疾人|军人|家属|子女|"
+                          r"青少年|新生儿|婴儿|妇女|病人|患者|群众|老年人)$")
+CLAUSE = re.compile(r"[^，,；;。：:]+")
+
+
+def _leading_groups(clause: str) -> list[tuple[str, int]]:
+    """Group names at the start of a clause: "对特困人员、孤儿按…给予全额资助" → 特困人员, 孤儿."""
+    lead = re.match(r"^\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[.、．])?\s*(?:其中|另外|同时|此外)?"
+                    r"(?:对于|对|将)?", clause)
+    base = lead.end()
+    cut = GROUP_CUT.search(clause, base + 2)
+    segment = clause[base:cut.start() if cut else len(clause)]
+    for splitter in (re.compile(r"、|以及|及|和"), re.compile(r"、")):
+        items = [(_trim_group(n), base + o) for n, o in _split_items(segment, splitter)]
+        if items and all(GROUP_SUFFIX.search(n) and 2 <= len(n) <= 30 for n, _ in items):
+            return items
+    return []
+
+
+def subsidized_groups(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if not SUBSIDY_TRIGGER.search(work):
+        return
+    pending: list[tuple[str, int]] = []
+    for m in CLAUSE.finditer(work):
+        clause = m.group()
+        mode = next((md for rx, md in SUBSIDY_MODE if rx.search(clause)), None) \
+            if SUBSIDY_TRIGGER.search(clause) or re.search(r"资助|补助|代缴", clause) else None
+        groups = [(n, m.start() + o) for n, o in _leading_groups(clause)]
+        if mode is None:
+            if groups:
+                pending = groups
+            continue
+        for name, offset in groups or pending:
+            yield "subsidized_group", {"name": name, "mode": mode}, s.ctx.plan_year, offset
+        pending = []
+
+
+def waiting_exemptions(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if work.rstrip().endswith(("？", "?")):
+        return
+    m = re.search(r"不设(?:置)?(?:待遇享受)?等待期|免(?:除)?(?:待遇)?等待期|无(?:待遇)?等待期", work)
+    if not m:
+        return
+    head = work[:m.start()]
+    parts = re.split(r"[，,：:]", head)
+    pos = len(head)
+    collected: list[tuple[str, int]] = []
+    for part in reversed(parts):
+        pos -= len(part)
+        stripped = ENUM_MARK.sub("", part.strip(), count=1) if ENUM_MARK.match(part.strip()) else part.strip()
+        looks_like_groups = "、" in stripped or stripped.endswith(("的", "群体", "人员", "人口", "患者", "儿", "对象"))
+        if not stripped or re.match(r"^(?:需要注意的是|注意|另外|此外|同时|其中|对此)$", stripped):
+            if collected:
+                break
+            pos -= 1
+            continue
+        if not looks_like_groups:
+            break
+        stripped = re.sub(r"(?:在规定(?:时间|期限)内|按时|及时)(?:参保|缴费|参加)[^、，]*$", "", stripped)
+        if "、" in stripped or re.search(r"[^、]{2,}和[^、]{2,}", stripped):
+            for name, offset in _split_items(stripped, re.compile(r"、|以及|和|及")):
+                name = _trim_group(re.sub(r"^(?:以及|和|及|对|对于)", "", name))
+                if 2 <= len(name) <= 40:
+                    collected.append((name, pos + offset))
+        else:
+            name = re.sub(r"^(?:以及|和|及|对|对于)", "", stripped)
+            if 2 <= len(name) <= 40:
+                collected.append((name, pos))
+        pos -= 1
+    for name, offset in sorted(collected, key=lambda x: x[1]):
+        yield "waiting_period_exemption", {"name": name}, s.ctx.plan_year, max(offset, 0)
+
+
+# -- enumerated lines under an introducing sentence ------------------------------------------
+ENUM_MARK = re.compile(r"^\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、|\d{1,2}\s*[.、．)）]|"
+                       r"[①②③④⑤⑥⑦⑧⑨⑩]|[-•·●▪])\s*")
+ELIGIBLE_INTRO = re.compile(r"参保(?:对象|范围|人员)|下列人员|以下人员|哪些人(?:可以|能)?(?:参保|参加)|可以参加.{0,10}居民医保")
+CHANNEL_INTRO = re.compile(r"缴费(?:渠道|方式|途径)|以下(?:方式|渠道)|(?:在)?哪里(?:缴|交)|怎么(?:缴|交)|如何(?:缴|交)|"
+                           r"哪些(?:渠道|方式)")
+
+
+def _level(mark: str) -> int:
+    mark = mark.strip()
+    if _TOP_MARK.match(mark):
+        return 1
+    if mark.startswith(("（", "(")):
+        return 2
+    if mark[:1].isdigit():
+        return 3
+    return 4
+
+
+def enumerated_items(s: Sentence) -> Iterator[Found]:
+    work = s.work.strip()
+    mark = ENUM_MARK.match(work)
+    if not mark or len(work) > 60:
+        return
+    level = _level(mark.group())
+    intro = None
+    for previous in reversed(s.prev):
+        prev_mark = ENUM_MARK.match(previous.strip())
+        if prev_mark and _level(prev_mark.group()) == level:
+            continue  # a sibling item
+        if prev_mark and _level(prev_mark.group()) > level:
+            return
+        intro = previous
+        break
+    if intro is None or not _INTRO_END.search(intro):
+        return
+    item = work[mark.end():]
+    name = re.split(r"[：:，,。；;（(]", item, maxsplit=1)[0].strip() if not re.match(r"^[^：:]*[（(]", item) else \
+        re.split(r"[：:，,。；;]", item, maxsplit=1)[0].strip()
+    name = re.sub(r"(?:等)$", "", name).replace("“", "").replace("”", "").replace('"', "")
+    if not 2 <= len(name) <= 30:
+        return
+    offset = s.work.find(name)
+    if ELIGIBLE_INTRO.search(intro) and not CHANNEL_INTRO.search(intro) and not GROUP_BAD.search(name) \
+            and re.search(r"居民|学生|儿童|人员|人口|对象|群体|老人|农民|职工|家庭|子女|生$", name):
+        yield "eligible_group", {"name": name}, s.ctx.plan_year, offset
+    elif CHANNEL_INTRO.search(intro) and (CHANNEL_WORD.search(name) or len(name) <= 8) and not CHANNEL_BAD.search(name):
+        yield "payment_channel", {"name": name}, s.ctx.plan_year, offset

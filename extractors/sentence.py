@@ -1,0 +1,80 @@
+"""What every rule reads: one sentence with its document context, and the vocabulary rules share."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from extractors.dates import YearResolver
+from extractors.numbers import NUMBER, halfwidth
+
+# -- shared vocabulary ----------------------------------------------------------------
+# (patterns used inside the hot per-sentence rules are compiled once here)
+_TOP_MARK = re.compile(r"[一二三四五六七八九十]+、")
+_SINGLE_GROUP = re.compile(r"^\s*(?:答[:：])?(?P<name>[^，。；、]{2,30}?)(?:也|都|均)?(?:可以|可)(?:参保|参加(?:城乡)?居民医保)")
+_JOIN_INCLUDES = re.compile(r"(?:覆盖|参加|参保)[^。]{0,40}?(?=包括)")
+_PAY_WORD = re.compile(r"缴|交费|交纳|参保")
+_INTRO_END = re.compile(r"[:：？?]\s*$|如下|以下|下列|包括|参保对象|参保范围|缴费渠道|缴费方式")
+_CHANNEL_HEAD = re.compile(r"(?:线上|线下)(?:渠道|方式)[:：]")
+_ANSWER = re.compile(r"^\s*(?:答|回答)[:：]")
+_CHANNEL_SUFFIX = re.compile(r"(?:缴费|渠道|方式|平台)$")
+_STATISTIC = re.compile(r"统计|参保人数|参保率|覆盖")
+_CLAUSE_REST = re.compile(r"[^，,；;。]{0,12}")
+
+# Words that put a sentence outside resident medical insurance contributions.
+OTHER_PROGRAMME = re.compile(
+    r"大病保险|职工(?:基本)?医(?:疗)?保|职工医疗|公共卫生|养老|低保标准|每人每月|每月|长期护理|补充医疗|个人账户|"
+    r"救助标准|生育保险|失业|工伤|公积金|商业保险|惠民保|城市定制|照护|护理保险")
+FUNDS_FLOW = re.compile(r"拨付|资金到位|财政专户|上解|清算|预拨|下达")
+PLAN_YEAR = re.compile(r"((?:19|20)\d\d)\s*年(?:度)?(?!\s*\d{1,2}\s*月)(?!\s*[底末])")
+AMOUNT = re.compile(rf"(?P<num>{NUMBER})\s*元")
+PERCENT = re.compile(rf"(?P<num>{NUMBER})\s*[%％]")
+
+
+@dataclass
+class Context:
+    """What a rule needs to know about the document."""
+
+    published: date | None
+    plan_year: int | None
+    resolver: YearResolver
+
+
+@dataclass
+class Sentence:
+    text: str  # original characters
+    start: int  # offset in the document text
+    ctx: Context
+    prev: tuple[str, ...] = ()  # the sentences just before this one, nearest last
+    work: str = ""  # the text with half-width digits (same length, so spans are unchanged)
+
+    def __post_init__(self) -> None:
+        if not self.work:
+            self.work = halfwidth(self.text)
+
+
+Found = tuple[str, dict, int | None, int]  # kind, value, plan year, offset in sentence
+
+
+COMPARISON_YEAR_BEFORE = re.compile(r"(?:较|比|由|从|在|同)\s*$")
+COMPARISON_YEAR_AFTER = re.compile(r"^\s*(?:基础上|的\s*\d|标准的|水平)")
+
+
+def plan_year_at(sentence: Sentence, pos: int) -> int | None:
+    """The plan year stated closest before `pos` in the sentence (2025年度…), else the document's.
+
+    Years of comparison (较2022年度的320元, 在2020年度基础上) are not plan years.
+    """
+    best = None
+    work = sentence.work
+    for m in PLAN_YEAR.finditer(work):
+        if COMPARISON_YEAR_BEFORE.search(work[max(0, m.start() - 2):m.start()]) or \
+                COMPARISON_YEAR_AFTER.match(work[m.end():]):
+            continue
+        if m.start() <= pos:
+            best = int(m.group(1))
+    if best is None:
+        m = PLAN_YEAR.search(sentence.work)
+        if m and m.start() < len(sentence.work):
+            best = int(m.group(1)) if m.start() > pos and not AMOUNT.search(sentence.work[pos:m.start()]) else None
+    return best or sentence.ctx.plan_year

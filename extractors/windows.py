@@ -1,0 +1,149 @@
+"""Date rules: payment window (缴费时间), deadline (缴费截止日期), coverage period (待遇享受期), monthly window."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Iterator
+
+from extractors.dates import DateMention, find_dates, find_ranges
+from extractors.sentence import (
+    _CLAUSE_REST,
+    _STATISTIC,
+    FUNDS_FLOW,
+    Found,
+    Sentence,
+    plan_year_at,
+)
+
+# -- dates: payment window, deadline, coverage period, monthly window ----------------
+COVERAGE_KEY = re.compile(r"待遇享受期|享受(?:居民医保|医保|相应的|当年|医疗保险)?待遇|待遇(?:享受)?(?:期|时间)|保障期|享受期")
+PAYMENT_KEY = re.compile(r"缴费|征缴|缴纳|收缴|补缴|缴交|交费|参保登记|参保缴费|集中参保|缴费期")
+DEADLINE_BEFORE = re.compile(r"(?:截止|截至|延长至|延至|顺延至|延期至|推迟至|最后期限)[^，。；]{0,8}$")
+DEADLINE_AFTER = re.compile(r"^\s*(?:24\s*时|二十四时)?\s*(?:前|之前|以前|为止|截止)")
+SUPERSEDED = re.compile(r"(?:由|从|原定的?|原来的?|原)\s*$")
+START_PHRASE = re.compile(r"(?:于|从|自)\s*$")
+START_AFTER = re.compile(r"^\s*(?:起|开始|正式开始|启动)")
+MONTHLY = re.compile(r"每月\s*(\d{1,2})\s*[日号]?\s*(?:至|到|-|—|~|～)\s*(\d{1,2})\s*[日号]")
+RECURRING = re.compile(r"每年(?:的)?\s*$")
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _resolve_range(s: Sentence, start: DateMention | None, end: DateMention) -> tuple[date | None, date | None]:
+    r = s.ctx.resolver
+    if start is None:
+        first = s.ctx.published
+    else:
+        first = r.resolve(start)
+    context_year = first.year if first else None
+    last = r.resolve(end, context_year=context_year, not_before=first,
+                     deadline_like=first is None)
+    return first, last
+
+
+def windows(s: Sentence) -> Iterator[Found]:
+    work = s.work
+    if FUNDS_FLOW.search(work) and not PAYMENT_KEY.search(work):
+        return
+    dates = find_dates(work, converted=True)
+    ranges = find_ranges(work, dates)
+    in_range = set()
+    for rg in ranges:
+        in_range.update({id(rg.start), id(rg.end)})
+        head = work[:rg.span[0]]
+        kind = _range_kind(work, rg.span, s.prev)
+        if kind is None:
+            continue
+        plan_year = plan_year_at(s, rg.span[0])
+        if rg.start is not None and RECURRING.search(head) and rg.start.year is None and rg.end.year is None:
+            yield kind, {"start": f"--{rg.start.month:02d}-{rg.start.day or 1:02d}",
+                         "end": f"--{rg.end.month:02d}-{rg.end.day or _month_end(rg.end.month):02d}",
+                         "recurring": "yearly"}, None, rg.span[0]
+            continue
+        first, last = _resolve_range(s, rg.start, rg.end)
+        if last is None or (first and last < first):
+            continue
+        yield kind, {"start": _iso(first), "end": _iso(last)}, plan_year, rg.span[0]
+        if kind == "payment_window":
+            yield "payment_deadline", {"date": _iso(last)}, plan_year, rg.span[0]
+    # explicit deadlines: a single date after 截止/截至/延长至 or before 前/为止, in a payment sentence;
+    # a start date stated in the same sentence (已于9月1日开始，截止…) makes it a window too.
+    if PAYMENT_KEY.search(work) and not _STATISTIC.search(work):
+        context_year = None
+        start_date = None
+        for d in dates:
+            if d.year:
+                context_year = d.year
+            if id(d) in in_range:
+                continue
+            if START_PHRASE.search(work[max(0, d.start - 3):d.start]) and START_AFTER.match(work[d.end:]):
+                start_date = s.ctx.resolver.resolve(d, context_year=None if d.year else context_year)
+                continue
+            if not (DEADLINE_BEFORE.search(work[max(0, d.start - 14):d.start]) or DEADLINE_AFTER.match(work[d.end:])):
+                continue
+            if SUPERSEDED.search(work[max(0, d.start - 6):d.start]):  # 由原定的2月25日顺延至3月31日
+                continue
+            clause = _clause_at(work, d.start)
+            if COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):
+                continue
+            if re.search(r"宣传|动员|部署|报送|上报|统计|总结|报告", clause):  # a deadline for officials, not payers
+                continue
+            resolved = s.ctx.resolver.resolve(d, context_year=None if d.year else context_year,
+                                              not_before=start_date, deadline_like=True)
+            if resolved is None:
+                continue
+            if start_date and start_date <= resolved:
+                yield "payment_window", {"start": start_date.isoformat(), "end": resolved.isoformat()}, \
+                    plan_year_at(s, d.start), d.start
+            yield "payment_deadline", {"date": resolved.isoformat()}, plan_year_at(s, d.start), d.start
+    coverage = COVERAGE_SPLIT.search(work)
+    starts, ends = (find_dates(coverage.group("a")), find_dates(coverage.group("b"))) if coverage else ([], [])
+    if starts and ends:
+        first = s.ctx.resolver.resolve(starts[0])
+        last = s.ctx.resolver.resolve(ends[0], context_year=first.year if first else None, not_before=first)
+        if first and last and first <= last:
+            yield "coverage_period", {"start": first.isoformat(), "end": last.isoformat()}, \
+                plan_year_at(s, coverage.start()), coverage.start()
+    for m in MONTHLY.finditer(work):
+        if PAYMENT_KEY.search(work):
+            a, b = int(m.group(1)), int(m.group(2))
+            if 1 <= a <= b <= 31:
+                yield "monthly_window", {"start_day": a, "end_day": b}, plan_year_at(s, m.start()), m.start()
+
+
+COVERAGE_SPLIT = re.compile(r"(?:自|从)(?P<a>[^，。；]{4,16}?)起享受[^，。；]{0,10}待遇[^。；]{0,12}?待遇(?:享受)?期(?:至|到)"
+                            r"(?P<b>[^，。；]{4,16}?日)")
+
+
+def _clause_at(work: str, pos: int) -> str:
+    start = max(work.rfind(c, 0, pos) for c in "，,；;：:") + 1
+    ends = [i for i in (work.find(c, pos) for c in "，,；;。") if i != -1]
+    return work[start:min(ends) if ends else len(work)]
+
+
+def _range_kind(work: str, span: tuple[int, int], prev: tuple[str, ...]) -> str | None:
+    """payment_window or coverage_period, judged by the range's own clause, then the sentence, then the heading."""
+    clause = _clause_at(work, span[0])
+    after = _CLAUSE_REST.match(work[span[1]:]).group()
+    if COVERAGE_KEY.search(clause) or (re.search(r"享受\s*$", work[:span[0]]) and "待遇" in after):
+        return "coverage_period"
+    if PAYMENT_KEY.search(clause):
+        return "payment_window"
+    if FUNDS_FLOW.search(work):
+        return None
+    if COVERAGE_KEY.search(work) and not PAYMENT_KEY.search(work):
+        return "coverage_period"
+    if PAYMENT_KEY.search(work):
+        return "payment_window"
+    heading = prev[-1] if prev else ""
+    if len(work.strip()) <= 30 and COVERAGE_KEY.search(heading):
+        return "coverage_period"
+    if len(work.strip()) <= 30 and PAYMENT_KEY.search(heading):
+        return "payment_window"
+    return None
+
+
+def _month_end(month: int) -> int:
+    return {2: 28, 4: 30, 6: 30, 9: 30, 11: 30}.get(month, 31)
