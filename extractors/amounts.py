@@ -1,17 +1,35 @@
-"""Amount rules: the personal contribution (个人缴费) and the fiscal subsidy (财政补助) per person and year."""
+"""Amount rules: the personal contribution (个人缴费) and the fiscal subsidy (财政补助) per person and year.
+
+An amount is a standard only when its own subject says so: the key word nearest before it in its clause
+(个人缴费…380元, 财政补助…640元), or, when its clause names no subject of its own, the key word of the clause it
+continues (…财政补助标准再增加30元，达到每人每年700元). Other subjects with an amount (起付标准, 中央补助, 统筹标准,
+一次性四年…) stop that inheritance, and numbers of another programme (养老, 大病保险, 职工医保…) are never read.
+"""
 from __future__ import annotations
 
 import re
 from typing import Iterator
 
 from extractors.numbers import NUMBER, parse_int
-from extractors.sentence import AMOUNT, OTHER_PROGRAMME, Found, Sentence, plan_year_at
+from extractors.sentence import (AMOUNT, OTHER_PROGRAMME, Found, Sentence, clause_bounds, other_programme_at,
+                                 plan_year_at)
 
-# -- amounts: personal contribution and fiscal subsidy -------------------------------
-PERSONAL_KEY = re.compile(r"个人(?:缴费|缴纳|筹资|负担)?(?:标准)?|(?<!筹资)缴费标准|居民缴费")
-SUBSIDY_KEY = re.compile(r"(?:各级)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助")
-TOTAL_KEY = re.compile(r"筹资(?:总额|标准|水平)")
-_PER_HEAD = r"\s*(?:为|达到|达)?\s*(?:每人每年|每人|人均|每年)?\s*$"
+# -- the subjects an amount can belong to --------------------------------------------------------------
+# Contribution wording, never a bare 个人 (个人承担/个人支付/个人…支出 are costs, not contributions).
+PERSONAL_KEY = re.compile(
+    r"个人(?:最低|年|每年)?(?:缴费|缴纳|交费|交纳|筹资|出资)(?:的|部分)?(?:标准)?|"
+    r"个人(?:每人)?每年(?:需|应|须)?(?:缴纳|缴费|交纳|交费|缴|交)|"
+    r"(?<!筹资)(?<!单位)(?<!最高)缴费标准|居民(?:个人)?(?:缴费|缴纳)|参保(?:缴)?费(?!用)|医保费(?!用)")
+SUBSIDY_KEY = re.compile(r"(?:各级|各地)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助|"
+                         r"(?:财政|政府)对[^，。；、\n]{0,12}?(?:补助|补贴)")
+# Subjects with an amount that is not a per-person standard: totals, shares of one government level,
+# lump sums, costs and benefits. An amount after one of these (in its clause) belongs to nothing.
+OTHER_SUBJECT = re.compile(
+    r"(?<!个人)筹资(?:总额|标准|水平)|统筹标准|总额|合计|共计|总计|累计|一次性|筹集|"
+    r"(?:中央|省级|(?<![全各])省|市级|市县(?:两级)?|县区|区县|县级|(?<![全各])县|区级|地方|自治区|两级|三级)"
+    r"(?:财政)?(?:补助|补贴|承担|分担|负担|补)|"
+    r"起付|支出|费用|报销|支付|花费|自付|承担|收入|基金|资金|补偿|奖励|限额|封顶|药费|价格|每针|一针|涨幅|增幅")
+_PER_HEAD = r"\s*(?:为|达到|达|是)?\s*(?:每人每年|每人|人均|每年)?\s*$"
 AT_LEAST = re.compile(r"(?:不低于|不少于|至少|最低|以上)" + _PER_HEAD)
 AT_MOST = re.compile(r"(?:最高|不超过|不高于|最多|以内)" + _PER_HEAD)
 APPROX = re.compile(r"(?:约|大约|左右|近|预计)" + _PER_HEAD)
@@ -22,7 +40,9 @@ FROM_TO = re.compile(rf"(?:从|由)\s*(?:(?:19|20)\d\d\s*年度?的|上年的|�
                      rf"\s*(?:每人每年)?\s*(?:不低于|不少于)?\s*(?P<b>{NUMBER})\s*元")
 COMPARED_TO = re.compile(rf"(?:较|比)\s*(?:(?:19|20)\d\d\s*年度?的|上年的|去年的|上一年度的)\s*(?P<a>{NUMBER})\s*元")
 UNCHANGED = re.compile(r"与上(?:一)?年(?:度)?(?:保持)?(?:一致|相同|持平)|保持不变|维持[^，。]{0,16}不变|不作调整|标准不变")
-RESPECTIVELY = re.compile(r"分别(?:为|是|不低于|不少于|达到|提高到|提高至)?")
+RESPECTIVELY = re.compile(r"分别")
+LIST_JOIN = re.compile(r"\s*(?:和|、|与|及|以及)\s*(?:每人每年)?\s*$")
+PER_MONTH = re.compile(r"每月|月人均|每人每月|/月")
 
 
 def _qualifier(before: str, after: str) -> str:
@@ -65,16 +85,79 @@ def _listed_amounts(s: Sentence) -> Iterator[Found]:
             return
 
 
+def _subjects(work: str) -> list[tuple[int, int, str | None]]:
+    """Every subject word of the sentence as (start, end, kind); kind None for OTHER_SUBJECT."""
+    others = [(m.start(), m.end(), None) for m in OTHER_SUBJECT.finditer(work)]
+    keys = [(m.start(), m.end(), "personal_contribution") for m in PERSONAL_KEY.finditer(work)]
+    keys += [(m.start(), m.end(), "fiscal_subsidy") for m in SUBSIDY_KEY.finditer(work)]
+    # 中央财政补贴 is a share although it holds 财政补贴: where the two overlap, the other subject wins
+    keys = [k for k in keys if not any(a < k[1] and k[0] < b and a <= k[0] for a, b, _ in others)]
+    return sorted(keys + others)
+
+
+def _subject_of(work: str, subjects: list, pos: int) -> str | None:
+    """The kind an amount at `pos` is the standard of: see the module docstring."""
+    start, _ = clause_bounds(work, pos)
+    own = [k for k in subjects if start <= k[0] and k[1] <= pos]
+    if own:
+        return own[-1][2]
+    earlier = [k for k in subjects if k[1] <= start]
+    return earlier[-1][2] if earlier else None
+
+
+def _lists(standards: list[list], changes: list[tuple[int, int, int]], work: str, after: int) -> list[list]:
+    """Amounts after `after` grouped into 分别 lists: 670元和400元 is one list; each item is a standard or a change."""
+    items = sorted([("standard", st[4], st[5], st) for st in standards if st[4] >= after]
+                   + [("change", pos, end, value) for pos, end, value in changes if pos >= after],
+                   key=lambda item: item[1])
+    groups: list[list] = []
+    for item in items:
+        if groups and groups[-1][-1][0] == item[0] and LIST_JOIN.fullmatch(work[groups[-1][-1][2]:item[1]]):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
+def _respectively(work: str, subjects: list, standards: list[list], changes: list[tuple[int, int, int]]) -> set[int]:
+    """Align each list after 分别 with the subjects named before it, in order; returns the changes used up."""
+    used: set[int] = set()
+    resp = RESPECTIVELY.search(work)
+    if not resp:
+        return used
+    order: list[str] = []
+    for _, end, kind in subjects:
+        if end <= resp.start() and kind and kind not in order:
+            order.append(kind)
+    if len(order) < 2:
+        return used
+    std_lists, chg_lists = [], []
+    for group in _lists(standards, changes, work, resp.start()):
+        if len(group) == len(order):
+            (std_lists if group[0][0] == "standard" else chg_lists).append(group)
+    for group in std_lists:
+        qualifier = next((st[2] for _, _, _, st in group if st[2] != "exact"), "exact")
+        for (_, _, _, st), kind in zip(group, order):
+            st[0] = kind
+            st[2] = qualifier if st[2] == "exact" else st[2]
+            st[6] = True
+    if std_lists and chg_lists:
+        for (_, pos, _, value), (_, _, _, st) in zip(chg_lists[0], std_lists[0]):
+            st[3] = value if st[3] is None else st[3]
+            used.add(pos)
+    for group in chg_lists:
+        used.update(item[1] for item in group)
+    return used
+
+
 def amounts(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if OTHER_PROGRAMME.search(work) or "资助" in work:
+    if "资助" in work:
         return
-    if not (PERSONAL_KEY.search(work) or SUBSIDY_KEY.search(work)):
+    subjects = _subjects(work)
+    if not any(kind for _, _, kind in subjects):
         yield from _listed_amounts(s)
         return
-    keys = sorted([(m.start(), m.end(), "personal_contribution") for m in PERSONAL_KEY.finditer(work)]
-                  + [(m.start(), m.end(), "fiscal_subsidy") for m in SUBSIDY_KEY.finditer(work)]
-                  + [(m.start(), m.end(), None) for m in TOTAL_KEY.finditer(work)])
     # 从450元提高到610元: the first amount is last year's value.
     previous: dict[int, int] = {}
     skip: set[int] = set()
@@ -83,47 +166,39 @@ def amounts(s: Sentence) -> Iterator[Found]:
         skip.add(m.start("a"))
     for m in COMPARED_TO.finditer(work):  # 350元，较2022年度的320元提高了30元: 320 is last year's
         skip.add(m.start("a"))
-    standards: list[list] = []  # [kind, amount, qualifier, change, pos]
-    changes: list[tuple[int, int]] = []  # (pos, signed amount)
+    standards: list[list] = []  # [kind, amount, qualifier, change, pos, end, aligned]
+    changes: list[tuple[int, int, int]] = []  # (pos, end, signed amount)
+    last_end = -1
     for m in AMOUNT.finditer(work):
         pos = m.start("num")
-        if pos in skip:
+        if pos in skip or m.group("num")[-1] in "万萬亿":  # per-person standards are never stated in 万 or 亿
             continue
         before, after = work[max(0, pos - 8):pos], work[m.end():m.end() + 6]
-        if after.startswith(("/月", "每月", "/人/月")):
+        clause_start, _ = clause_bounds(work, pos)
+        if after.startswith(("/月", "每月", "/人/月")) or PER_MONTH.search(work[clause_start:pos]) or \
+                other_programme_at(work, pos):
             continue
         try:
             value = parse_int(m.group("num"))
         except ValueError:
             continue
-        if CHANGE_BEFORE.search(before) and not re.search(r"(?:到|至|为)\s*$", before):
-            changes.append((pos, -value if DECREASE.search(before) else value))
+        # 增加了30元和20元: the second amount of a list of changes is a change too
+        listed_change = bool(changes) and changes[-1][1] == last_end and LIST_JOIN.fullmatch(work[last_end:pos])
+        last_end = m.end()
+        if listed_change or CHANGE_BEFORE.search(before) and not re.search(r"(?:到|至|为)\s*$", before):
+            sign = -1 if DECREASE.search(before) or (listed_change and changes[-1][2] < 0) else 1
+            changes.append((pos, m.end(), sign * value))
             continue
-        standards.append([None, value, _qualifier(before, after), previous.get(pos), pos])
+        standards.append([None, value, _qualifier(before, after), previous.get(pos), pos, m.end(), False])
     if not standards:
         return
-    # Which keyword does each amount belong to?
-    resp = RESPECTIVELY.search(work)
-    if resp and len(standards) >= 2:
-        named = [k for k in keys if k[1] <= resp.start() and k[2]]
-        # keep the keyword order as written, one per amount ("财政补助和个人缴费…分别…670元和400元")
-        order = []
-        for k in named:
-            if k[2] not in order:
-                order.append(k[2])
-        after_resp = [st for st in standards if st[4] >= resp.start()]
-        for st, kind in zip(after_resp, order):
-            st[0] = kind
-        resp_qual = _qualifier(work[:resp.end()], "")
-        for st in after_resp:
-            if st[2] == "exact" and resp_qual != "exact":
-                st[2] = resp_qual
+    used = _respectively(work, subjects, standards, changes)
     for st in standards:
-        if st[0] is None:
-            preceding = [k for k in keys if k[1] <= st[4]]
-            if preceding:
-                st[0] = preceding[-1][2]
-    for pos, change in changes:
+        if not st[6]:
+            st[0] = _subject_of(work, subjects, st[4])
+    for pos, _, change in changes:
+        if pos in used:
+            continue
         # A change belongs to the nearest standard of the sentence (before or after it).
         target = min((st for st in standards if st[0]), key=lambda st: abs(st[4] - pos), default=None)
         if target is not None and target[3] is None:
@@ -132,7 +207,7 @@ def amounts(s: Sentence) -> Iterator[Found]:
         for st in standards:
             if st[3] is None:
                 st[3] = 0
-    for kind, value, qualifier, change, pos in standards:
+    for kind, value, qualifier, change, pos, _, _ in standards:
         if kind is None or value < 10:
             continue
         if change is not None and pos in previous:

@@ -10,27 +10,15 @@ from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
 from extractors.regions import Region, detect_region, load_regions
 from extractors.rules import RULES, Context, Sentence
+from extractors.segment import sentences
 
 EXTRACTOR_VERSION = "1"
 
 # A page is about resident medical insurance when it names it; otherwise it yields no facts.
 TOPIC = re.compile(r"居民医保|居民(?:基本)?医疗保险|城乡居民(?:基本)?医疗|城乡医保|新农合|新型农村合作医疗|居民基本医保|"
                    r"少儿(?:及大学生)?医保|大学生医保|少儿医疗保险")
-SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 NATIONAL = re.compile(r"国家(?:规定|要求|明确|医保局|层面|标准)|全国(?:统一|范围|居民医保)|国务院")
 PLAN_YEAR_MENTION = re.compile(r"((?:19|20)\d\d)\s*(?:年度|年[^\d，。,；;、]{0,8}?居民(?:基本)?医(?:疗)?保)")
-
-
-def sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, end exclusive and including its closing mark."""
-    spans, start = [], 0
-    for m in SENTENCE_END.finditer(text):
-        if text[start:m.end()].strip():
-            spans.append((start, m.end()))
-        start = m.end()
-    if text[start:].strip():
-        spans.append((start, len(text)))
-    return spans
 
 
 def main_plan_year(text: str) -> int | None:
@@ -72,7 +60,8 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     seen = set()
     recent: list[str] = []
     work = halfwidth(text)
-    spans = [(start, end, text[start:end], work[start:end]) for start, end in sentences(text)]
+    # a transcript sentence spans lines: its line breaks are clause breaks for the rules
+    spans = [(start, end, text[start:end], work[start:end].replace("\n", "，")) for start, end in sentences(text)]
     if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
         spans.append((None, None, title, halfwidth(title)))
     for start, end, sentence_text, sentence_work in spans:

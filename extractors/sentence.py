@@ -25,6 +25,40 @@ _CLAUSE_REST = re.compile(r"[^，,；;。]{0,12}")
 OTHER_PROGRAMME = re.compile(
     r"大病保险|职工(?:基本)?医(?:疗)?保|职工医疗|公共卫生|养老|低保标准|每人每月|每月|长期护理|补充医疗|个人账户|"
     r"救助标准|生育保险|失业|工伤|公积金|商业保险|惠民保|城市定制|照护|护理保险")
+# Programme names: a number belongs to the programme named last before it (per clause, never per sentence:
+# "退休人员基本养老金将适当提高，城乡居民医保人均财政补助标准再增加30元" states a resident insurance fact).
+OTHER_PROGRAMME_NAME = re.compile(
+    r"大病保险|职工(?:基本)?医(?:疗)?保|职工医疗|公共卫生|养老|低保|长期护理|长护险|补充医疗|个人账户|救助|生育保险|失业|"
+    r"工伤|公积金|商业保险|惠民保|城市定制|照护|护理保险|学前教育|育儿补贴|教育支出|意外(?:伤害)?保险|门诊共济")
+RESIDENT_PROGRAMME = re.compile(r"居民医保|居民(?:基本)?医疗保险|城乡居民(?:基本)?医|城乡医保|新农合|新型农村合作医疗|"
+                                r"居民基本医保|少儿(?:及大学生)?医保|大学生医保|少儿医疗保险|成乡医保|居民参保")
+CLAUSE_END = re.compile(r"[，,；;：:。！？!?\n]")
+
+
+def clause_bounds(work: str, pos: int) -> tuple[int, int]:
+    """(start, end) of the clause of `work` holding `pos` (clauses end at ，；：。 and line breaks)."""
+    start = 0
+    for m in CLAUSE_END.finditer(work, 0, pos):
+        start = m.end()
+    m = CLAUSE_END.search(work, pos)
+    return start, (m.start() if m else len(work))
+
+
+def other_programme_at(work: str, pos: int) -> bool:
+    """Whether the number at `pos` belongs to another programme than resident medical insurance.
+
+    The programme named last before it in the sentence decides; one named anywhere in its own clause, with
+    resident insurance not named there, decides too ("每人每年60元的大病保险").
+    """
+    last_other = max((m.start() for m in OTHER_PROGRAMME_NAME.finditer(work, 0, pos)), default=-1)
+    last_resident = max((m.start() for m in RESIDENT_PROGRAMME.finditer(work, 0, pos)), default=-1)
+    if last_other > last_resident:
+        return True
+    start, end = clause_bounds(work, pos)
+    clause = work[start:end]
+    return OTHER_PROGRAMME_NAME.search(clause) is not None and RESIDENT_PROGRAMME.search(clause) is None
+
+
 FUNDS_FLOW = re.compile(r"拨付|资金到位|财政专户|上解|清算|预拨|下达")
 PLAN_YEAR = re.compile(r"((?:19|20)\d\d)\s*年(?:度)?(?!\s*\d{1,2}\s*月)(?!\s*[底末])")
 AMOUNT = re.compile(rf"(?P<num>{NUMBER})\s*元")

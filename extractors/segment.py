@@ -1,0 +1,73 @@
+"""Cutting a page's main text into the sentences the rules read.
+
+Written notices end sentences with 。！？； or a line break. Speech-to-text transcripts have no sentence
+punctuation at all: one clause per line, and a subject (财政补助和个人缴费的标准) on one line with its value
+(分别…670元和400元) on the next. Their lines are grouped into sentences by how clauses attach.
+"""
+from __future__ import annotations
+
+import re
+
+from extractors.amounts import PERSONAL_KEY, SUBSIDY_KEY
+from extractors.sentence import AMOUNT
+from extractors.windows import COVERAGE_KEY, PAYMENT_KEY
+
+SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+_PUNCTUATED = re.compile(r"[。！？!?；;：:]")
+TRANSCRIPT_MIN_LINES = 30
+TRANSCRIPT_BARE_SHARE = 0.9
+GROUP_MAX_LINES = 4
+_SUBJECT = re.compile("|".join(p.pattern for p in (PERSONAL_KEY, SUBSIDY_KEY, PAYMENT_KEY, COVERAGE_KEY)))
+_VALUE = re.compile(AMOUNT.pattern + r"|\d{1,2}\s*月\s*\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}[日号]")
+_CONTINUES = re.compile(r"^\s*(?:分别|达到|达|不低于|不少于|提高到|提高至|增加到|增至|升至|为每人|每人每年|其中|较上年|比上年|同比)")
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, end exclusive and including its closing mark."""
+    if is_transcript(text):
+        return transcript_sentences(text)
+    spans, start = [], 0
+    for m in SENTENCE_END.finditer(text):
+        if text[start:m.end()].strip():
+            spans.append((start, m.end()))
+        start = m.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
+
+
+def is_transcript(text: str) -> bool:
+    """Many short lines and almost none with sentence punctuation: a speech-to-text transcript."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) < TRANSCRIPT_MIN_LINES:
+        return False
+    bare = sum(1 for line in lines if not _PUNCTUATED.search(line))
+    return bare >= TRANSCRIPT_BARE_SHARE * len(lines)
+
+
+def _attaches(last: str, line: str) -> bool:
+    """Whether `line` continues the clause `last`: a subject waits for its value, or a value finds its subject."""
+    last_subject, last_value = _SUBJECT.search(last) is not None, _VALUE.search(last) is not None
+    line_value, continues = _VALUE.search(line) is not None, _CONTINUES.match(line) is not None
+    if last_subject and not last_value:
+        return line_value or continues
+    if last_subject and line_value and not _SUBJECT.search(line):
+        return True
+    return (last_subject or last_value) and continues
+
+
+def transcript_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentences of a transcript: runs of up to GROUP_MAX_LINES lines that attach to each other."""
+    lines, pos = [], 0
+    for raw in text.split("\n"):
+        if raw.strip():
+            lines.append((pos, pos + len(raw)))
+        pos += len(raw) + 1
+    groups: list[list[tuple[int, int]]] = []
+    for span in lines:
+        if groups and len(groups[-1]) < GROUP_MAX_LINES and \
+                _attaches(text[groups[-1][-1][0]:groups[-1][-1][1]], text[span[0]:span[1]]):
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    return [(group[0][0], group[-1][1]) for group in groups]
