@@ -18,7 +18,7 @@ from extractors.sentence import (AMOUNT, OTHER_PROGRAMME, Found, Sentence, claus
 # Contribution wording, never a bare 个人 (个人承担/个人支付/个人…支出 are costs, not contributions).
 PERSONAL_KEY = re.compile(
     r"个人(?:最低|年|每年)?(?:缴费|缴纳|交费|交纳|筹资|出资)(?:的|部分)?(?:标准)?|"
-    r"个人(?:每人)?每年(?:需|应|须)?(?:缴纳|缴费|交纳|交费|缴|交)|"
+    r"个人(?:每人)?(?:每年)?(?:需要?|应当?|须)(?:缴纳|缴费|交纳|交费|缴|交)|个人(?:每人)?每年(?:缴纳|缴费|交纳|交费|缴|交)|"
     r"(?<!筹资)(?<!单位)(?<!最高)缴费标准|居民(?:个人)?(?:缴费|缴纳)|参保(?:缴)?费(?!用)|医保费(?!用)")
 SUBSIDY_KEY = re.compile(r"(?:各级|各地)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助|"
                          r"(?:财政|政府)对[^，。；、\n]{0,12}?(?:补助|补贴)")
@@ -59,30 +59,47 @@ CHANGE_STATED = re.compile(rf"(?:增加|新增|增长|上调|提高|减少|降�
 PER_HEAD_AMOUNT = re.compile(rf"(?:每人每年|每人|人均)\s*(?P<num>{NUMBER})\s*元|(?P<num2>{NUMBER})\s*元\s*/\s*人\s*/\s*年")
 
 
+QUESTION = re.compile(r"^\s*(?:问|Q)[:：]|[？?]\s*$")
+
+
 def _listed_amounts(s: Sentence) -> Iterator[Found]:
-    """"成年居民：每人每年680元" lines under a heading about the personal contribution."""
+    """Per-head amounts with no subject of their own under a heading or question about the personal contribution:
+    "成年居民：每人每年680元" lines under 个人缴费标准, or the answer to 问：个人需要缴纳多少钱？"""
     work = s.work
-    if len(work.strip()) > 40 or OTHER_PROGRAMME.search(work):
+    if OTHER_PROGRAMME.search(work):
         return
-    m = PER_HEAD_AMOUNT.search(work)
-    if not m:
+    found = list(PER_HEAD_AMOUNT.finditer(work))
+    if not found:
         return
-    for previous in reversed(s.prev[-3:]):
-        if PERSONAL_KEY.search(previous) and not SUBSIDY_KEY.search(previous) and not OTHER_PROGRAMME.search(previous):
-            num = m.group("num") or m.group("num2")
-            pos = m.start("num") if m.group("num") else m.start("num2")
-            before = work[max(0, pos - 8):pos]
-            change = CHANGE_STATED.search(work)
-            delta = None
-            if change:
-                delta = parse_int(change.group("num")) * (-1 if DECREASE.search(change.group()) else 1)
-            elif UNCHANGED.search(work):
-                delta = 0
-            yield "personal_contribution", {"amount": parse_int(num), "qualifier": _qualifier(before, ""),
-                                            "change": delta}, plan_year_at(s, pos), pos
+    question = next((p for p in reversed(s.prev[-3:]) if QUESTION.search(p)), None)  # the answer may span sentences
+    answer = question is not None and PERSONAL_KEY.search(question) is not None
+    if not answer:
+        if len(work.strip()) > 40:
             return
-        if len(previous.strip()) > 40:
+        for previous in reversed(s.prev[-3:]):
+            if PERSONAL_KEY.search(previous) and not SUBSIDY_KEY.search(previous) and \
+                    not OTHER_PROGRAMME.search(previous):
+                found = found[:1]
+                break
+            if len(previous.strip()) > 40:
+                return
+        else:
             return
+    change = CHANGE_STATED.search(work)
+    delta = None
+    if change:
+        delta = parse_int(change.group("num")) * (-1 if DECREASE.search(change.group()) else 1)
+    elif UNCHANGED.search(work):
+        delta = 0
+    for m in found:
+        num = m.group("num") or m.group("num2")
+        pos = m.start("num") if m.group("num") else m.start("num2")
+        start, _ = clause_bounds(work, pos)
+        if OTHER_SUBJECT.search(work, start, pos) or PER_MONTH.search(work, start, pos) or num[-1] in "万萬亿":
+            continue
+        before = work[max(0, pos - 8):pos]
+        yield "personal_contribution", {"amount": parse_int(num), "qualifier": _qualifier(before, ""),
+                                        "change": delta}, plan_year_at(s, pos), pos
 
 
 def _subjects(work: str) -> list[tuple[int, int, str | None]]:

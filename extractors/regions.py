@@ -34,6 +34,10 @@ NOT_PLACES = (
 # A short name directly followed by these is a district, road or street name (朝阳区, 中山路, 南京东路), not the city.
 _SHORT_GUARD = r"(?![东西南北中]?(?:路|街|大道|大街)|区(?!域))"
 
+# National bodies and the country itself; 国家税务总局江苏省税务局 is a provincial office, 各地 a province's cities.
+NATIONAL_BODIES = re.compile(r"国家医保局|国家医疗保障局|国务院|财政部|国家税务总局(?![\u4e00-\u9fff]{0,6}?[省市区]税务局)|"
+                             r"国家卫生健康委|全国|我国")
+
 _LEVEL_RANK = {COUNTRY: 0, PROVINCE: 1, PREFECTURE: 2}
 _CODE = re.compile(r"\d{6}")
 _HOST_SKIP = {"m", "www", "wap"}
@@ -232,7 +236,23 @@ class RegionTable:
             region = self.from_host(url)
             if region is not None:
                 return region
-        return self.main_region(self.find_mentions(text[:TEXT_WINDOW])) if text else None
+        if not text:
+            return None
+        window = text[:TEXT_WINDOW]
+        mentions = self.find_mentions(window)
+        region = self.main_region(mentions)
+        # A national story names places in passing (one item of a news bundle, a person's home town):
+        # national bodies named more often than the strongest province make it the country's.
+        # So do places spread over several provinces with none of them the main one (a news digest).
+        if region is None or region.level == COUNTRY:
+            return region
+        provinces = Counter(self.province_of(r) for _, _, r in mentions if r.level != COUNTRY)
+        strongest = max(provinces.values(), default=0)
+        if len(provinces) >= 3 and 2 * strongest <= sum(provinces.values()):
+            return self.lookup("000000") if len(NATIONAL_BODIES.findall(text)) >= 2 else None
+        if len(NATIONAL_BODIES.findall(window)) > max(strongest, 1):
+            return self.lookup("000000")
+        return region
 
 
 def _trie_pattern(node: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from extractors.sentence import (
     FUNDS_FLOW,
     Found,
     Sentence,
+    other_programme_at,
     plan_year_at,
 )
 
@@ -25,6 +26,15 @@ START_PHRASE = re.compile(r"(?:于|从|自)\s*$")
 START_AFTER = re.compile(r"^\s*(?:起|开始|正式开始|启动)")
 MONTHLY = re.compile(r"每月\s*(\d{1,2})\s*[日号]?\s*(?:至|到|-|—|~|～)\s*(\d{1,2})\s*[日号]")
 RECURRING = re.compile(r"每年(?:的)?\s*$")
+# Periods when paying is NOT possible, or that pay back: never a payment window or deadline.
+SUSPENDED = re.compile(r"暂停|停止(?:受理|办理|缴费|征收|服务|参保|收费)|暂不(?:办理|受理)|不予?受理|"
+                       r"系统(?:升级|维护|切换|割接|调试|停机)|停机|退费|退保|无法(?:办理|缴费)")
+CONDITIONAL = re.compile(r"如遇|若遇|遇有|如有|如需")
+
+
+def _not_payable(work: str, pos: int) -> bool:
+    """A date at `pos` that cannot start or end a payment period: a suspension, a refund, another programme."""
+    return (SUSPENDED.search(work) is not None and CONDITIONAL.search(work) is None) or other_programme_at(work, pos)
 
 
 def _iso(d: date | None) -> str | None:
@@ -54,7 +64,7 @@ def windows(s: Sentence) -> Iterator[Found]:
         in_range.update({id(rg.start), id(rg.end)})
         head = work[:rg.span[0]]
         kind = _range_kind(work, rg.span, s.prev)
-        if kind is None:
+        if kind is None or (kind == "payment_window" and _not_payable(work, rg.span[0])):
             continue
         plan_year = plan_year_at(s, rg.span[0])
         if rg.start is not None and RECURRING.search(head) and rg.start.year is None and rg.end.year is None:
@@ -84,6 +94,8 @@ def windows(s: Sentence) -> Iterator[Found]:
             if not (DEADLINE_BEFORE.search(work[max(0, d.start - 14):d.start]) or DEADLINE_AFTER.match(work[d.end:])):
                 continue
             if SUPERSEDED.search(work[max(0, d.start - 6):d.start]):  # 由原定的2月25日顺延至3月31日
+                continue
+            if _not_payable(work, d.start):
                 continue
             clause = _clause_at(work, d.start)
             if COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):
