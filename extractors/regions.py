@@ -38,6 +38,8 @@ _SHORT_GUARD = r"(?![东西南北中]?(?:路|街|大道|大街)|区(?!域))"
 NATIONAL_BODIES = re.compile(r"国家医保局|国家医疗保障局|国务院|财政部|国家税务总局(?![\u4e00-\u9fff]{0,6}?[省市区]税务局)|"
                              r"国家卫生健康委|全国|我国")
 
+LOCAL_SELF = re.compile(r"[我本全](?:省|市|区|州|盟|县)")
+
 _LEVEL_RANK = {COUNTRY: 0, PROVINCE: 1, PREFECTURE: 2}
 _CODE = re.compile(r"\d{6}")
 _HOST_SKIP = {"m", "www", "wap"}
@@ -250,7 +252,8 @@ class RegionTable:
         strongest = max(provinces.values(), default=0)
         if len(provinces) >= 3 and 2 * strongest <= sum(provinces.values()):
             return self.lookup("000000") if len(NATIONAL_BODIES.findall(text)) >= 2 else None
-        if len(NATIONAL_BODIES.findall(window)) > max(strongest, 1):
+        # 我市/全省… say the page speaks for its own place, however often it cites the national bodies
+        if not LOCAL_SELF.search(window) and len(NATIONAL_BODIES.findall(window)) > max(strongest, 1):
             return self.lookup("000000")
         return region
 
