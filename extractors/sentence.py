@@ -32,6 +32,7 @@ OTHER_PROGRAMME_NAME = re.compile(
     r"工伤|公积金|商业保险|惠民保|城市定制|照护|护理保险|学前教育|育儿补贴|教育支出|意外(?:伤害)?保险|门诊共济")
 RESIDENT_PROGRAMME = re.compile(r"居民医保|居民(?:基本)?医疗保险|城乡居民(?:基本)?医|城乡医保|新农合|新型农村合作医疗|"
                                 r"居民基本医保|少儿(?:及大学生)?医保|大学生医保|少儿医疗保险|成乡医保|居民参保")
+_INCLUDED = re.compile(r"(?:含|包括|包含)\s*$")  # 400元（含大病保险）: a part of the resident premium, not another one
 CLAUSE_END = re.compile(r"[，,；;：:。！？!?\n]")
 
 
@@ -50,13 +51,13 @@ def other_programme_at(work: str, pos: int) -> bool:
     The programme named last before it in the sentence decides; one named anywhere in its own clause, with
     resident insurance not named there, decides too ("每人每年60元的大病保险").
     """
-    last_other = max((m.start() for m in OTHER_PROGRAMME_NAME.finditer(work, 0, pos)), default=-1)
+    others = [m.start() for m in OTHER_PROGRAMME_NAME.finditer(work) if not _INCLUDED.search(work, 0, m.start())]
+    last_other = max((p for p in others if p < pos), default=-1)
     last_resident = max((m.start() for m in RESIDENT_PROGRAMME.finditer(work, 0, pos)), default=-1)
     if last_other > last_resident:
         return True
     start, end = clause_bounds(work, pos)
-    clause = work[start:end]
-    return OTHER_PROGRAMME_NAME.search(clause) is not None and RESIDENT_PROGRAMME.search(clause) is None
+    return any(start <= p < end for p in others) and RESIDENT_PROGRAMME.search(work, start, end) is None
 
 
 FUNDS_FLOW = re.compile(r"拨付|资金到位|财政专户|上解|清算|预拨|下达")

@@ -167,3 +167,12 @@ def test_local_notice_citing_national_bodies_stays_local():
     text = ("根据国家医保局、财政部、国家税务总局有关通知要求，现就做好我市2025年度城乡居民医保参保工作通知如下。"
             "太原市2025年度个人缴费标准为每人每年400元。")
     assert extract(text, published=PUB).region["name"] == "太原市"
+
+
+def test_a_premium_that_includes_critical_illness_cover_is_still_resident_insurance():
+    assert amounts("居民医保个人缴费标准（含大病保险）为每人每年410元。") == [("personal_contribution", 410)]
+    assert amounts("财政补助标准提高到每人每年不低于710元（含大病保险）。") == [("fiscal_subsidy", 710)]
+
+
+def test_the_part_of_a_premium_for_another_programme_is_not_a_standard():
+    assert amounts("个人缴费标准为每人每年410元，其中大病保险60元。") == [("personal_contribution", 410)]
