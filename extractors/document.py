@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from datetime import date, datetime
 
@@ -9,7 +10,7 @@ from extractors.dates import YearResolver
 from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
 from extractors.regions import Region, detect_region, load_regions
-from extractors.rules import RULES, Context, Sentence
+from extractors.rules import ENUM_MARK, RULES, Context, Sentence
 from extractors.segment import sentences
 
 EXTRACTOR_VERSION = "1"
@@ -24,7 +25,7 @@ PLAN_YEAR_MENTION = re.compile(r"((?:19|20)\d\d)\s*(?:年度|年(?![以起前后
 
 def main_plan_year(text: str) -> int | None:
     """The plan year a page is mostly about (2025年度…, 2025年居民医保…)."""
-    years = Counter(int(m.group(1)) for m in PLAN_YEAR_MENTION.finditer(text.translate(str.maketrans("０１２３４５６７８９", "0123456789"))))
+    years = Counter(int(m.group(1)) for m in PLAN_YEAR_MENTION.finditer(halfwidth(text)))
     if not years:
         return None
     top = max(years.values())
@@ -59,31 +60,20 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
         return doc
     ctx = Context(published=pub_date, plan_year=plan_year, resolver=YearResolver(pub_date, plan_year))
     seen = set()
-    recent: list[str] = []
     work = halfwidth(text)
-    # a transcript sentence spans lines: its line breaks are clause breaks for the rules
-    spans = [(start, end, text[start:end], work[start:end].replace("\n", "，")) for start, end in sentences(text)]
+    spans = sentences(text)
+    texts = [text[start:end] for start, end in spans]
+    for index, rules in _rules_per_sentence(work, spans):
+        start, end = spans[index]
+        # a transcript sentence spans lines: its line breaks are clause breaks for the rules
+        sentence = Sentence(texts[index], start, ctx, tuple(texts[max(0, index - 8):index]),
+                            work[start:end].replace("\n", "，"))
+        _apply(sentence, rules, (start, end), region, seen, doc)
     if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
-        spans.append((None, None, title, halfwidth(title)))
-    for start, end, sentence_text, sentence_work in spans:
-        sentence = Sentence(sentence_text, start or 0, ctx, tuple(recent[-8:]), sentence_work)
-        recent.append(sentence.text)
-        stated_region = None
-        for rule, may_fire in RULES:
-            if not may_fire(sentence.work):
-                continue
-            for kind, value, year, _offset in rule(sentence):
-                if kind in NAME_KINDS:  # "云南税务APP" names a channel, not the region the fact is about
-                    fact_region = "000000" if NATIONAL.search(sentence.text) else (region.code if region else None)
-                else:
-                    if stated_region is None:
-                        stated_region = _fact_region(sentence.text, region)
-                    fact_region = stated_region
-                fact = Fact(kind=kind, value=value, plan_year=year, region=fact_region,
-                            evidence=sentence.text.strip(), span=(start, end) if start is not None else None)
-                if fact.key not in seen:
-                    seen.add(fact.key)
-                    doc.facts.append(fact)
+        title_work = halfwidth(title)
+        rules = [rule for rule, trigger in RULES
+                 if (trigger.search(title_work) if trigger is not None else ENUM_MARK.match(title_work))]
+        _apply(Sentence(title, 0, ctx, tuple(texts[-8:]), title_work), rules, None, region, seen, doc)
     doc.facts = _merge(doc.facts)
     if doc.plan_year is None:
         doc.plan_year = _plan_year_from_facts(doc.facts)
@@ -91,6 +81,52 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
             doc.facts = [f if f.plan_year is not None else Fact(f.kind, f.value, doc.plan_year, f.region, f.evidence,
                                                                 f.span) for f in doc.facts]
     return doc
+
+
+_ENUM_FIRST = frozenset("（(一二三四五六七八九十0123456789①②③④⑤⑥⑦⑧⑨⑩-•·●▪")
+
+
+def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list]]:
+    """(sentence index, rules that may fire on it) for every sentence holding a trigger, in text order."""
+    starts = [start for start, _ in spans]
+    firing: dict[int, set[int]] = {}
+    for number, (_rule, trigger) in enumerate(RULES):
+        if trigger is None:
+            for index, (start, end) in enumerate(spans):
+                first = work[start:start + 1]
+                # ENUM_MARK's ^ anchors at the string's start, never at a pos: match a slice, and only when the
+                # sentence can start with a mark at all
+                if (first in _ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]):
+                    firing.setdefault(index, set()).add(number)
+            continue
+        m = trigger.search(work)
+        while m:
+            index = bisect_right(starts, m.start()) - 1
+            if index >= 0 and m.start() < spans[index][1]:
+                firing.setdefault(index, set()).add(number)
+                m = trigger.search(work, spans[index][1])
+            else:
+                m = trigger.search(work, m.end())
+    return [(index, [RULES[n][0] for n in sorted(firing[index])]) for index in sorted(firing)]
+
+
+def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region: Region | None, seen: set,
+           doc: Document) -> None:
+    """Run `rules` on one sentence and add their new facts to `doc` (a fact's region: see _fact_region)."""
+    stated_region = None
+    for rule in rules:
+        for kind, value, year, _offset in rule(sentence):
+            if kind in NAME_KINDS:  # "云南税务APP" names a channel, not the region the fact is about
+                fact_region = "000000" if NATIONAL.search(sentence.text) else (region.code if region else None)
+            else:
+                if stated_region is None:
+                    stated_region = _fact_region(sentence.text, region)
+                fact_region = stated_region
+            fact = Fact(kind=kind, value=value, plan_year=year, region=fact_region,
+                        evidence=sentence.text.strip(), span=span)
+            if fact.key not in seen:
+                seen.add(fact.key)
+                doc.facts.append(fact)
 
 
 AMOUNT_KINDS = ("personal_contribution", "fiscal_subsidy")

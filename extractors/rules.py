@@ -7,6 +7,7 @@ and evidence. Rules are small regex grammars, written to be read.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from extractors.amounts import amounts
 from extractors.groups import (
@@ -21,17 +22,19 @@ from extractors.ratios import ratios
 from extractors.sentence import Context, Sentence
 from extractors.windows import windows
 
-__all__ = ["RULES", "Context", "Sentence"]
+__all__ = ["ENUM_MARK", "RULES", "Context", "Sentence"]
 
-# Each rule with a cheap test of whether it can possibly fire on a sentence (most sentences state no fact).
+# Each rule with the words it needs: a sentence with none of them cannot fire the rule, so the document is
+# scanned once per rule and only sentences with a trigger are read (most sentences of a page state no fact).
+# None: the rule reads sentences that start with an enumeration mark (checked per sentence).
 _DATE_HINT = re.compile(r"月|年底|年末|\d{4}[-/.]\d")
-RULES = (
-    (amounts, lambda w: "元" in w),
-    (windows, lambda w: _DATE_HINT.search(w) is not None),
-    (channels, lambda w: "、" in w or "渠道" in w or "方式" in w),
-    (eligible_groups, lambda w: "、" in w or "参保" in w or "参加" in w),
-    (subsidized_groups, lambda w: "资助" in w or "代缴" in w or "补助" in w),
-    (waiting_exemptions, lambda w: "等待期" in w),
-    (enumerated_items, lambda w: ENUM_MARK.match(w) is not None),
-    (ratios, lambda w: "%" in w or "％" in w or "封顶" in w or "起付" in w or "最高" in w),
+RULES: tuple[tuple[Callable, re.Pattern | None], ...] = (
+    (amounts, re.compile("元")),
+    (windows, _DATE_HINT),
+    (channels, re.compile("、|渠道|方式")),
+    (eligible_groups, re.compile("、|参保|参加")),
+    (subsidized_groups, re.compile("资助|代缴|补助")),
+    (waiting_exemptions, re.compile("等待期")),
+    (enumerated_items, None),
+    (ratios, re.compile("[%％]|封顶|起付|最高")),
 )
