@@ -13,7 +13,7 @@ from extractors.regions import Region, detect_region, load_regions
 from extractors.rules import ENUM_MARK, RULES, Context, Sentence
 from extractors.segment import sentences
 
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 
 # A page is about resident medical insurance when it names it; otherwise it yields no facts.
 TOPIC = re.compile(r"居民医保|居民(?:基本)?医疗保险|城乡居民(?:基本)?医疗|城乡医保|新农合|新型农村合作医疗|居民基本医保|"

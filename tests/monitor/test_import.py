@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from conftest import check, run_cli, write_sources
+from extractors import EXTRACTOR_VERSION
 from monitor.config import load_config
 from monitor.diff_stage import diff_and_queue
 from monitor.extract_stage import extract_pending
@@ -100,7 +101,7 @@ def test_older_import_slots_before_the_crawled_history_without_alerts(watched, d
     assert {(c["snapshot_before"], c["snapshot_after"]) for c in every} == {(imported["id"], crawled[0]["id"])}
     fee = next(c for c in every if c["kind"] == "personal_contribution")
     assert (fee["type"], fee["old"]["amount"], fee["new"]["amount"]) == ("fact_changed", 400, 420)
-    assert {c["detail"]["extractor_version"] for c in every} == {"1"}
+    assert {c["detail"]["extractor_version"] for c in every} == {EXTRACTOR_VERSION}
     assert runs[every[0]["run_id"]] == ("imported", "import")
     assert ChangeStore(db).alerts() == [] and receiver.posts == []
 

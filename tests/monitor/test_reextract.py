@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from conftest import check, run_cli, write_sources
+from extractors import EXTRACTOR_VERSION
 from monitor.diff_stage import diff_and_queue
 from monitor.extract_stage import extract_pending
 from monitor.reextract import ReextractError, reextract
@@ -78,16 +79,16 @@ def test_reextract_recomputes_changes_keeps_old_facts_and_alerts_nothing(crawled
     # The current extractor: the fee changes are back, marked with the version they were computed under.
     proc = run_cli("reextract", "--db", db_url, "--sources", str(crawled))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("\n") == 1 and "(extractor version 1)" in proc.stdout
+    assert proc.stdout.count("\n") == 1 and f"(extractor version {EXTRACTOR_VERSION})" in proc.stdout
     assert "changes recomputed on 2 pages: 2 added, 0 removed, 6 unchanged; no alerts" in proc.stdout
     assert fact_changes(db) == {(s, k) for s in ("甲县", "乙县") for k in KINDS}
     fees = [c for c in ChangeStore(db).changes() if c["kind"] == "personal_contribution"]
     assert {(c["old"]["amount"], c["new"]["amount"]) for c in fees} == {(380, 400)}
-    assert {c["detail"]["extractor_version"] for c in ChangeStore(db).changes()} == {"1"}
+    assert {c["detail"]["extractor_version"] for c in ChangeStore(db).changes()} == {EXTRACTOR_VERSION}
     # Old versions' facts stay queryable next to the new ones.
     snapshot = SnapshotStore(db).snapshots(source_name="甲县")[-1]["id"]
     kinds = lambda version: {f["kind"] for f in SnapshotStore(db).facts(snapshot, version)}  # noqa: E731
-    assert "personal_contribution" not in kinds("0") and "personal_contribution" in kinds("1")
+    assert "personal_contribution" not in kinds("0") and "personal_contribution" in kinds(EXTRACTOR_VERSION)
     with db.session() as s:
         statuses = [r.status for r in s.query(Run).order_by(Run.id)]
     assert statuses == ["finished", "finished", "reextracted", "reextracted"]
@@ -102,13 +103,13 @@ def test_reextract_recomputes_changes_keeps_old_facts_and_alerts_nothing(crawled
 def test_reextract_is_idempotent(crawled, db_url):
     db = Database(db_url)
     batches = []
-    first = reextract(db, version="2", workers=1, page_batch=1,  # the same rules under a new version label
+    first = reextract(db, version="99", workers=1, page_batch=1,  # the same rules under a new version label
                       progress=lambda done: batches.append((done.pages, done.extracted)))
     assert batches == [(1, 2), (2, 4)]  # one page per batch, facts stored batch by batch
     assert (first.extracted, first.already, first.facts_before) == (4, 0, first.facts_after)
     assert (first.added, first.removed, first.kept) == (0, 0, 8)  # same facts: the same changes, kept
     changes = ChangeStore(db).changes()
-    second = reextract(db, version="2", workers=1)
+    second = reextract(db, version="99", workers=1)
     assert (second.extracted, second.already, second.added, second.removed, second.kept) == (0, 4, 0, 0, 8)
     assert ChangeStore(db).changes() == changes
     assert "2 added" not in second.summary() and "0 snapshots (already done: 4)" in second.summary()
