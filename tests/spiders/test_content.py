@@ -139,3 +139,11 @@ def test_normalize_text_collapses_spaces_and_blank_lines():
 ])
 def test_parse_datetime_reads_china_time(text, expected):
     assert parse_datetime(text) == expected
+
+
+@pytest.mark.parametrize("heading", ["热点政策", "热点关注：", "精彩推荐", "猜你想看", "相关专题"])
+def test_other_cities_list_under_a_hot_topics_heading_is_cut(heading):
+    html = ("<html><body><div class='article'><p>忻州市2025年度城乡居民医保集中缴费期为9月1日至12月31日。</p>"
+            f"<p>{heading}</p><p>阳泉市居民医保个人缴费标准为每人每年380元。</p></div></body></html>")
+    text = extract_main(html, "http://127.0.0.1/x").main_text
+    assert "忻州市" in text and "阳泉" not in text
