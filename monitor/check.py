@@ -78,19 +78,21 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
 def run_check(config: Config, db: Database, *, source_names: Sequence[str] | None = None,
               overrides: Sequence[str] = (), reporter: "Reporter | None" = None,
               verbose: bool = False, notify: Sequence[str] = (),
-              lock_wait: float | None = None) -> CheckResult:
+              lock_wait: float | None = None, force: bool = False) -> CheckResult:
     """Crawl the selected sources once, then extract, diff and alert; returns the run's counters.
+
+    `force` fetches every page in full, ignoring its stored ETag / Last-Modified for this run only.
 
     Holds the database's `check` lock throughout, so overlapping runs (cron, the daemon, several
     machines) never crawl or alert twice: raises LockBusy when it is held, after waiting `lock_wait` s.
     """
     with DatabaseLock(db, CHECK_LOCK, wait=lock_wait):
         return _run_locked(config, db, source_names=source_names, overrides=overrides, reporter=reporter,
-                           verbose=verbose, notify=notify)
+                           verbose=verbose, notify=notify, force=force)
 
 
 def _run_locked(config: Config, db: Database, *, source_names, overrides, reporter, verbose,
-                notify) -> CheckResult:
+                notify, force) -> CheckResult:
     store = SnapshotStore(db)
     selected = config.select(list(source_names) if source_names else None)
     ids = store.sync_sources([s.spec() for s in config.sources])
@@ -98,7 +100,8 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
     run_id = store.start_run()
     result = CheckResult(run_id=run_id)
     settings = scrapy_settings(db.url, overrides, verbose, POLICYWATCH_RUN_ID=run_id,
-                               POLICYWATCH_SOURCES=[s.name for s in selected])
+                               POLICYWATCH_SOURCES=[s.name for s in selected],
+                               POLICYWATCH_PROFILES=config.profiles_path, POLICYWATCH_FORCE=force)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(WatchSpider)
 

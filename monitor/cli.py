@@ -1,7 +1,7 @@
 """The `policywatch` command line.
 
-Exit codes: 0 success (changes or not) · 1 some pages failed · 2 bad sources
-file or usage · 3 database unavailable · 4 another check or daemon holds the
+Exit codes: 0 success (changes or not) · 1 some pages failed (for `extract URL`:
+the page could not be fetched or used) · 2 bad sources or profiles file, or usage · 3 database unavailable · 4 another check or daemon holds the
 lock (try later, or `check --wait`) · 130 interrupted.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from monitor.check import (
 from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
 from monitor.options import CHINA, add_db_option, iso, local_minute
 from monitor.export import add_export_parser, cmd_export
+from monitor.extract_cmd import add_extract_parser, cmd_extract
 from monitor.history import add_history_parser, cmd_history
 from storage import Database, DatabaseError, SnapshotStore
 from storage.locks import DatabaseLock, LockBusy
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log (INFO level)")
     check.add_argument("--progress", choices=("auto", "bar", "line"), default="auto",
                        help="progress bar on a terminal (auto), always (bar) or one summary line (line)")
+    check.add_argument("--force", action="store_true",
+                       help="fetch every page in full this once, ignoring stored ETag / Last-Modified "
+                            "(no 304; e.g. after fixing a site profile)")
     _wait_option(check)
 
     run = sub.add_parser("run", help="the scheduler daemon: crawl each source on its schedule, retry alerts")
@@ -98,12 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     alr.add_argument("--notify", action="append", metavar="URL", default=[], help="an extra configured target")
     alr.add_argument("--json", action="store_true", help="print JSON")
 
-    ext = sub.add_parser("extract", help="print the facts of one saved page (.html or .txt) as JSON")
-    ext.add_argument("path", metavar="PATH", help=".html page (main content is cut first) or .txt main text")
-    ext.add_argument("--url", help="the page's URL (chooses the site profile and helps find the region)")
-    ext.add_argument("--published", metavar="YYYY-MM-DD[THH:MM]",
-                     help="publish time (resolves 即日起 and year-less dates); default: read from the page")
-    ext.add_argument("--title", help="the page title (for .txt input; .html pages carry their own)")
+    add_extract_parser(sub)
 
     ev = sub.add_parser("eval", help="precision/recall/F1 of the extractors over a labeled corpus folder")
     ev.add_argument("corpus", metavar="DIR", help="folder of NNN.txt|html documents with NNN.json gold facts")
@@ -195,7 +194,7 @@ def cmd_check(args) -> int:
     try:
         result = run_check(config, db, source_names=args.source, overrides=args.settings,
                            reporter=Reporter(interactive=interactive), verbose=args.verbose,
-                           notify=args.notify, lock_wait=args.wait)
+                           notify=args.notify, lock_wait=args.wait, force=args.force)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return result.exit_code
@@ -333,17 +332,6 @@ def cmd_alerts(args) -> int:
                           r["title"], r["last_error"] or "")
         Console(width=200 if not sys.stdout.isatty() else None).print(table)
     return EXIT_SOME_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
-
-
-def cmd_extract(args) -> int:
-    from monitor.extract import InputError, extract_file
-    try:
-        doc = extract_file(args.path, url=args.url, published=args.published, title=args.title)
-    except InputError as exc:
-        print(f"policywatch: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    print(json.dumps(doc.to_json(), ensure_ascii=False, indent=2))
-    return EXIT_OK
 
 
 def cmd_eval(args) -> int:

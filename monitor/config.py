@@ -3,6 +3,7 @@
 Contract (other tools rely on it; extend, never rename):
 
     notify = []                     # alert targets (Apprise URLs)
+    profiles = "my-profiles.toml"   # user site profiles (profiles.toml's schema), relative to this file
     [defaults]
     schedule = "0 8 * * *"          # cron, Asia/Shanghai (6 fields: seconds first)
     jitter = 0                      # policywatch run: random delay up to N s per firing
@@ -24,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from spiders.tomllines import TomlLines, syntax_error
 from storage.store import SourceSpec
 
 DEFAULT_SOURCES = "sources.toml"
 DEFAULT_SCHEDULE = "0 8 * * *"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
-TOP_KEYS = {"notify", "defaults", "source"}
+TOP_KEYS = {"notify", "profiles", "defaults", "source"}
 DEFAULT_KEYS = {"schedule", "timezone", "notify", "enabled", "jitter", "crawl_timeout", "misfire_grace",
                 "alert_retry"}
 # The daemon's timing keys in [defaults]: (default seconds, minimum)
@@ -74,6 +76,7 @@ class Config:
     timezone: str = DEFAULT_TIMEZONE
     extras: dict = field(default_factory=dict)
     timing: dict = field(default_factory=lambda: {k: v[0] for k, v in DAEMON_TIMING.items()})
+    profiles_path: str | None = None  # absolute path of the user profiles file (`profiles =`), if any
 
     @property
     def jitter(self) -> int:
@@ -104,29 +107,6 @@ class Config:
         if missing:
             raise ConfigError(f"{self.path}: no source named {', '.join(map(repr, missing))}")
         return [by_name[n] for n in names]
-
-
-class _Lines:
-    """Finds the line of a table header or key in the TOML text (tomllib reports none for values)."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.source_headers = [i + 1 for i, line in enumerate(self.lines)
-                               if re.match(r"\s*\[\[\s*source\s*\]\]", line)]
-
-    def source(self, index: int) -> int:
-        return self.source_headers[index] if index < len(self.source_headers) else 0
-
-    def key(self, key: str, start: int = 1) -> int:
-        """Line of `key = ...` in the table starting at line `start` (1-based)."""
-        pattern = re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=")
-        for n in range(start, len(self.lines) + 1):
-            line = self.lines[n - 1]
-            if n > start and re.match(r"\s*\[", line):
-                break
-            if pattern.match(line):
-                return n
-        return start
 
 
 def cron_trigger(expr: str, tz: str = DEFAULT_TIMEZONE, jitter: int | None = None):
@@ -183,11 +163,9 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        where = f"{origin}:{m.group(1)}" if m else origin
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ConfigError(f"{where}: TOML syntax error: {reason}") from None
-    lines = _Lines(text)
+        raise ConfigError(syntax_error(exc, origin)) from None
+    lines = TomlLines(text)
+    source_headers = lines.array_tables("source")
 
     def fail(line: int, message: str):
         raise ConfigError(f"{origin}:{line}: {message}" if line else f"{origin}: {message}")
@@ -199,7 +177,7 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         fail(lines.key("defaults"), "[defaults] must be a table")
-    defaults_line = next((i + 1 for i, l in enumerate(lines.lines) if re.match(r"\s*\[\s*defaults\s*\]", l)), 1)
+    defaults_line = lines.table("defaults")
     for key in defaults:
         if key not in DEFAULT_KEYS:
             fail(lines.key(key, defaults_line), f"unknown key {key!r} in [defaults] "
@@ -225,6 +203,7 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
     default_notify = _string_list(defaults.get("notify", []), lambda m: fail(lines.key("notify", defaults_line), m),
                                   "notify")
     default_enabled = defaults.get("enabled", True)
+    profiles_path, profiles = _user_profiles(data.get("profiles"), origin, lambda m: fail(lines.key("profiles"), m))
 
     raw_sources = data.get("source", [])
     if not isinstance(raw_sources, list):
@@ -232,7 +211,7 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
     sources: list[Source] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_sources):
-        line = lines.source(i)
+        line = source_headers[i] if i < len(source_headers) else 0
         label = [f"[[source]] #{i + 1}"]  # becomes "source 'name'" once the name is known
 
         def bad(key: str | None, message: str, _line=line, _label=label):
@@ -285,13 +264,11 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
             from spiders.encoding import canonical
             if canonical(raw["encoding"]) is None:
                 bad("encoding", f"unknown encoding {raw['encoding']!r}")
-        if "profile" in raw:
-            from spiders.profiles import load_profiles
-            if raw["profile"] != "generic":
-                try:
-                    load_profiles().by_name(raw["profile"])
-                except KeyError as exc:
-                    bad("profile", str(exc.args[0]))
+        if "profile" in raw and raw["profile"] != "generic":
+            try:
+                profiles().by_name(raw["profile"])
+            except KeyError as exc:
+                bad("profile", str(exc.args[0]))
         src_notify = _string_list(raw.get("notify", []), lambda m: bad("notify", m), "notify")
         sources.append(Source(name=name, url=raw["url"].strip(), kind=kind, follow=follow,
                               region=raw.get("region"), enabled=enabled, schedule=src_schedule,
@@ -299,7 +276,32 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
                               profile=raw.get("profile"), encoding=raw.get("encoding"),
                               alert_text=raw.get("alert_text", False), line=line))
     return Config(path=origin, sources=tuple(sources), notify=tuple(notify), schedule=schedule, timezone=tz,
-                  timing=timing)
+                  timing=timing, profiles_path=profiles_path)
+
+
+def _user_profiles(value, origin: str, fail):
+    """(absolute path, profile set getter) of `profiles = "FILE"` (relative to the sources file). The file
+    is validated now (a broken one is a ConfigError naming its own file and line); the bundled profiles
+    are only parsed when a source names a profile."""
+    from functools import cache
+    if value is None:
+        def bundled():
+            from spiders.profiles import load_profiles
+            return load_profiles()
+        return None, cache(bundled)
+    if not isinstance(value, str) or not value.strip():
+        fail("profiles must be the path of a TOML file of [[profile]] tables")
+    shown = Path(origin).parent / value.strip()
+    if not shown.is_file():
+        fail(f"profiles file {value!r} not found ({shown.resolve()})" if not shown.exists()
+             else f"profiles {value!r} is not a file")
+    from spiders.profiles import ProfileError, load_profiles
+    path = str(shown.resolve())
+    try:
+        merged = load_profiles(path, str(shown))
+    except ProfileError as exc:
+        raise ConfigError(str(exc)) from None
+    return path, lambda: merged
 
 
 def _string_list(value, fail, key: str) -> list[str]:

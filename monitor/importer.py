@@ -143,8 +143,9 @@ def source_for(config: Config, url: str) -> Source:
                      "or a list source whose follow pattern matches it)")
 
 
-def cut(item: ImportItem) -> PageContent:
-    """Decode and cut one saved page as the crawl does; InputError when it is not a readable HTML page."""
+def cut(item: ImportItem, profiles_path: str | None = None) -> PageContent:
+    """Decode and cut one saved page as the crawl does (with the sources file's user profiles at
+    `profiles_path`); InputError when it is not a readable HTML page."""
     data = read_page(item.path)
     if not _HTML.search(data[:65536]):
         raise InputError(f"{item.path}: not an HTML page")
@@ -154,7 +155,7 @@ def cut(item: ImportItem) -> PageContent:
         data.decode(used)
     except (UnicodeDecodeError, LookupError):
         raise InputError(f"{item.path}: undecodable bytes (neither UTF-8, GB18030 nor its declared charset)") from None
-    page = cut_page(data, None, item.url, encoding, item.source.profile if item.source else None)
+    page = cut_page(data, None, item.url, encoding, item.source.profile if item.source else None, profiles_path)
     if not page.main_text.strip():
         raise InputError(f"{item.path}: page has no text content")
     return PageContent(main_text=page.main_text, title=page.title, published_at=page.published_at,
@@ -193,7 +194,7 @@ def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
     seen: dict[tuple[str, datetime], ImportItem] = {}
     for item in items:
         item.source = source_for(config, item.url)
-        item.content = cut(item)
+        item.content = cut(item, config.profiles_path)
         twin = seen.setdefault((item.url, item.fetched_at), item)
         if twin is not item and twin.content.content_hash != item.content.content_hash:
             raise InputError(f"{twin.path} and {item.path}: two different pages for {item.url} "

@@ -53,7 +53,8 @@ POLICYWATCH_SOURCES = []         # restrict the crawl to these source names
 POLICYWATCH_RUN_ID = None        # set by `policywatch check`; created by the spider otherwise
 POLICYWATCH_STORE_BATCH = 100    # checks written per transaction
 POLICYWATCH_STORE_INTERVAL = 1.0  # seconds between flushes of a partial batch
-POLICYWATCH_PROFILES = None      # path of an alternative profiles.toml
+POLICYWATCH_PROFILES = None      # path of a user profiles file, merged over spiders/profiles.toml
+POLICYWATCH_FORCE = False        # True: ignore stored ETag / Last-Modified (no conditional GET) this run
 POLICYWATCH_WORKERS = None       # page-processing processes; None → cores - 1, 0 → inline
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

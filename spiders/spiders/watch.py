@@ -6,30 +6,18 @@ import re
 import time
 from datetime import datetime, timezone
 from typing import Iterator
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals as scrapy_signals
-from scrapy.exceptions import (
-    CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError,
-    DownloadTimeoutError, IgnoreRequest, ResponseDataLossError, UnsupportedURLSchemeError,
-)
-from scrapy.http import Request, Response, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.defer import CancelledError
-from twisted.internet.error import (
-    ConnectionLost, ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError,
-)
-from twisted.web._newclient import ResponseNeverReceived
+from scrapy.http import Request, Response
 
 from spiders import signals
 from spiders.encoding import decode_html
 from spiders.processing import PageCutter, default_workers
 from spiders.items import PageCheck
+from spiders.responses import failure_reason, header as _header, not_html
 from storage import Database, SnapshotStore
 from storage.store import CheckRecord, PageContent, PageState
-
-HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml")
 
 
 class WatchSpider(scrapy.Spider):
@@ -52,6 +40,7 @@ class WatchSpider(scrapy.Spider):
         spider.cutter = PageCutter(default_workers() if workers in (None, "") else int(workers),
                                    settings.get("POLICYWATCH_PROFILES"))
         crawler.signals.connect(spider.cutter.close, signal=scrapy_signals.spider_closed)
+        spider.force = settings.getbool("POLICYWATCH_FORCE")
         only = settings.getlist("POLICYWATCH_SOURCES") or (kwargs.get("source", "").split(",") if kwargs.get("source") else [])
         spider.only_sources = [s for s in only if s]
         spider.run_id = settings.get("POLICYWATCH_RUN_ID")
@@ -75,10 +64,10 @@ class WatchSpider(scrapy.Spider):
         for page in fresh:
             self._scheduled.add(page.page_id)
             headers = {}
-            # Validators exactly as the server sent them last time; never our own clock.
-            if page.etag:
+            # Validators exactly as the server sent them last time; never our own clock. --force: none.
+            if page.etag and not self.force:
                 headers["If-None-Match"] = page.etag
-            if page.last_modified:
+            if page.last_modified and not self.force:
                 headers["If-Modified-Since"] = page.last_modified
             yield Request(page.url, headers=headers, callback=self.parse_page, errback=self.on_error,
                           dont_filter=True,
@@ -101,10 +90,8 @@ class WatchSpider(scrapy.Spider):
         etag = _header(response, b"ETag")
         last_modified = _header(response, b"Last-Modified")
         content_type = _header(response, b"Content-Type") or ""
-        if not isinstance(response, TextResponse) or (
-                content_type and not content_type.split(";")[0].strip().lower() in HTML_TYPES):
-            yield self._record(response.request, http_status=response.status,
-                               error=f"not an HTML page ({content_type.split(';')[0] or 'unknown type'})")
+        if reason := not_html(response):
+            yield self._record(response.request, http_status=response.status, error=reason)
             return
         if page.role == "list":
             html, _ = decode_html(response.body, content_type, page.encoding)
@@ -144,49 +131,5 @@ class WatchSpider(scrapy.Spider):
         yield from self._requests(new_pages)
 
     def on_error(self, failure):
-        request = failure.request
-        status = None
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            message = f"HTTP {status}"
-        elif failure.check(IgnoreRequest):
-            text = str(failure.value)
-            message = "blocked by robots.txt" if "robots" in text.lower() else f"request ignored: {text}"
-        else:
-            message = self._failure_message(failure, request)
-        yield self._record(request, http_status=status, error=message[:500])
-
-    def _failure_message(self, failure, request: Request) -> str:
-        for classes, template in _FAILURE_MESSAGES:
-            if failure.check(*classes):
-                text = str(failure.value)
-                if "max size" in text or "maxsize" in text.lower():
-                    template = "page larger than DOWNLOAD_MAXSIZE ({maxsize} bytes)"
-                return template.format(timeout=self.settings.getfloat("DOWNLOAD_TIMEOUT"),
-                                       maxsize=self.settings.getint("DOWNLOAD_MAXSIZE"),
-                                       host=urlsplit(request.url).hostname, reason=_first_reason(failure.value))
-        return f"{type(failure.value).__name__}: {_first_reason(failure.value)}"
-
-
-# How fetch failures are worded in the checks table (first match wins).
-_FAILURE_MESSAGES = [
-    ((DownloadTimeoutError, TimeoutError, TCPTimedOutError), "timed out after {timeout:g} s"),
-    ((DownloadConnectionRefusedError, ConnectionRefusedError), "connection refused"),
-    ((CannotResolveHostError, DNSLookupError), "DNS lookup failed for {host}"),
-    ((DownloadCancelledError, CancelledError), "download cancelled: {reason}"),
-    ((ResponseDataLossError,), "response truncated before its declared length"),
-    ((UnsupportedURLSchemeError,), "unsupported URL scheme"),
-    ((DownloadFailedError, ResponseNeverReceived, ConnectionLost), "connection failed: {reason}"),
-]
-
-
-def _header(response: Response, name: bytes) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None
-
-
-def _first_reason(exc) -> str:
-    reasons = getattr(exc, "reasons", None)
-    if reasons:
-        return str(reasons[0].value) or type(reasons[0].value).__name__
-    return (str(exc) or type(exc).__name__).splitlines()[0]
+        status, message = failure_reason(failure, self.settings)
+        yield self._record(failure.request, http_status=status, error=message[:500])

@@ -18,7 +18,9 @@ def extract_json(*args) -> dict:
 
 def test_html_page_runs_main_content_cut_then_extracts():
     doc = extract_json(TAIYUAN, "--url", "http://ty.bendibao.com/live/2024903/67541.shtm")
-    assert set(doc) == {"url", "title", "published_at", "region", "plan_year", "facts"}
+    # The contract's keys, extended (never renamed) with how the page was read.
+    assert set(doc) == {"url", "title", "published_at", "region", "plan_year", "facts", "profile", "encoding"}
+    assert doc["profile"] == "bendibao-desktop" and doc["encoding"] == "utf-8"
     assert doc["region"] == {"name": "太原市", "code": "140100"} and doc["plan_year"] == 2025
     assert doc["published_at"] == "2024-09-03T11:44"
     kinds = {(f["kind"], json.dumps(f["value"], ensure_ascii=False)) for f in doc["facts"]}
