@@ -127,9 +127,10 @@ def fetch_url(url: str, settings, *, doc_url: str | None = None, published: str 
         raise KeyboardInterrupt()
     if fetched.error:
         raise FetchError(f"{url}: {fetched.error}")
-    result = _cut_and_extract(fetched.body, fetched.content_type, doc_url or url, when, title, profile,
-                              profiles_path, encoding, empty=FetchError(f"{url}: page has no text content"),
-                              cut_url=fetched.final_url or url)
+    # The crawl extracts with the final URL (snapshots.final_url), after redirects.
+    result = _cut_and_extract(fetched.body, fetched.content_type, doc_url or fetched.final_url or url, when,
+                              title, profile, profiles_path, encoding,
+                              empty=FetchError(f"{url}: page has no text content"), cut_url=fetched.final_url or url)
     result.final_url, result.http_status = fetched.final_url, fetched.status
     return result
 

@@ -43,7 +43,7 @@ def test_scrapy_list_runs_from_the_root():
     proc = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=ROOT, capture_output=True, text=True,
                           env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["watch"]
+    assert proc.stdout.split() == ["fetch", "watch"]  # fetch: one URL, for `policywatch extract URL`
 
 
 def test_every_module_is_in_a_listed_package():

@@ -153,3 +153,43 @@ def test_six_field_cron_has_seconds_first():
     start = datetime(2026, 1, 1, 8, 0, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert cron_trigger(config.schedule).get_next_fire_time(None, start) == start.replace(second=10)
     assert "6 with seconds first" in error_of(GOOD.replace('"0 8 * * *"', '"0 0 8 * * * *"'))
+
+
+USER_PROFILES = '''
+[[profile]]
+name = "xinzhou"
+domains = ["xinzhou.example.cn"]
+content = ["div.nr"]
+'''
+
+
+def test_user_profiles_file_is_relative_to_the_sources_file(tmp_path, monkeypatch):
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "my-profiles.toml").write_text(USER_PROFILES, encoding="utf-8")
+    sources = cfg / "sources.toml"
+    sources.write_text('profiles = "my-profiles.toml"\n' + GOOD.replace('region = "太原市"', 'profile = "xinzhou"'),
+                       encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the sources file's folder
+    config = load_config("cfg/sources.toml")
+    assert config.profiles_path == str((cfg / "my-profiles.toml").resolve())
+    assert config.sources[0].profile == "xinzhou"  # a user profile name is a valid `profile =`
+    assert parse_config(GOOD).profiles_path is None
+
+
+def test_broken_user_profiles_file_names_its_own_file_and_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-profiles.toml").write_text(USER_PROFILES.replace('"div.nr"', '"div..nr"'), encoding="utf-8")
+    message = error_of('profiles = "my-profiles.toml"\n' + GOOD)
+    assert message.startswith("my-profiles.toml:5: profile 'xinzhou': bad CSS selector 'div..nr'")
+
+
+def test_missing_user_profiles_file_names_the_sources_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert error_of('profiles = "gone.toml"\n' + GOOD).startswith(
+        "sources.toml:1: profiles file 'gone.toml' not found")
+    assert "profiles must be the path" in error_of("profiles = 3\n" + GOOD)
+
+
+def test_source_profile_unknown_without_the_user_file_is_rejected():
+    assert "unknown site profile 'xinzhou'" in error_of(GOOD.replace('region = "太原市"', 'profile = "xinzhou"'))
