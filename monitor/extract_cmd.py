@@ -72,8 +72,7 @@ def _profile_choice(args, config, url: str | None):
 
 
 def cmd_extract(args) -> int:
-    from monitor.check import scrapy_settings
-    from monitor.config import ConfigError, load_config
+    from monitor.config import ConfigError, check_url, load_config
     from monitor.extract import FetchError, InputError, fetch_url, is_url, read_file
     from spiders.profiles import ProfileError, load_profiles
     live = is_url(args.path)
@@ -81,6 +80,9 @@ def cmd_extract(args) -> int:
         config = load_config(args.sources) if args.sources else None
         forced, profiles_path, encoding = _profile_choice(args, config, args.url or (args.path if live else None))
         if live:
+            if reason := check_url(args.path):
+                return _fail(f"{args.path}: {reason}", EXIT_INPUT)
+            from monitor.check import scrapy_settings  # Scrapy is imported on the URL path only
             settings = scrapy_settings(None, args.settings, args.verbose)
             result = fetch_url(args.path, settings, doc_url=args.url, published=args.published, title=args.title,
                                profile=forced, profiles_path=profiles_path, encoding=encoding)

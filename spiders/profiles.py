@@ -99,6 +99,7 @@ class _Parser:
         try:
             re.compile(pattern)
         except re.error as exc:
+            # The file spells backslashes twice ("\\d"): find the line by the part before the first one.
             self.fail(self.lines.value(key, pattern.split("\\")[0] or pattern, line), label,
                       f"bad regular expression {pattern!r} in {key}: {exc}")
         return pattern

@@ -43,13 +43,14 @@ def runs(module_site, module_db, tmp_path_factory):
     site.route("slow.html", body="<p>late</p>", delay=3)
     site.route("big.html", body="<html><body>" + "<p>大</p>" * 400_000 + "</body></html>")
     site.route("notice.pdf", body=b"%PDF-1.4 ...", content_type="application/pdf")
+    site.route("binary.html", body=b"\x7fELF\x02\x01\x01\x00\x00\x00" * 40, content_type="text/html")
     site.route("plain.html", body=desktop)  # no ETag / Last-Modified: full fetch every time
     site.route("cosmetic.html", body=desktop)
     dead = f"http://127.0.0.1:{_closed_port()}/gone.html"
     pages = {
         "本地宝·太原": TAIYUAN, "本地宝·手机": "m/" + TAIYUAN, "UCAP": "gov/trs_ucap.html",
         "404": "err/404.html", "500": "err/500.html", "moved": "moved.html", "slow": "slow.html",
-        "big": "big.html", "pdf": "notice.pdf", "robots": "private/secret.html",
+        "big": "big.html", "pdf": "notice.pdf", "binary": "binary.html", "robots": "private/secret.html",
         "plain": "plain.html", "cosmetic": "cosmetic.html",
     }
     body = "".join(f'[[source]]\nname = "{n}"\nurl = "{site.url(p)}"\n\n' for n, p in pages.items())
@@ -112,6 +113,12 @@ def test_oversized_page_is_rejected(runs):
 def test_non_html_response_is_an_error(runs):
     (c,) = runs.checks("notice.pdf", run=1)
     assert c["error"] == "not an HTML page (application/pdf)"
+
+
+def test_binary_bytes_served_as_html_are_an_error_not_a_snapshot(runs):
+    (c,) = runs.checks("binary.html", run=1)
+    assert c["error"] == "not an HTML page (binary content served as text/html)"
+    assert not runs.snapshots("binary.html")
 
 
 def test_robots_txt_disallowed_page_is_never_fetched(runs):
