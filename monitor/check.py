@@ -4,16 +4,15 @@ from __future__ import annotations
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import Sequence
-
-from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
+from typing import TYPE_CHECKING, Sequence
 
 from monitor.config import Config
 from spiders import signals
-from spiders.spiders.watch import WatchSpider
 from storage import Database, SnapshotStore
 from storage.locks import DatabaseLock
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
 
 CHECK_LOCK = "check"
 
@@ -50,8 +49,10 @@ class CheckResult:
         return EXIT_SOME_FAILED if self.errors else EXIT_OK
 
 
-def scrapy_settings(db_url: str, overrides: Sequence[str] = (), verbose: bool = False, **extra) -> Settings:
+def scrapy_settings(db_url: str | None, overrides: Sequence[str] = (), verbose: bool = False,
+                    **extra) -> "Settings":
     """Project settings + policywatch's run settings + `-s KEY=VALUE` overrides (highest priority)."""
+    from scrapy.settings import Settings  # Scrapy is imported by the commands that crawl, not at start-up
     settings = Settings()
     settings.setmodule("spiders.settings", priority="project")
     settings.set("POLICYWATCH_DB", db_url, priority="cmdline")
@@ -102,6 +103,8 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
     settings = scrapy_settings(db.url, overrides, verbose, POLICYWATCH_RUN_ID=run_id,
                                POLICYWATCH_SOURCES=[s.name for s in selected],
                                POLICYWATCH_PROFILES=config.profiles_path, POLICYWATCH_FORCE=force)
+    from scrapy.crawler import CrawlerProcess
+    from spiders.spiders.watch import WatchSpider
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(WatchSpider)
 

@@ -66,3 +66,17 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, make, message):
 def test_bad_published_value_is_rejected(tmp_path):
     proc = run_cli("extract", str(TAIYUAN), "--published", "yesterday")
     assert proc.returncode == 2 and "--published 'yesterday'" in proc.stderr
+
+
+def test_saved_file_never_imports_scrapy():
+    """Start-up time: Scrapy (and Twisted) are imported only when a URL is fetched."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    code = ("import sys, contextlib, io\nfrom monitor.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    assert main(['extract', {str(TAIYUAN)!r}]) == 0\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'twisted'}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
