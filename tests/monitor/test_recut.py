@@ -144,3 +144,27 @@ def test_a_profile_fixes_the_cut_and_recut_repairs_the_history_without_alerts(cr
     # Re-running the recut finds nothing more to do.
     twice = reextract(db, recut=True, profiles_path=str(profiles), workers=1)
     assert (twice.recut_changed, twice.added, twice.removed) == (0, 0, 0)
+
+
+def test_recut_on_the_command_line_follows_the_sources_file(site, db_url, tmp_path):
+    taiyuan = site.url("ty/live/2024903/67541.shtm")  # the demo's 本地宝 guide
+    body = '[[source]]\nname = "太原本地宝"\nurl = "{}"\nregion = "太原市"\n'.format(taiyuan)
+    sources = write_sources(tmp_path / "sources.toml", body + 'profile = "generic"\n')
+    assert check(sources, db_url).returncode == 0
+    db = Database(db_url)
+    [before] = SnapshotStore(db).snapshots()
+    assert before["profile"] == "generic"
+    write_sources(sources, body)  # the forced generic cut is dropped: the 本地宝 profile applies again
+    proc = run_cli("reextract", "--recut", "--sources", str(sources), "--db", db_url)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n") == 1 and "1 snapshots re-cut (1 cut differently)" in proc.stdout
+    assert proc.stdout.rstrip().endswith("no alerts")
+    [after] = SnapshotStore(db).snapshots()
+    assert after["profile"] == "bendibao-desktop-detected" and after["main_text"] != before["main_text"]
+    assert after["main_text"].startswith("【导语】") and after["meta"]["recut"]["hash_was"] == before["content_hash"]
+    with db.session() as s:
+        from storage.models import Page
+        assert s.query(Page).one().last_hash == after["content_hash"]
+    assert ChangeStore(db).alerts() == []
+    again = check(sources, db_url)  # the crawl now cuts what the recut stored
+    assert again.returncode == 0 and len(SnapshotStore(db).snapshots()) == 1
