@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     rex.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
     rex.add_argument("--workers", type=int, metavar="N",
                      help="extraction processes (default: the CPU count; 1 = in this process)")
+    rex.add_argument("--recut", action="store_true",
+                     help="first cut the stored raw pages again under the current site profiles (bundled and the "
+                          "sources file's), e.g. after adding a profile for a mis-cut site; reads the sources file")
 
     _wait_option(rex, "reextract")
     imp = sub.add_parser("import", help="load saved pages into the history as if crawled at a given time (no alerts)")
@@ -219,35 +222,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from monitor.status import collect_status, status_healthy
+    from monitor.status import collect_status, print_status, status_healthy
     config = load_config(args.sources)
     status = collect_status(config, Database(args.db))
     if args.json:
         print(json.dumps(_jsonable(status), ensure_ascii=False, indent=2))
         return EXIT_OK if status_healthy(status) else EXIT_SOME_FAILED
-    from rich.console import Console
-    from rich.table import Table
-    console = Console(width=200 if not sys.stdout.isatty() else None)
-    d, c, r, a = status["daemon"], status["check_running"], status["last_run"], status["alerts"]
-    console.print(f"daemon: running, pid {d['pid']} on {d['host']} since {local_minute(d['since'])}" if d
-                  else "daemon: not running (crawls come from cron, or nothing runs)")
-    console.print(f"crawl: running now, pid {c['pid']} on {c['host']} since {local_minute(c['since'])}" if c
-                  else "crawl: none running")
-    if r:
-        counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(r["counts"].items()))
-        console.print(f"last run: {r['id']} {r['status']}, started {local_minute(r['started_at'])}"
-                      + (f", {counts}" if counts else ""))
-    console.print(f"alerts: {a['pending']} pending"
-                  + (f" (oldest {local_minute(a['oldest_pending_at'])})" if a["oldest_pending_at"] else "")
-                  + f", {a['failed']} failed, {a['sent']} sent")
-    table = Table("source", "schedule", "next run", "last check", "result", "failing")
-    for s in status["sources"]:
-        result = (s["last_outcome"] or "never checked") + (f": {s['last_error']}" if s["last_error"] else "")
-        nxt = local_minute(s["next_run_at"]) + (" (cron)" if s["next_run_from"] == "schedule" else "")
-        failing = f"since {local_minute(s['failing']['since'])}" if s["failing"] else ""
-        table.add_row(s["name"] + ("" if s["enabled"] else " (disabled)"), s["schedule"], nxt,
-                      local_minute(s["last_checked_at"]), result, failing)
-    console.print(table)
+    print_status(status)
     return EXIT_OK if status_healthy(status) else EXIT_SOME_FAILED
 
 
@@ -260,11 +241,14 @@ def _jsonable(value):
 
 
 def cmd_sources(args) -> int:
+    from monitor.status import print_warnings, source_warnings
     config = load_config(args.sources)
     db = Database(args.db)
     store = SnapshotStore(db)
     store.sync_sources([s.spec() for s in config.sources])
-    rows = [r for r in store.source_overview() if r["name"] in {s.name for s in config.sources}]
+    warnings = source_warnings(db)
+    rows = [dict(r, warnings=warnings.get(r["name"], [])) for r in store.source_overview()
+            if r["name"] in {s.name for s in config.sources}]
     if args.json:
         print(json.dumps([{**r, "last_checked_at": iso(r["last_checked_at"])} for r in rows],
                          ensure_ascii=False, indent=2))
@@ -278,7 +262,9 @@ def cmd_sources(args) -> int:
             result += f": {r['last_error']}"
         table.add_row(r["name"] + ("" if r["enabled"] else " (disabled)"), r["kind"], r["region"] or "",
                       str(r["pages"]), str(r["snapshots"]), local_minute(r["last_checked_at"]), result)
-    Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    console = Console(width=160 if not sys.stdout.isatty() else None)
+    console.print(table)
+    print_warnings(console, rows)
     return EXIT_OK
 
 
@@ -374,10 +360,14 @@ def cmd_reextract(args) -> int:
         print(f"\rreextract: {done.pages} pages, {done.extracted} snapshots extracted", end="", file=sys.stderr)
 
     db = Database(args.db)
+    config = _recut_config(args) if args.recut else None
     try:
         with DatabaseLock(db, CHECK_LOCK, wait=args.wait):
+            if config is not None and not args.dry_run:  # the sources' profile, encoding and region as configured
+                SnapshotStore(db).sync_sources([s.spec() for s in config.sources])
             result = reextract(db, since=since, source=args.source, dry_run=args.dry_run,
-                               workers=args.workers, progress=progress if sys.stderr.isatty() else None)
+                               workers=args.workers, progress=progress if sys.stderr.isatty() else None,
+                               recut=args.recut, profiles_path=getattr(config, "profiles_path", None))
     except ReextractError as exc:
         raise ConfigError(str(exc)) from None
     if sys.stderr.isatty():
@@ -386,6 +376,15 @@ def cmd_reextract(args) -> int:
         print(line)
     print(result.summary())
     return EXIT_OK
+
+
+def _recut_config(args):
+    """The sources file a recut follows: --sources, else ./sources.toml when there is one (else None: the
+    database's sources and the bundled profiles)."""
+    from pathlib import Path
+    if args.sources is None and not Path(DEFAULT_SOURCES).exists():
+        return None
+    return load_config(args.sources)
 
 
 def cmd_import(args) -> int:

@@ -17,7 +17,8 @@ BATCH = 200
 
 
 def _extract(row: dict) -> tuple[int, dict]:
-    return row["id"], facts_of(row["main_text"], row["url"], row["title"], row["published_at"], row["breadcrumb"])
+    return row["id"], facts_of(row["main_text"], row["url"], row["title"], row["published_at"], row["breadcrumb"],
+                               row.get("source_region"))
 
 
 def extract_pending(store: SnapshotStore, workers: int | None = None) -> int:

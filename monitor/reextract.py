@@ -19,6 +19,8 @@ from typing import Callable, Sequence
 from extractors import EXTRACTOR_VERSION
 from monitor.diff import diff_page
 from monitor.extract_stage import _extract
+from monitor.recut import apply_fields, cut_again, job_for, recut_fields
+from spiders.processing import scoped
 from storage import Database, SnapshotStore
 from storage.backfill import BackfillStore, PageTimeline, change_key
 
@@ -27,7 +29,8 @@ FACT_KEYS = ("kind", "value", "plan_year", "region", "evidence")
 # Fields of a kept change that follow the facts without changing what the change is.
 MUTABLE = ("severity", "detail", "evidence_before", "evidence_after", "url")
 
-# facts_of's signature: (main_text, url, title, published_at, breadcrumb) → {"version", "region", "plan_year", "facts"}
+# facts_of's signature without the source region: (main_text, url, title, published_at, breadcrumb) →
+# {"version", "region", "plan_year", "facts"}; its facts are scoped to the source's region afterwards.
 Extractor = Callable[[str, str, "str | None", "datetime | None", "str | None"], dict]
 
 
@@ -48,11 +51,13 @@ class RecomputeStats:
     removed: int = 0
     kept: int = 0
     waiting: int = 0  # crawl snapshots left to the next check's diff stage
+    recut: int = 0  # snapshots cut again from their raw page (--recut)
+    recut_changed: int = 0  # of them, those whose cut differs from what was stored (rewritten)
     lines: list[str] = field(default_factory=list)  # per page, for --dry-run
 
     def add(self, other: "RecomputeStats") -> None:
         for name in ("extracted", "already", "facts_before", "facts_after", "pages", "added", "removed", "kept",
-                     "waiting"):
+                     "waiting", "recut", "recut_changed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.lines += other.lines
 
@@ -62,11 +67,14 @@ class ReextractResult(RecomputeStats):
     version: str = EXTRACTOR_VERSION
     run_id: int | None = None
     dry_run: bool = False
+    recut_mode: bool = False
 
     def summary(self) -> str:
-        """One line: snapshots re-extracted, facts before/after, changes recomputed."""
+        """One line: snapshots re-cut (--recut), re-extracted, facts before/after, changes recomputed."""
         head = (f"dry run, nothing written: extractor version {self.version} would re-extract"
                 if self.dry_run else f"reextract run {self.run_id} (extractor version {self.version}):")
+        if self.recut_mode:
+            head += f" {self.recut} snapshots re-cut ({self.recut_changed} cut differently),"
         line = (f"{head} {self.extracted} snapshots (already done: {self.already}), facts {self.facts_before} → "
                 f"{self.facts_after}; changes recomputed on {self.pages} pages: {self.added} added, "
                 f"{self.removed} removed, {self.kept} unchanged; no alerts")
@@ -140,10 +148,12 @@ class Recomputer:
     """Extracts missing facts and recomputes the changes of batches of pages under one extractor version."""
 
     def __init__(self, db: Database, *, version: str = EXTRACTOR_VERSION, extractor: Extractor | None = None,
-                 workers: int | None = None, dry_run: bool = False, run_id: int | None = None) -> None:
+                 workers: int | None = None, dry_run: bool = False, run_id: int | None = None,
+                 recut: bool = False, profiles_path: str | None = None) -> None:
         self.store = BackfillStore(db)
         self.snapshots = SnapshotStore(db)
         self.version, self.extractor, self.dry_run, self.run_id = version, extractor, dry_run, run_id
+        self.recut, self.profiles_path = recut, profiles_path
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self.pool: ProcessPoolExecutor | None = None
 
@@ -152,22 +162,48 @@ class Recomputer:
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
 
+    def _map(self, fn, items: list) -> list:
+        """fn over items, in worker processes when there are many."""
+        if self.workers > 1 and len(items) > 20 and self.pool is None:
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return list(self.pool.map(fn, items, chunksize=10)) if self.pool else [fn(x) for x in items]
+
     def _extract(self, rows: list[dict]) -> list[tuple[int, dict]]:
         if self.extractor is not None:
-            results = [(r["id"], self.extractor(r["main_text"], r["url"], r["title"], r["published_at"],
-                                                r["breadcrumb"])) for r in rows]
+            results = [(r["id"], scoped(self.extractor(r["main_text"], r["url"], r["title"], r["published_at"],
+                                                       r["breadcrumb"]), r["source_region"])) for r in rows]
         else:
-            if self.workers > 1 and len(rows) > 20 and self.pool is None:
-                self.pool = ProcessPoolExecutor(max_workers=self.workers,
-                                                mp_context=multiprocessing.get_context("spawn"))
-            results = list(self.pool.map(_extract, rows, chunksize=10)) if self.pool else [_extract(r) for r in rows]
+            results = self._map(_extract, rows)
         return [(snapshot_id, dict(e, version=self.version)) for snapshot_id, e in results]
+
+    def _recut(self, timelines: list[PageTimeline], scopes: dict) -> tuple[dict[int, dict], dict[int, str], int]:
+        """Cut the judged snapshots of the pages again from their raw pages: (snapshot id → columns to rewrite,
+        page id → its new last_hash when its current snapshot's text changed, snapshots cut). Timeline snapshots
+        are updated in place and lose their facts (all are extracted again: the source's region may have changed)."""
+        judged = [(t.page, s) for t in timelines for s in scopes[t.page["page_id"]][0] if s["raw_id"] is not None]
+        raws = self.store.raw_pages({s["raw_id"] for _, s in judged})
+        cuts = dict(self._map(cut_again, [job_for(s, page, raws[s["raw_id"]], self.profiles_path)
+                                          for page, s in judged]))
+        rewrites, hashes = {}, {}
+        for page, s in judged:
+            fields = recut_fields(s, cuts[s["id"]], self.run_id)
+            if fields is not None:
+                rewrites[s["id"]] = fields
+                apply_fields(s, fields)
+                if page["last_snapshot_id"] == s["id"]:
+                    hashes[page["page_id"]] = fields["content_hash"]
+        for t in timelines:
+            for s in scopes[t.page["page_id"]][0]:
+                s["facts"] = None
+        return rewrites, hashes, len(judged)
 
     def pages(self, page_ids: Sequence[int], start: datetime | None = None) -> RecomputeStats:
         """Recompute the given pages: facts for the snapshots in scope that lack them, then their changes."""
         stats = RecomputeStats()
         timelines = self.store.timelines(page_ids, self.version)
         scopes = {t.page["page_id"]: _scope(t, start) for t in timelines}
+        rewrites, hashes, stats.recut = self._recut(timelines, scopes) if self.recut else ({}, {}, 0)
+        stats.recut_changed = len(rewrites)
         missing = [s for judge, anchor, _ in scopes.values() for s in judge + ([anchor] if anchor else [])
                    if s["facts"] is None]
         stats.already = sum(1 for judge, _, _ in scopes.values() for s in judge if s["facts"] is not None)
@@ -175,10 +211,12 @@ class Recomputer:
         if missing:
             before = self.store.newest_fact_counts([s["id"] for s in missing])
             results = self._extract([dict(id=s["id"], main_text=s["main_text"], url=s["url"], title=s["title"],
-                                          published_at=s["published_at"], breadcrumb=s["breadcrumb"])
-                                     for s in missing])
+                                          published_at=s["published_at"], breadcrumb=s["breadcrumb"],
+                                          source_region=s["source_region"]) for s in missing])
             if not self.dry_run:
-                self.snapshots.store_extractions(results, link=False)  # linked below, after judging
+                # One transaction for a recut's new texts and their facts: a kill never leaves one without the
+                # other. Linked below, after judging.
+                self.store.store_recut(rewrites, hashes, results)
             by_id = dict(results)
             for s in missing:
                 s["facts"] = [{k: f.get(k) for k in FACT_KEYS} for f in by_id[s["id"]]["facts"]]
@@ -215,12 +253,15 @@ class Recomputer:
 def reextract(db: Database, *, since: datetime | None = None, source: str | None = None,
               version: str = EXTRACTOR_VERSION, extractor: Extractor | None = None, dry_run: bool = False,
               workers: int | None = None, page_batch: int = PAGE_BATCH,
-              progress: Callable[[RecomputeStats], None] | None = None) -> ReextractResult:
+              progress: Callable[[RecomputeStats], None] | None = None, recut: bool = False,
+              profiles_path: str | None = None) -> ReextractResult:
     """Re-extract the stored snapshots (fetched since `since`, of `source`) under `version` and recompute
     the changes between them, page batch by page batch, without queueing alerts.
 
     `extractor` (facts_of's signature) and `version` let tests run another extractor; the CLI always
     uses the code's own EXTRACTOR_VERSION. `progress` is called with the running totals after each batch.
+    With `recut`, every snapshot in scope is first cut again from its raw page under the bundled profiles
+    and those of `profiles_path` (monitor.recut), and all their facts are extracted again.
     """
     backfill = BackfillStore(db)
     source_id = None
@@ -228,12 +269,12 @@ def reextract(db: Database, *, since: datetime | None = None, source: str | None
         source_id = backfill.source_id(source)
         if source_id is None:
             raise ReextractError(f"no source named {source!r} in the database")
-    result = ReextractResult(version=version, dry_run=dry_run)
+    result = ReextractResult(version=version, dry_run=dry_run, recut_mode=recut)
     runs = SnapshotStore(db)
     if not dry_run:
         result.run_id = runs.start_run()
     worker = Recomputer(db, version=version, extractor=extractor, workers=workers, dry_run=dry_run,
-                        run_id=result.run_id)
+                        run_id=result.run_id, recut=recut, profiles_path=profiles_path)
     status = "interrupted"
     try:
         after = 0
@@ -253,6 +294,8 @@ def reextract(db: Database, *, since: datetime | None = None, source: str | None
         if result.run_id is not None:
             runs.finish_run(result.run_id, dict(kind="reextract", version=version, snapshots=result.extracted,
                                                 facts_before=result.facts_before, facts_after=result.facts_after,
-                                                pages=result.pages, added=result.added, removed=result.removed),
+                                                pages=result.pages, added=result.added, removed=result.removed,
+                                                **(dict(recut=result.recut, recut_changed=result.recut_changed)
+                                                   if recut else {})),
                             status)
     return result

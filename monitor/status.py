@@ -1,13 +1,40 @@
 """`policywatch status`: is the daemon up, what runs next, what failed, what is waiting to be sent."""
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 
 from monitor.check import CHECK_LOCK
 from monitor.config import Config, cron_trigger
 from monitor.daemon import CRAWL_PREFIX, DAEMON_LOCK, JOBS_TABLE
+from monitor.options import local_minute
 from storage import ChangeStore, Database, SnapshotStore
+from storage.cutwarnings import current_cut_warnings
 from storage.locks import current_holder
+
+HINT_REGIONS = 2  # regions named in a hint before "…"
+
+
+def cut_hint(warning: dict) -> str:
+    """One line telling what a cut warning means and what to do (README: "When a page's facts name other
+    regions")."""
+    if warning["code"] != "foreign_facts":
+        return warning["code"]
+    regions = warning["regions"]
+    named = ", ".join(regions[:HINT_REGIONS]) + ("…" if len(regions) > HINT_REGIONS else "")
+    pages = f" on {warning['pages']} pages" if warning.get("pages", 1) > 1 else ""
+    profiles = [p for p in warning.get("profiles", ()) if p and p != "generic"]
+    if profiles:
+        return (f"facts name other regions ({named}){pages}: site profile {profiles[0]!r} may be cutting the "
+                "wrong block; fix it, then `policywatch reextract --recut` (see README)")
+    return (f"facts name other regions ({named}){pages}: the generic cut may be taking a sidebar; add a site "
+            "profile, then `policywatch reextract --recut` (see README)")
+
+
+def source_warnings(db: Database) -> dict[str, list[dict]]:
+    """Source name → its cut warnings (storage.cutwarnings), each with its `hint` line."""
+    return {name: [dict(w, hint=cut_hint(w)) for w in warnings]
+            for name, warnings in current_cut_warnings(db).items()}
 
 
 def scheduled_jobs(db: Database) -> dict[str, dict]:
@@ -40,6 +67,7 @@ def collect_status(config: Config, db: Database) -> dict:
     jobs = scheduled_jobs(db)
     failing = ChangeStore(db).failing_sources()
     overview = {r["name"]: r for r in store.source_overview()}
+    warnings = source_warnings(db)
     now = datetime.now(timezone.utc)
     sources = []
     for src in config.sources:
@@ -55,7 +83,7 @@ def collect_status(config: Config, db: Database) -> dict:
         sources.append(dict(name=src.name, schedule=src.schedule, enabled=src.enabled, next_run_at=next_run.astimezone(timezone.utc) if next_run else None,
                             next_run_from=planner, last_checked_at=row.get("last_checked_at"),
                             last_outcome=row.get("last_outcome"), last_error=row.get("last_error"),
-                            failing=failing.get(src.name)))
+                            failing=failing.get(src.name), warnings=warnings.get(src.name, [])))
     return dict(
         daemon=None if daemon is None else dict(host=daemon.host, pid=daemon.pid, since=daemon.acquired_at),
         check_running=None if crawl is None else dict(host=crawl.host, pid=crawl.pid, since=crawl.acquired_at),
@@ -63,5 +91,43 @@ def collect_status(config: Config, db: Database) -> dict:
 
 
 def status_healthy(status: dict) -> bool:
-    """False when a source is failing or an alert could not be delivered (exit code 1)."""
+    """False when a source is failing or an alert could not be delivered (exit code 1).
+
+    Cut warnings do not count: their facts were withheld, nothing wrong was stored or alerted; they ask
+    for a site profile, not for someone to be woken up."""
     return not any(s["failing"] for s in status["sources"]) and not status["alerts"]["failed"]
+
+
+def print_warnings(console, rows: list[dict]) -> None:
+    """One line per source warning under the table: `warning: SOURCE: hint`."""
+    for row in rows:
+        for w in row.get("warnings") or ():
+            console.print(f"warning: {row['name']}: {w['hint']}", markup=False, highlight=False, soft_wrap=True)
+
+
+def print_status(status: dict) -> None:
+    """`policywatch status` as text: daemon, crawl, last run, alerts, the sources table and cut warnings."""
+    from rich.console import Console
+    from rich.table import Table
+    console = Console(width=200 if not sys.stdout.isatty() else None)
+    d, c, r, a = status["daemon"], status["check_running"], status["last_run"], status["alerts"]
+    console.print(f"daemon: running, pid {d['pid']} on {d['host']} since {local_minute(d['since'])}" if d
+                  else "daemon: not running (crawls come from cron, or nothing runs)")
+    console.print(f"crawl: running now, pid {c['pid']} on {c['host']} since {local_minute(c['since'])}" if c
+                  else "crawl: none running")
+    if r:
+        counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(r["counts"].items()))
+        console.print(f"last run: {r['id']} {r['status']}, started {local_minute(r['started_at'])}"
+                      + (f", {counts}" if counts else ""))
+    console.print(f"alerts: {a['pending']} pending"
+                  + (f" (oldest {local_minute(a['oldest_pending_at'])})" if a["oldest_pending_at"] else "")
+                  + f", {a['failed']} failed, {a['sent']} sent")
+    table = Table("source", "schedule", "next run", "last check", "result", "failing")
+    for s in status["sources"]:
+        result = (s["last_outcome"] or "never checked") + (f": {s['last_error']}" if s["last_error"] else "")
+        nxt = local_minute(s["next_run_at"]) + (" (cron)" if s["next_run_from"] == "schedule" else "")
+        failing = f"since {local_minute(s['failing']['since'])}" if s["failing"] else ""
+        table.add_row(s["name"] + ("" if s["enabled"] else " (disabled)"), s["schedule"], nxt,
+                      local_minute(s["last_checked_at"]), result, failing)
+    console.print(table)
+    print_warnings(console, status["sources"])

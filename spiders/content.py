@@ -237,6 +237,22 @@ def _drop_link_lists(content) -> None:
     _drop(doomed)
 
 
+# Inline wrappers whose text belongs to the block around them: Word-pasted articles put every paragraph's
+# text in <span style=…> or <font>, which must count for the <p> (links do not: they are navigation).
+_INLINE = frozenset("span font strong b em i u small big sub sup label nobr ins mark abbr cite q s strike tt".split())
+
+
+def _own_text(el) -> str:
+    """The text an element says itself: its text, its children's tails and the text of inline wrappers."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.tag in _INLINE and not any(
+                isinstance(d.tag, str) and (d.tag in _BLOCK_TAGS or d.tag == "a") for d in child.iterdescendants()):
+            parts.append("".join(child.itertext()))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
 _POSITIVE = re.compile(r"article|content|main|post|entry|text|body|detail|zoom|正文", re.I)
 _NEGATIVE = re.compile(r"comment|footer|foot|sidebar|side|nav|menu|related|recommend|hot|share|banner|"
                        r"header|ad-|ads|crumb|bread|tag|list|rank|link", re.I)
@@ -247,8 +263,7 @@ def _generic(doc, title: str | None, profiles: ProfileSet, *, published=None, br
     """Readability-style fallback: the block with the most sentence-like, least link-heavy text."""
     scores: dict = {}
     for el in doc.iter("p", "div", "td", "section", "article", "li", "pre"):
-        own = (el.text or "") + "".join(c.tail or "" for c in el)
-        own = _SPACES.sub("", own)
+        own = _SPACES.sub("", _own_text(el))
         if len(own) < 20:
             continue
         score = 1 + len(_PUNCT.findall(own)) + min(len(own) / 100, 3)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from extractors import EXTRACTOR_VERSION, extract
+from extractors.scope import WARNING_CODE, foreign_warning, scope_facts
 from spiders.content import CHINA_TZ, extract_main
 from spiders.encoding import decode_html
 from spiders.profiles import load_profiles
@@ -39,13 +40,26 @@ class CutPage:
 
 
 def facts_of(main_text: str, url: str, title: str | None, published: datetime | None,
-             breadcrumb: str | None) -> dict:
-    """The extraction record stored with a snapshot, computed from the snapshot's own fields only."""
+             breadcrumb: str | None, source_region: str | None = None) -> dict:
+    """The extraction record stored with a snapshot, computed from the snapshot's own fields and its source's
+    configured region only: facts about other places are left out (extractors.scope), `warnings` says when
+    most core facts were."""
     if published is not None:
         published = published.astimezone(CHINA_TZ)  # dates on the page are China time
     doc = extract(main_text, url=url, title=title, published=published, breadcrumb=breadcrumb)
-    return {"version": EXTRACTOR_VERSION, "region": doc.region, "plan_year": doc.plan_year,
-            "facts": [f.to_json() for f in doc.facts]}
+    return scoped({"version": EXTRACTOR_VERSION, "region": doc.region, "plan_year": doc.plan_year,
+                   "facts": [f.to_json() for f in doc.facts]}, source_region)
+
+
+def scoped(record: dict, source_region: str | None) -> dict:
+    """An extraction record with the facts foreign to `source_region` removed and the foreign-facts warning
+    set (`warnings`: a list, empty when none); idempotent, so a record scoped twice is unchanged."""
+    kept, foreign = scope_facts(record["facts"], source_region)
+    if not foreign:  # nothing left out (or scoped already): the record's own warnings stand
+        return dict(record, facts=kept, warnings=list(record.get("warnings") or ()))
+    others = [w for w in record.get("warnings") or () if w.get("code") != WARNING_CODE]
+    warning = foreign_warning(kept, foreign)
+    return dict(record, facts=kept, warnings=others + ([warning] if warning else []))
 
 
 def cut_page(body: bytes, content_type: str | None, url: str, encoding: str | None = None,

@@ -9,10 +9,10 @@ from typing import Sequence
 
 from sqlalchemy import delete, func, insert, select, update
 
-from storage.db import Database
+from storage.db import Database, decompress
 from storage.diffdata import DiffData, read_facts
 from storage.factruns import link_runs
-from storage.models import Change, Check, Extraction, FactRow, Page, Snapshot, Source
+from storage.models import Change, Check, Extraction, FactRow, Page, RawPage, Snapshot, Source
 from storage.store import PageContent, SnapshotStore
 from storage.types import utcnow
 
@@ -85,7 +85,9 @@ class BackfillStore:
             discovered = DiffData.discovered(s, pages)
             for page, source in pages:
                 out[page.id] = PageTimeline(dict(page_id=page.id, source_id=source.id, url=page.url,
-                                                 source=source.name, discovered=discovered[page.id]))
+                                                 source=source.name, discovered=discovered[page.id],
+                                                 source_region=source.region, profile=source.profile,
+                                                 encoding=source.encoding, last_snapshot_id=page.last_snapshot_id))
             snaps = list(s.scalars(select(Snapshot).where(Snapshot.page_id.in_(list(out)))
                                    .order_by(Snapshot.page_id, Snapshot.fetched_at, Snapshot.id)))
             facts = read_facts(s, [x.id for x in snaps], version)
@@ -95,8 +97,19 @@ class BackfillStore:
                     id=x.id, fetched_at=x.fetched_at, main_text=x.main_text, content_hash=x.content_hash,
                     url=x.final_url or page["url"], title=x.title, published_at=x.published_at,
                     breadcrumb=(x.page_meta or {}).get("breadcrumb"), health=x.health, facts=facts.get(x.id),
-                    source_id=page["source_id"], page_id=x.page_id, source=page["source"]))
+                    source_id=page["source_id"], page_id=x.page_id, source=page["source"],
+                    source_region=page["source_region"], raw_id=x.raw_id, encoding=x.encoding, profile=x.profile,
+                    page_meta=x.page_meta))
             return list(out.values())
+
+    def raw_pages(self, raw_ids) -> dict[int, bytes]:
+        """Raw response bytes by raw_pages id, decompressed."""
+        out: dict[int, bytes] = {}
+        with self.db.session() as s:
+            for chunk in _chunks(sorted(raw_ids), 200):
+                for raw in s.scalars(select(RawPage).where(RawPage.id.in_(chunk))):
+                    out[raw.id] = decompress(raw.data, raw.compression)
+        return out
 
     def newest_fact_counts(self, snapshot_ids: Sequence[int]) -> dict[int, int]:
         """Facts in each snapshot's newest stored extraction (any version); snapshots without one are absent."""
@@ -126,6 +139,18 @@ class BackfillStore:
         return out
 
     # -- writes of a recomputation ----------------------------------------------------
+    def store_recut(self, rewrites: dict[int, dict], last_hashes: dict[int, str],
+                    extractions: Sequence[tuple[int, dict]]) -> None:
+        """In one transaction: rewrite re-cut snapshots (`rewrites`: snapshot id → Snapshot columns), set the
+        pages' last_hash where their current snapshot was rewritten (so the next check of an unchanged page is
+        `unchanged`), and store the snapshots' new extractions (not linked: apply_recompute links them)."""
+        with self.db.session() as s:
+            for snapshot_id, values in rewrites.items():
+                s.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(**values))
+            for page_id, content_hash in last_hashes.items():
+                s.execute(update(Page).where(Page.id == page_id).values(last_hash=content_hash))
+            self.snapshots.replace_extractions(s, extractions)
+
     def apply_recompute(self, *, delete_ids: Sequence[int], inserts: Sequence[dict],
                         updates: dict[int, dict], health: dict[int, str], link_pages: Sequence[int] = ()) -> None:
         """Delete superseded changes, insert recomputed ones, update kept ones, set snapshot health and

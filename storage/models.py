@@ -143,6 +143,8 @@ class Extraction(Base):
     region_name: Mapped[str | None] = mapped_column(String(50))
     plan_year: Mapped[int | None] = mapped_column(Integer)
     extracted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What looked wrong about the cut, e.g. [{"code": "foreign_facts", "regions": [...], ...}]; None = nothing.
+    warnings: Mapped[list | None] = mapped_column(JSON)
 
 
 class FactRow(Base):

@@ -57,6 +57,11 @@ PAGES = [
      ["大同市2025年度居民医保集中缴费期从2024年9月1日开始，到2024年12月20日结束。",
       "今年大同市居民医保的个人缴费标准是每人每年380元，和全省统一。"],
      ["回复老王", "350元是去年的标准", "大同失业金标准上调", "本站信息仅供参考", "热门文章"]),
+    # Word-pasted article (every paragraph's text in <span>) beside a 热点政策 list of other cities' fees.
+    (SITE / "city/xinzhou_guide.html", "http://ybj.xinzhou.example.gov.cn/tzgg/2024/0910.html", "generic", "generic",
+     ["忻州市2025年度城乡居民医保个人缴费标准为每人每年380元，各级财政补助标准不低于每人每年700元。",
+      "集中缴费期为2024年9月1日至2024年12月28日，请参保群众在集中缴费期内按时缴费。"],
+     ["阳泉市", "朔州市", "长治市", "山西省2025年", "网站标识码", "通知公告"]),
 ]
 IDS = [p[0].name if p[0].parent.name not in ("2024903",) else p[1].split("//")[1][:14] for p in PAGES]
 

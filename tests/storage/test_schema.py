@@ -97,3 +97,33 @@ def test_postgresql_timestamps_read_back_exactly_and_odd_values_fall_back(pg_adm
     assert row[0] == datetime(2025, 9, 1, 2, 0, 0, 123456)
     assert row[1] == datetime(2025, 9, 1, 2, 0, tzinfo=timezone.utc)
     assert row[2] == "infinity" and row[3] == "10000-01-01 00:00:00"  # as pg8000 itself returns them
+
+
+def test_extraction_warnings_column_migrates_up_and_down_with_the_views_in_place(db_url):
+    from alembic import command
+    db = Database(db_url)
+    cfg = db._alembic_config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    assert "warnings" not in {c["name"] for c in inspect(db.engine).get_columns("extractions")}
+    assert {"fact_history", "latest_facts"} <= set(inspect(db.engine).get_view_names())
+    Database(db_url).dispose()  # opening migrates to head again
+    assert db.current_revision() == db.head_revision() == "0008"
+    from storage import SnapshotStore
+    from storage.models import Extraction
+    store = SnapshotStore(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO sources (name, url, kind, enabled, created_at, updated_at) "
+                          "VALUES ('s', 'http://127.0.0.1/a', 'page', TRUE, '2026-01-01', '2026-01-01')"))
+        conn.execute(text("INSERT INTO pages (source_id, url, role, first_seen_at) "
+                          "VALUES (1, 'http://127.0.0.1/a', 'article', '2026-01-01')"))
+        conn.execute(text("INSERT INTO snapshots (page_id, fetched_at, content_hash, main_text, final_url) "
+                          "VALUES (1, '2026-01-01', 'h', 't', 'http://127.0.0.1/a')"))
+    warning = {"code": "foreign_facts", "regions": ["阳泉市", "朔州市"], "foreign": 2, "core_foreign": 2, "core": 2}
+    store.store_extractions([(1, {"version": "1", "region": None, "plan_year": None, "facts": [],
+                                  "warnings": [warning]})])
+    store.store_extractions([(1, {"version": "0", "region": None, "plan_year": None, "facts": []})])
+    with db.session() as s:
+        stored = {e.extractor_version: e.warnings for e in s.query(Extraction)}
+    assert stored == {"1": [warning], "0": None}
