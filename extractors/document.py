@@ -9,6 +9,7 @@ from datetime import date, datetime
 from extractors.dates import YearResolver
 from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
+from extractors.plausibility import assess_document
 from extractors.regions import Region, detect_region, load_regions
 from extractors.rules import ENUM_MARK, RULES, Context, Sentence
 from extractors.segment import sentences
@@ -80,7 +81,7 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
         if doc.plan_year is not None:
             doc.facts = [f if f.plan_year is not None else Fact(f.kind, f.value, doc.plan_year, f.region, f.evidence,
                                                                 f.span) for f in doc.facts]
-    return doc
+    return assess_document(doc)
 
 
 _ENUM_FIRST = frozenset("（(一二三四五六七八九十0123456789①②③④⑤⑥⑦⑧⑨⑩-•·●▪")

@@ -21,15 +21,18 @@ class Fact:
     region: str | None
     evidence: str
     span: tuple[int, int] | None  # character offsets in the main text; None when the evidence is the title
+    # How plausible the value is for its plan year, in [0, 1] (extractors.plausibility); None: not assessed.
+    confidence: float | None = None
 
     @property
     def key(self) -> tuple:
-        """Identity for de-duplication: same kind, value, plan year and region."""
+        """Identity for de-duplication: same kind, value, plan year and region (never the confidence)."""
         return (self.kind, tuple(sorted(self.value.items())), self.plan_year, self.region)
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "value": self.value, "plan_year": self.plan_year, "region": self.region,
-                "evidence": self.evidence, "span": list(self.span) if self.span else None}
+                "evidence": self.evidence, "span": list(self.span) if self.span else None,
+                "confidence": self.confidence}
 
 
 @dataclass
@@ -42,6 +45,8 @@ class Document:
     region: dict | None  # {"name": "太原市", "code": "140100"}
     plan_year: int | None
     facts: list[Fact] = field(default_factory=list)
+    # The page's own standards below the national minimum for their plan year (extractors.plausibility).
+    below_national_minimum: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         published = None
@@ -49,4 +54,5 @@ class Document:
             published = self.published_at.strftime("%Y-%m-%dT%H:%M") if (
                 self.published_at.hour or self.published_at.minute) else self.published_at.strftime("%Y-%m-%d")
         return {"url": self.url, "title": self.title, "published_at": published, "region": self.region,
-                "plan_year": self.plan_year, "facts": [f.to_json() for f in self.facts]}
+                "plan_year": self.plan_year, "facts": [f.to_json() for f in self.facts],
+                "below_national_minimum": self.below_national_minimum}

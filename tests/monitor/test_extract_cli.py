@@ -18,8 +18,9 @@ def extract_json(*args) -> dict:
 
 def test_html_page_runs_main_content_cut_then_extracts():
     doc = extract_json(TAIYUAN, "--url", "http://ty.bendibao.com/live/2024903/67541.shtm")
-    # The contract's keys, extended (never renamed) with how the page was read.
-    assert set(doc) == {"url", "title", "published_at", "region", "plan_year", "facts", "profile", "encoding"}
+    # The contract's keys, extended (never renamed) with how the page was read and its plausibility.
+    assert set(doc) == {"url", "title", "published_at", "region", "plan_year", "facts", "profile", "encoding",
+                        "below_national_minimum"}
     assert doc["profile"] == "bendibao-desktop" and doc["encoding"] == "utf-8"
     assert doc["region"] == {"name": "太原市", "code": "140100"} and doc["plan_year"] == 2025
     assert doc["published_at"] == "2024-09-03T11:44"
@@ -28,7 +29,7 @@ def test_html_page_runs_main_content_cut_then_extracts():
     assert ("payment_deadline", '{"date": "2025-02-25"}') in kinds
     assert ("personal_contribution", '{"amount": 400, "qualifier": "exact", "change": null}') in kinds
     for fact in doc["facts"]:
-        assert set(fact) == {"kind", "value", "plan_year", "region", "evidence", "span"}
+        assert set(fact) == {"kind", "value", "plan_year", "region", "evidence", "span", "confidence"}
     assert not any("30万元" in f["evidence"] for f in doc["facts"])  # the related list never reaches the extractor
 
 
