@@ -25,7 +25,7 @@ from storage import Database, SnapshotStore
 from storage.backfill import BackfillStore, PageTimeline, change_key
 
 PAGE_BATCH = 100  # pages per batch (a page holds one snapshot per version of its text)
-FACT_KEYS = ("kind", "value", "plan_year", "region", "evidence")
+FACT_KEYS = ("kind", "value", "plan_year", "region", "evidence", "confidence")
 # Fields of a kept change that follow the facts without changing what the change is.
 MUTABLE = ("severity", "detail", "evidence_before", "evidence_after", "url")
 

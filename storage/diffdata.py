@@ -24,7 +24,7 @@ def read_facts(s, snapshot_ids: list[int], version: str, chunk: int = 500) -> di
             facts = out.setdefault(snapshot_id, [])
             if f is not None:
                 facts.append(dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region,
-                                  evidence=f.evidence))
+                                  evidence=f.evidence, confidence=f.confidence))
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, MetaData,
+    JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, MetaData,
     SmallInteger, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -164,6 +164,8 @@ class FactRow(Base):
     # The first snapshot of the run of this value on the page when that is an earlier snapshot; None when the run
     # starts in this fact's own snapshot, or the snapshot is not judged (healthy) yet. See storage/factruns.py.
     first_snapshot_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    # How plausible the value is for its plan year, in [0, 1] (extractors.plausibility); None: stored before 0007.
+    confidence: Mapped[float | None] = mapped_column(Float)
 
 
 class Change(Base):

@@ -258,7 +258,7 @@ class SnapshotStore:
         facts = [dict(extraction_id=ext_id, kind=f["kind"], value=f["value"], plan_year=f.get("plan_year"),
                       region=f.get("region"), evidence=f["evidence"],
                       span_start=f["span"][0] if f.get("span") else None,
-                      span_end=f["span"][1] if f.get("span") else None)
+                      span_end=f["span"][1] if f.get("span") else None, confidence=f.get("confidence"))
                  for ext_id, (_, e) in zip(ids, extractions) for f in e["facts"]]
         if facts:
             s.execute(insert(FactRow), facts)
@@ -308,7 +308,7 @@ class SnapshotStore:
             rows = s.scalars(select(FactRow).where(FactRow.extraction_id == extraction.id).order_by(FactRow.id))
             return [dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region, evidence=f.evidence,
                          span=[f.span_start, f.span_end] if f.span_start is not None else None,
-                         version=extraction.extractor_version) for f in rows]
+                         confidence=f.confidence, version=extraction.extractor_version) for f in rows]
 
     def _store_raws(self, s, contents: list[PageContent]) -> dict[str, int]:
         """Raw pages by SHA-256: existing rows reused, missing ones inserted once."""
