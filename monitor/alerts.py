@@ -67,6 +67,14 @@ UNITS = {"personal_contribution": "元/人/年", "fiscal_subsidy": "元/人/年"
 QUALIFIERS = {"exact": "", "at_least": "不低于", "at_most": "不超过", "approx": "约"}
 SUBSIDY_MODES = {"full": "全额资助", "fixed": "定额资助", "partial": "部分资助", "full_or_fixed": "全额或定额资助"}
 NO_REGION = "未注明地区"
+# Why a fact is low confidence (extractors.plausibility reason codes), in the alert's note.
+LOW_CONFIDENCE_REASONS = {
+    "amount_out_of_range": "金额超出该年度合理范围",
+    "period_too_long": "缴费期超过14个月",
+    "period_reversed": "起止日期颠倒",
+    "date_far_from_plan_year": "日期与所属年度相距过远",
+    "day_out_of_range": "每月缴费日超出1至31日",
+}
 
 _ENV_REF = re.compile(r"\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -276,7 +284,22 @@ def _arrow(kind: str | None, old: Any, new: Any) -> str:
 
 
 def change_line(change: dict) -> str:
-    """One line describing a change, e.g. ``个人缴费 380 → 400 元/人/年（2025年度）`` or ``新增缴费渠道：支付宝``."""
+    """One line describing a change, e.g. ``个人缴费 380 → 400 元/人/年（2025年度）`` or ``新增缴费渠道：支付宝``,
+    with a note when it rests on a low-confidence fact (``（置信度低：金额超出该年度合理范围，请人工核对）``)."""
+    return _line(change) + confidence_note(change)
+
+
+def confidence_note(change: dict) -> str:
+    """``（置信度低：…，请人工核对）`` for a change whose detail names low-confidence facts, else ''."""
+    detail = change.get("detail") if isinstance(change.get("detail"), dict) else {}
+    notes = [n for n in detail.get("low_confidence") or [] if isinstance(n, dict)]
+    if not notes:
+        return ""
+    reasons = dict.fromkeys(LOW_CONFIDENCE_REASONS.get(n.get("reason") or "", "与该年度常见范围不符") for n in notes)
+    return f"（置信度低：{'；'.join(reasons)}，请人工核对）"
+
+
+def _line(change: dict) -> str:
     type_, kind, old, new = change.get("type"), change.get("kind"), change.get("old"), change.get("new")
     name, unit, label = _kind_name(kind), _unit(kind), TYPE_NAMES.get(type_ or "", type_ or "变化")
     year = f"（{change['plan_year']}年度）" if change.get("plan_year") else ""

@@ -241,13 +241,15 @@ def _jsonable(value):
 
 
 def cmd_sources(args) -> int:
-    from monitor.status import print_warnings, source_warnings
+    from monitor.status import below_minimum_by_source, print_warnings, source_warnings
     config = load_config(args.sources)
     db = Database(args.db)
     store = SnapshotStore(db)
     store.sync_sources([s.spec() for s in config.sources])
     warnings = source_warnings(db)
-    rows = [dict(r, warnings=warnings.get(r["name"], [])) for r in store.source_overview()
+    below = below_minimum_by_source(db)
+    rows = [dict(r, warnings=warnings.get(r["name"], []), below_national_minimum=below.get(r["name"], []))
+            for r in store.source_overview()
             if r["name"] in {s.name for s in config.sources}]
     if args.json:
         print(json.dumps([{**r, "last_checked_at": iso(r["last_checked_at"])} for r in rows],

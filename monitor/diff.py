@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from extractors import EXTRACTOR_VERSION
+from extractors.plausibility import assess, is_low
 from extractors.regions import load_regions
 from storage.diffdata import DiffData
 
@@ -117,6 +118,26 @@ def _char_diff(a: str, b: str) -> str:
     return "".join(out)
 
 
+def low_confidence(kind: str | None, old: dict | None, new: dict | None) -> list[dict]:
+    """The low-confidence sides of a change: [{"side", "kind", "confidence", "reason"}] (empty when none)."""
+    notes = []
+    for side, f in (("old", old), ("new", new)):
+        if f and is_low(f.get("confidence")):
+            reason = assess(f["kind"], f["value"], f.get("plan_year")).reason
+            notes.append({"side": side, "kind": kind or f["kind"], "confidence": f["confidence"], "reason": reason})
+    return notes
+
+
+def severity_of(kind: str | None, old: dict | None, new: dict | None) -> str:
+    """The kind's severity, except that a change built on a low-confidence fact is never high (medium)."""
+    severity = SEVERITY.get(kind or "", "low")
+    return "medium" if severity == "high" and low_confidence(kind, old, new) else severity
+
+
+def _with_note(detail: dict | None, notes: list[dict]) -> dict | None:
+    return {**(detail or {}), "low_confidence": notes} if notes else detail
+
+
 @dataclass
 class DiffResult:
     changes: list[dict] = field(default_factory=list)
@@ -126,6 +147,8 @@ class DiffResult:
 def _change(type_: str, page: dict, kind: str | None, old: dict | None, new: dict | None, *,
             severity: str, before: dict | None, after: dict, detail: dict | None = None) -> dict:
     fact = new or old or {}
+    if kind is not None and type_ != "revert":
+        detail = _with_note(detail, low_confidence(kind, old, new))
     return dict(source_id=page["source_id"], page_id=page["page_id"], type=type_, kind=kind,
                 identity=json.dumps(identity(fact), ensure_ascii=False) if fact else None,
                 old=old["value"] if old else None, new=new["value"] if new else None, severity=severity,
@@ -144,7 +167,7 @@ def diff_page(page: dict, history: list[dict], snapshot: dict) -> tuple[str, lis
         return health, []
     if previous is None:
         if page.get("discovered") and snapshot["facts"]:  # a new article on a watched list: its facts are news
-            return health, [_change("fact_added", page, f["kind"], None, f, severity=SEVERITY.get(f["kind"], "low"),
+            return health, [_change("fact_added", page, f["kind"], None, f, severity=severity_of(f["kind"], None, f),
                                     before=None, after=snapshot) for f in snapshot["facts"]]
         return health, []  # the first version of a watched page is the baseline
     if snapshot["content_hash"] == previous["content_hash"]:
@@ -155,10 +178,14 @@ def diff_page(page: dict, history: list[dict], snapshot: dict) -> tuple[str, lis
         detail = {"reverted_to_snapshot": earlier[-1]["id"],
                   "facts": [{"type": t, "kind": (o or n)["kind"], "old": o and o["value"], "new": n and n["value"]}
                             for t, o, n in fact_changes]}
-        severity = "high" if any(SEVERITY.get((o or n)["kind"]) == "high" for _, o, n in fact_changes) else "low"
+        # high when a core fact changes back; medium when every such change rests on a low-confidence fact
+        severities = {severity_of((o or n)["kind"], o, n) for _, o, n in fact_changes
+                      if SEVERITY.get((o or n)["kind"]) == "high"}
+        severity = "high" if "high" in severities else "medium" if severities else "low"
+        detail = _with_note(detail, [note for _, o, n in fact_changes for note in low_confidence((o or n)["kind"], o, n)])
         return health, [_change("revert", page, None, None, None, severity=severity, before=previous,
                                 after=snapshot, detail=detail)]
-    changes = [_change(t, page, (o or n)["kind"], o, n, severity=SEVERITY.get((o or n)["kind"], "low"),
+    changes = [_change(t, page, (o or n)["kind"], o, n, severity=severity_of((o or n)["kind"], o, n),
                        before=previous, after=snapshot) for t, o, n in fact_changes]
     changes.append(_change("text_changed", page, None, None, None, severity="low", before=previous, after=snapshot,
                            detail={"diff": text_diff(previous["main_text"], snapshot["main_text"])}))
@@ -195,13 +222,16 @@ def conflicts(latest: list[dict], known: set[str]) -> list[dict]:
                 if key in known:
                     continue
                 known.add(key)
+                notes = low_confidence(kind, a, b)
                 found.append(dict(source_id=snap_b["source_id"], page_id=snap_b["page_id"], type="conflict",
-                                  kind=kind, identity=key, old=a["value"], new=b["value"], severity="high",
+                                  kind=kind, identity=key, old=a["value"], new=b["value"],
+                                  severity="medium" if notes else "high",
                                   region=b["region"], plan_year=plan_year, snapshot_before=snap_a["id"],
                                   snapshot_after=snap_b["id"], evidence_before=a["evidence"],
                                   evidence_after=b["evidence"], url=snap_b["url"],
-                                  detail={"sources": [snap_a["source"], snap_b["source"]],
-                                          "urls": [snap_a["url"], snap_b["url"]], "regions": [a["region"], b["region"]]}))
+                                  detail=_with_note({"sources": [snap_a["source"], snap_b["source"]],
+                                                     "urls": [snap_a["url"], snap_b["url"]],
+                                                     "regions": [a["region"], b["region"]]}, notes)))
     return found
 
 

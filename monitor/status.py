@@ -4,6 +4,9 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 
+from extractors import EXTRACTOR_VERSION
+from extractors.plausibility import AMOUNT_KINDS, below_national_minimum
+from monitor.alerts import KIND_NAMES
 from monitor.check import CHECK_LOCK
 from monitor.config import Config, cron_trigger
 from monitor.daemon import CRAWL_PREFIX, DAEMON_LOCK, JOBS_TABLE
@@ -11,6 +14,24 @@ from monitor.options import local_minute
 from storage import ChangeStore, Database, SnapshotStore
 from storage.cutwarnings import current_cut_warnings
 from storage.locks import current_holder
+from storage.standards import current_facts
+
+
+def below_minimum_by_source(db: Database) -> dict[str, list[dict]]:
+    """Source name → its pages' current standards below the national minimum for their plan year
+    ({"url", "kind", "plan_year", "amount", "qualifier", "minimum", "national_year", "evidence"})."""
+    found: dict[str, list[dict]] = {}
+    for page in current_facts(db, EXTRACTOR_VERSION, AMOUNT_KINDS):
+        for item in below_national_minimum(page["facts"], page["region"]):
+            found.setdefault(page["source"], []).append({"url": page["url"], **item})
+    return found
+
+
+def below_minimum_line(source: str, item: dict) -> str:
+    """One line of the report, e.g. ``below national minimum (低于国家最低标准): 太原 http://…: 个人缴费 350 < 400 元 (2025年度)``."""
+    return (f"below national minimum (低于国家最低标准): {source} {item['url']}: "
+            f"{KIND_NAMES.get(item['kind'], item['kind'])} {item['amount']} < {item['minimum']} 元 "
+            f"({item['plan_year']}年度; national minimum of {item['national_year']}) — a stale page?")
 
 HINT_REGIONS = 2  # regions named in a hint before "…"
 
@@ -68,6 +89,7 @@ def collect_status(config: Config, db: Database) -> dict:
     failing = ChangeStore(db).failing_sources()
     overview = {r["name"]: r for r in store.source_overview()}
     warnings = source_warnings(db)
+    below = below_minimum_by_source(db)
     now = datetime.now(timezone.utc)
     sources = []
     for src in config.sources:
@@ -83,7 +105,8 @@ def collect_status(config: Config, db: Database) -> dict:
         sources.append(dict(name=src.name, schedule=src.schedule, enabled=src.enabled, next_run_at=next_run.astimezone(timezone.utc) if next_run else None,
                             next_run_from=planner, last_checked_at=row.get("last_checked_at"),
                             last_outcome=row.get("last_outcome"), last_error=row.get("last_error"),
-                            failing=failing.get(src.name), warnings=warnings.get(src.name, [])))
+                            failing=failing.get(src.name), warnings=warnings.get(src.name, []),
+                            below_national_minimum=below.get(src.name, [])))
     return dict(
         daemon=None if daemon is None else dict(host=daemon.host, pid=daemon.pid, since=daemon.acquired_at),
         check_running=None if crawl is None else dict(host=crawl.host, pid=crawl.pid, since=crawl.acquired_at),
@@ -99,10 +122,13 @@ def status_healthy(status: dict) -> bool:
 
 
 def print_warnings(console, rows: list[dict]) -> None:
-    """One line per source warning under the table: `warning: SOURCE: hint`."""
+    """One line per source warning under the table (`warning: SOURCE: hint`), then one per page below the
+    national minimum (below_minimum_line)."""
     for row in rows:
         for w in row.get("warnings") or ():
             console.print(f"warning: {row['name']}: {w['hint']}", markup=False, highlight=False, soft_wrap=True)
+        for item in row.get("below_national_minimum") or ():
+            console.print(below_minimum_line(row["name"], item), markup=False, highlight=False, soft_wrap=True)
 
 
 def print_status(status: dict) -> None:

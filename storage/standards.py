@@ -1,0 +1,28 @@
+"""The amounts each watched page currently states, for the national-minimum report of `sources` and `status`."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import Extraction, FactRow, Page, Snapshot, Source
+
+
+def current_facts(db: Database, version: str, kinds: Sequence[str]) -> list[dict]:
+    """Per enabled page whose current snapshot is healthy and extracted under `version`: {"source", "url",
+    "region" (the extraction's page region code), "facts": its facts of `kinds`} — pages with none left out."""
+    q = (select(Source.name, Page.id, Page.url, Extraction.region_code, FactRow)
+         .join(Page, Page.source_id == Source.id)
+         .join(Snapshot, Snapshot.id == Page.last_snapshot_id)
+         .join(Extraction, (Extraction.snapshot_id == Snapshot.id) & (Extraction.extractor_version == version))
+         .join(FactRow, FactRow.extraction_id == Extraction.id)
+         .where(Source.enabled.is_(True), Snapshot.health == "ok", FactRow.kind.in_(list(kinds)))
+         .order_by(Source.name, Page.id, FactRow.id))
+    pages: dict[int, dict] = {}
+    with db.session() as s:
+        for source, page_id, url, region, f in s.execute(q):
+            page = pages.setdefault(page_id, dict(source=source, url=url, region=region, facts=[]))
+            page["facts"].append(dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region,
+                                      evidence=f.evidence, confidence=f.confidence))
+    return list(pages.values())
