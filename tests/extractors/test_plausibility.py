@@ -138,3 +138,14 @@ def test_no_gold_fact_of_the_corpora_is_low_confidence(corpus):
     for path in sorted((TESTS / corpus).glob("*.json")):
         for f in json.loads(path.read_text(encoding="utf-8"))["facts"]:
             assert not is_low(assess(f["kind"], f["value"], f["plan_year"]).confidence), (path.name, f)
+
+
+@pytest.mark.parametrize("corpus", ["corpus", "heldout"])
+def test_no_extracted_fact_of_the_corpora_is_low_and_no_page_is_below_the_minimum(corpus):
+    from monitor.extract import extract_file
+    for path in sorted((TESTS / corpus).glob("*.json")):
+        page = next(p for p in path.parent.glob(path.stem + ".*") if p.suffix != ".json")
+        inp = json.loads(path.read_text(encoding="utf-8")).get("input", {})
+        doc = extract_file(page, url=inp.get("url"), published=inp.get("published"), title=inp.get("title"))
+        assert [f for f in doc.facts if f.confidence is None or is_low(f.confidence)] == [], page.name
+        assert doc.below_national_minimum == [], page.name
