@@ -278,7 +278,8 @@ def cmd_changes(args) -> int:
     keys = ("id", "source", "url", "type", "kind", "old", "new", "severity", "detected_at",
             "evidence_before", "evidence_after")
     if args.json:
-        print(json.dumps([{k: iso(r[k]) if k == "detected_at" else r[k] for k in keys} for r in rows],
+        print(json.dumps([{**{k: iso(r[k]) if k == "detected_at" else r[k] for k in keys},
+                           "low_confidence": (r["detail"] or {}).get("low_confidence")} for r in rows],
                          ensure_ascii=False, indent=2))
         return EXIT_OK
     from rich.console import Console
@@ -288,7 +289,8 @@ def cmd_changes(args) -> int:
         old = json.dumps(r["old"], ensure_ascii=False) if r["old"] is not None else ""
         new = json.dumps(r["new"], ensure_ascii=False) if r["new"] is not None else ""
         table.add_row(str(r["id"]), local_minute(r["detected_at"]), r["source"], r["type"], r["kind"] or "",
-                      f"{old} → {new}" if old or new else "", r["severity"])
+                      f"{old} → {new}" if old or new else "",
+                      r["severity"] + (" (low confidence)" if (r["detail"] or {}).get("low_confidence") else ""))
     Console(width=200 if not sys.stdout.isatty() else None).print(table)
     return EXIT_OK
 

@@ -3,7 +3,8 @@
 Page health is judged first (a soft-404, a maintenance or captcha page, a page
 whose facts vanished while its text shrank sharply is never diffed), content
 returning to an earlier state is a revert, and two sources disagreeing on the
-same fact is a conflict, recorded once.
+same fact is a conflict, recorded once. A change resting on a low-confidence fact
+(extractors.plausibility) is never high: medium, with detail["low_confidence"].
 """
 from __future__ import annotations
 
@@ -147,7 +148,7 @@ class DiffResult:
 def _change(type_: str, page: dict, kind: str | None, old: dict | None, new: dict | None, *,
             severity: str, before: dict | None, after: dict, detail: dict | None = None) -> dict:
     fact = new or old or {}
-    if kind is not None and type_ != "revert":
+    if kind is not None:  # a revert (kind None) gathers the notes of its facts itself
         detail = _with_note(detail, low_confidence(kind, old, new))
     return dict(source_id=page["source_id"], page_id=page["page_id"], type=type_, kind=kind,
                 identity=json.dumps(identity(fact), ensure_ascii=False) if fact else None,
@@ -182,7 +183,8 @@ def diff_page(page: dict, history: list[dict], snapshot: dict) -> tuple[str, lis
         severities = {severity_of((o or n)["kind"], o, n) for _, o, n in fact_changes
                       if SEVERITY.get((o or n)["kind"]) == "high"}
         severity = "high" if "high" in severities else "medium" if severities else "low"
-        detail = _with_note(detail, [note for _, o, n in fact_changes for note in low_confidence((o or n)["kind"], o, n)])
+        notes = [note for _, o, n in fact_changes for note in low_confidence((o or n)["kind"], o, n)]
+        detail = _with_note(detail, notes)
         return health, [_change("revert", page, None, None, None, severity=severity, before=previous,
                                 after=snapshot, detail=detail)]
     changes = [_change(t, page, (o or n)["kind"], o, n, severity=severity_of((o or n)["kind"], o, n),

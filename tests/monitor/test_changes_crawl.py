@@ -84,7 +84,7 @@ def test_changes_json_contract(history):
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert rows and set(rows[0]) == {"id", "source", "url", "type", "kind", "old", "new", "severity", "detected_at",
-                                     "evidence_before", "evidence_after"}
+                                     "evidence_before", "evidence_after", "low_confidence"}
     assert {r["source"] for r in rows} == {"太原本地宝"}
     assert {r["type"] for r in rows} <= {"fact_added", "fact_removed", "fact_changed", "text_changed", "conflict",
                                          "revert"}

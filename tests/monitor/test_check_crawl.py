@@ -208,6 +208,6 @@ def test_stored_facts_can_be_recomputed_from_the_snapshot(runs):
         published = snap["published_at"].astimezone(CHINA_TZ) if snap["published_at"] else None
         again = facts_of(snap["main_text"], snap["final_url"], snap["title"], published,
                          (snap["meta"] or {}).get("breadcrumb"))
-        stored = [{k: f[k] for k in ("kind", "value", "plan_year", "region", "evidence", "span")}
+        stored = [{k: f[k] for k in ("kind", "value", "plan_year", "region", "evidence", "span", "confidence")}
                   for f in runs.store.facts(snap["id"])]
         assert stored == again["facts"], snap["url"]

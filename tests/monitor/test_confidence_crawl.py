@@ -54,6 +54,9 @@ def test_a_fee_misread_as_3800_yuan_is_a_medium_change_with_a_note(crawled):
     assert change["severity"] == "medium"
     assert change["detail"]["low_confidence"] == [
         {"side": "new", "kind": "personal_contribution", "confidence": 0.3, "reason": "amount_out_of_range"}]
+    proc = run_cli("changes", "--db", db, "--json")
+    (listed,) = [c for c in json.loads(proc.stdout) if c["kind"] == "personal_contribution"]
+    assert listed["severity"] == "medium" and listed["low_confidence"] == change["detail"]["low_confidence"]
     (post,) = receiver.posts
     assert "个人缴费 400 → 3800 元/人/年（2025年度）（置信度低：金额超出该年度合理范围，请人工核对）" in post[1]["message"]
 
