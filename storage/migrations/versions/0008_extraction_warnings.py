@@ -5,14 +5,14 @@ than its source's, so they were not stored and the cut probably took a sidebar. 
 `sources` show it for a page's current snapshot.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"  # TODO(rebase): "0007" once facts.confidence (0007) is on main
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
