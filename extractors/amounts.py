@@ -10,21 +10,29 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from extractors.fastre import guarded
 from extractors.numbers import NUMBER, parse_int
-from extractors.sentence import (AMOUNT, OTHER_PROGRAMME, Found, Sentence, clause_bounds, other_programme_at,
-                                 plan_year_at)
+from extractors.sentence import (
+    AMOUNT,
+    OTHER_PROGRAMME,
+    Found,
+    Sentence,
+    clause_bounds,
+    other_programme_at,
+    plan_year_at,
+)
 
 # -- the subjects an amount can belong to --------------------------------------------------------------
 # Contribution wording, never a bare 个人 (个人承担/个人支付/个人…支出 are costs, not contributions).
-PERSONAL_KEY = re.compile(
+PERSONAL_KEY = guarded(
     r"个人(?:最低|年|每年)?(?:缴费|缴纳|交费|交纳|筹资|出资)(?:的|部分)?(?:标准)?|"
     r"个人(?:每人)?(?:每年)?(?:需要?|应当?|须)(?:缴纳|缴费|交纳|交费|缴|交)|个人(?:每人)?每年(?:缴纳|缴费|交纳|交费|缴|交)|"
     r"(?<!筹资)(?<!单位)(?<!最高)缴费标准|居民(?:个人)?(?:缴费|缴纳)|参保(?:缴)?费(?!用)|医保费(?!用)")
-SUBSIDY_KEY = re.compile(r"(?:各级|各地)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助|"
+SUBSIDY_KEY = guarded(r"(?:各级|各地)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助|"
                          r"(?:财政|政府)对[^，。；、\n]{0,12}?(?:补助|补贴)")
 # Subjects with an amount that is not a per-person standard: totals, shares of one government level,
 # lump sums, costs and benefits. An amount after one of these (in its clause) belongs to nothing.
-OTHER_SUBJECT = re.compile(
+OTHER_SUBJECT = guarded(
     r"(?<!个人)筹资(?:总额|标准|水平)|统筹标准|总额|合计|共计|总计|累计|一次性|筹集|"
     r"(?:中央|省级|(?<![全各])省|市级|市县(?:两级)?|县区|区县|县级|(?<![全各])县|区级|地方|自治区|两级|三级)"
     r"(?:财政)?(?:补助|补贴|承担|分担|负担|补)|"
@@ -56,7 +64,7 @@ def _qualifier(before: str, after: str) -> str:
 
 
 CHANGE_STATED = re.compile(rf"(?:增加|新增|增长|上调|提高|减少|降低|下调)(?:了)?\s*(?P<num>{NUMBER})\s*元(?!\s*/)")
-PER_HEAD_AMOUNT = re.compile(rf"(?:每人每年|每人|人均)\s*(?P<num>{NUMBER})\s*元|(?P<num2>{NUMBER})\s*元\s*/\s*人\s*/\s*年")
+PER_HEAD_AMOUNT = guarded(rf"(?:每人每年|每人|人均)\s*(?P<num>{NUMBER})\s*元|(?P<num2>{NUMBER})\s*元\s*/\s*人\s*/\s*年")
 
 
 QUESTION = re.compile(r"^\s*(?:问|Q)[:：]|[？?]\s*$")

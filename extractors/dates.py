@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from extractors.fastre import guarded
 from extractors.numbers import halfwidth, parse_int
 
 _CN_YEAR = "[一二〇零○][〇零○一二三四五六七八九]{3}"
@@ -20,7 +21,8 @@ _REL = "次年|当年|上年|今年|明年|同年|翌年|去年|下一年|下年
 _REL_OFFSET = {"次年": 1, "明年": 1, "翌年": 1, "下一年": 1, "下年": 1, "当年": 0, "今年": 0, "同年": 0,
                "上年": -1, "去年": -1}
 
-DATE_RE = re.compile(
+# guarded: most positions of a sentence cannot start a date, and the engine sees no prefix to skip them by
+DATE_RE = guarded(
     rf"(?:(?P<iy>(?:19|20)\d\d)[-/.](?P<im>\d{{1,2}})[-/.](?P<id>\d{{1,2}})(?![\d.]))"
     rf"|(?:(?:(?P<y>(?:19|20)\d\d|{_CN_YEAR})\s*年(?!度)|(?P<rel>{_REL}))?\s*"
     rf"(?:(?P<m>\d{{1,2}}|{_CN_MONTH})\s*月\s*(?:(?P<d>\d{{1,2}}|{_CN_DAY})\s*[日号]|(?P<eom>底|末|份?末|份?底))))"

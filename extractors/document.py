@@ -114,20 +114,21 @@ def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[i
 def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region: Region | None, seen: set,
            doc: Document) -> None:
     """Run `rules` on one sentence and add their new facts to `doc` (a fact's region: see _fact_region)."""
-    stated_region = None
+    regions: dict[bool, str | None] = {}  # names or not → the region, worked out once per sentence
+    evidence = None
     for rule in rules:
         for kind, value, year, _offset in rule(sentence):
-            if kind in NAME_KINDS:  # "云南税务APP" names a channel, not the region the fact is about
-                fact_region = "000000" if NATIONAL.search(sentence.text) else (region.code if region else None)
-            else:
-                if stated_region is None:
-                    stated_region = _fact_region(sentence.text, region)
-                fact_region = stated_region
-            fact = Fact(kind=kind, value=value, plan_year=year, region=fact_region,
-                        evidence=sentence.text.strip(), span=span)
-            if fact.key not in seen:
-                seen.add(fact.key)
-                doc.facts.append(fact)
+            names = kind in NAME_KINDS
+            if names not in regions:
+                # "云南税务APP" names a channel, not the region the fact is about
+                regions[names] = ("000000" if NATIONAL.search(sentence.text) else (region.code if region else None)) \
+                    if names else _fact_region(sentence.text, region)
+            key = Fact.identity(kind, value, year, regions[names])
+            if key not in seen:
+                seen.add(key)
+                if evidence is None:
+                    evidence = sentence.text.strip()
+                doc.facts.append(Fact(kind, value, year, regions[names], evidence, span))
 
 
 AMOUNT_KINDS = ("personal_contribution", "fiscal_subsidy")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from extractors.fastre import guarded
 from extractors.sentence import (
     _ANSWER,
     _CHANNEL_HEAD,
@@ -20,7 +21,7 @@ from extractors.sentence import (
 )
 
 # -- lists: channels and groups --------------------------------------------------------------
-CHANNEL_TRIGGER = re.compile(r"(?:缴费|线上|线下)(?:渠道|方式|途径)(?:有|为|包括|主要有)?[:：]?|(?:可|可以|能|均可)?(?:通过|选择|使用|登录)")
+CHANNEL_TRIGGER = guarded(r"(?:缴费|线上|线下)(?:渠道|方式|途径)(?:有|为|包括|主要有)?[:：]?|(?:可|可以|能|均可)?(?:通过|选择|使用|登录)")
 LIST_THEN_PAY = re.compile(r"(?:^|[:：])\s*(?P<list>[^，。；：:]{2,80}?)(?:等(?:方式|渠道)?)?(?:都|均)?(?:可以|可)(?:在线)?(?:缴费|缴纳|办理缴费)")
 CHANNEL_WORD = re.compile(
     r"微信|支付宝|APP|App|app|银行|POS|pos|线下|窗口|柜台|终端|小程序|公众号|网上|手机|第三方|税务|代收|代办|"
@@ -31,7 +32,7 @@ LIST_SPLIT = re.compile(r"、|，|,|/|以及|及|和|或者|或")
 LIST_END = re.compile(r"等(?:多种|线上|线下|渠道|方式|途径|多|各类|特殊|群体|人员)?|进行|办理|即可|完成|缴纳|参保|[。；;，,]")
 PAYING_AFTER = re.compile(r"缴费|缴纳|交费|交纳|缴|支付")
 LIST_BEFORE_KIND = re.compile(r"(?P<list>[^，。；：:,]{2,80}?)等(?:多种|多个|线上|线下|便捷|各类)?(?:缴费)?(?:渠道|方式|途径)")
-ITEM_TRIM = re.compile(r"^(?:选择|使用|登录|通过|在|到|可|可以|包括|如|例如|像|前往|以及|及|和|或|其中|各类|是)+|(?:等|等等|进行|即可|的)+$")
+ITEM_TRIM = guarded(r"^(?:选择|使用|登录|通过|在|到|可|可以|包括|如|例如|像|前往|以及|及|和|或|其中|各类|是)+|(?:等|等等|进行|即可|的)+$")
 
 
 def _split_items(segment: str, splitter: re.Pattern = LIST_SPLIT) -> list[tuple[str, int]]:
@@ -84,7 +85,7 @@ def channels(s: Sentence) -> Iterator[Found]:
     for m in LIST_THEN_PAY.finditer(work):
         if "、" in m.group("list"):
             candidates.append((re.sub(r"^(?:答|回答)[:：]?", "", m.group("list")), m.start("list")))
-    for m in LIST_BEFORE_KIND.finditer(work):
+    for m in LIST_BEFORE_KIND.finditer(work) if "等" in work else ():  # its lazy list is slow; 等 is required
         if re.search(r"宣传|告知|提醒|通知|解读", work[:m.end()]):
             continue
         if "、" in m.group("list"):
@@ -116,7 +117,7 @@ def _is_bare_list(work: str) -> bool:
 
 
 ELIGIBLE_TRIGGER = re.compile(r"(?:参保|覆盖)(?:对象|范围|人员范围)(?:为|是|包括|主要包括)?[:：]?")
-ELIGIBLE_TAIL = re.compile(r"(?:等|等人员)?[，,]?\s*(?:均|都|也)?(?:可以|可|应当|应|须|需)(?:按规定|在.{0,8})?(?:参加|参保)")
+ELIGIBLE_TAIL = guarded(r"(?:等|等人员)?[，,]?\s*(?:均|都|也)?(?:可以|可|应当|应|须|需)(?:按规定|在.{0,8})?(?:参加|参保)")
 GROUP_BAD = re.compile(r"\d|缴费|(?:可以|均可|可|应当|按规定)参加|参加(?:居民|城乡)|规定|标准|待遇|办理(?:参保|登记|手续)|以外|之外|"
                        r"除|应当|可以|按照|参保范围|参保对象|不属于|覆盖|制度|行政区域")
 

@@ -27,7 +27,12 @@ class Fact:
     @property
     def key(self) -> tuple:
         """Identity for de-duplication: same kind, value, plan year and region (never the confidence)."""
-        return (self.kind, tuple(sorted(self.value.items())), self.plan_year, self.region)
+        return Fact.identity(self.kind, self.value, self.plan_year, self.region)
+
+    @staticmethod
+    def identity(kind: str, value: dict, plan_year: int | None, region: str | None) -> tuple:
+        """The `key` of a fact with these fields, without building it."""
+        return (kind, tuple(sorted(value.items())), plan_year, region)
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "value": self.value, "plan_year": self.plan_year, "region": self.region,

@@ -13,7 +13,6 @@ A fact below ``LOW_CONFIDENCE`` (0.5) is low confidence: the diff never alerts a
 from __future__ import annotations
 
 import csv
-import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from extractors.model import Document
+from extractors.fastre import guarded
+from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
 
 DATA_FILE = Path(__file__).parent / "data" / "national_minimums.tsv"
@@ -42,7 +42,7 @@ WIDEN_PER_YEAR = 0.1  # years outside the table: the nearest year's band, 10 % w
 MAX_PERIOD_DAYS = 425  # ~14 months: a longer payment window or coverage period is not one plan year's
 UNUSUAL_DAYS = 183  # a date up to half a year outside its plan year's span is unusual, further is implausible
 # Rates of special groups may lie below the national minimum (cities with a higher subsidy ask less of them).
-SPECIAL_GROUP = re.compile(r"学生|儿童|少儿|婴幼儿|幼儿|新生儿|未成年|中小学|大学生|在校生|老年|老人|"
+SPECIAL_GROUP = guarded(r"学生|儿童|少儿|婴幼儿|幼儿|新生儿|未成年|中小学|大学生|在校生|老年|老人|"
                            r"(?:60|六十|65|70|七十|80|八十)周?岁(?:及|以)上|低保|特困|残疾|重残|困难|优抚|脱贫|监测")
 CLAUSE_END = re.compile(r"[，,；;。！？!?\n]")
 
@@ -211,8 +211,8 @@ def below_national_minimum(facts: Iterable[Mapping], page_region: str | None) ->
 
 def assess_document(doc: Document) -> Document:
     """Set every fact's confidence and the document's `below_national_minimum`; returns the same document."""
-    doc.facts = [dataclasses.replace(f, confidence=round(assess(f.kind, f.value, f.plan_year).confidence, 2))
-                 for f in doc.facts]
-    doc.below_national_minimum = below_national_minimum([f.to_json() for f in doc.facts],
+    doc.facts = [Fact(f.kind, f.value, f.plan_year, f.region, f.evidence, f.span,
+                      round(assess(f.kind, f.value, f.plan_year).confidence, 2)) for f in doc.facts]
+    doc.below_national_minimum = below_national_minimum([f.to_json() for f in doc.facts if f.kind in AMOUNT_KINDS],
                                                         (doc.region or {}).get("code"))
     return doc

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from extractors.amounts import PERSONAL_KEY, SUBSIDY_KEY
+from extractors.fastre import guarded
 from extractors.sentence import AMOUNT
 from extractors.windows import COVERAGE_KEY, PAYMENT_KEY
 
@@ -17,8 +18,8 @@ _PUNCTUATED = re.compile(r"[。！？!?；;：:]")
 TRANSCRIPT_MIN_LINES = 30
 TRANSCRIPT_BARE_SHARE = 0.9
 GROUP_MAX_LINES = 4
-_SUBJECT = re.compile("|".join(p.pattern for p in (PERSONAL_KEY, SUBSIDY_KEY, PAYMENT_KEY, COVERAGE_KEY)))
-_VALUE = re.compile(AMOUNT.pattern + r"|\d{1,2}\s*月\s*\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}[日号]")
+_SUBJECT = guarded("|".join(p.pattern for p in (PERSONAL_KEY, SUBSIDY_KEY, PAYMENT_KEY, COVERAGE_KEY)))
+_VALUE = guarded(AMOUNT.pattern + r"|\d{1,2}\s*月\s*\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}[日号]")
 _CONTINUES = re.compile(r"^\s*(?:分别|达到|达|不低于|不少于|提高到|提高至|增加到|增至|升至|为每人|每人每年|其中|较上年|比上年|同比)")
 
 
@@ -45,13 +46,19 @@ def is_transcript(text: str) -> bool:
     return bare >= TRANSCRIPT_BARE_SHARE * len(lines)
 
 
-def _attaches(last: str, line: str) -> bool:
-    """Whether `line` continues the clause `last`: a subject waits for its value, or a value finds its subject."""
-    last_subject, last_value = _SUBJECT.search(last) is not None, _VALUE.search(last) is not None
-    line_value, continues = _VALUE.search(line) is not None, _CONTINUES.match(line) is not None
+def _clause_shape(line: str) -> tuple[bool, bool, bool]:
+    """(holds a subject word, holds a value, starts by continuing a clause) of one transcript line."""
+    return _SUBJECT.search(line) is not None, _VALUE.search(line) is not None, _CONTINUES.match(line) is not None
+
+
+def _attaches(last: tuple[bool, bool, bool], line: tuple[bool, bool, bool]) -> bool:
+    """Whether a line continues the clause before it (both as `_clause_shape`s): a subject waits for its
+    value, or a value finds its subject."""
+    last_subject, last_value, _ = last
+    line_subject, line_value, continues = line
     if last_subject and not last_value:
         return line_value or continues
-    if last_subject and line_value and not _SUBJECT.search(line):
+    if last_subject and line_value and not line_subject:
         return True
     return (last_subject or last_value) and continues
 
@@ -61,13 +68,12 @@ def transcript_sentences(text: str) -> list[tuple[int, int]]:
     lines, pos = [], 0
     for raw in text.split("\n"):
         if raw.strip():
-            lines.append((pos, pos + len(raw)))
+            lines.append((pos, pos + len(raw), _clause_shape(raw)))
         pos += len(raw) + 1
-    groups: list[list[tuple[int, int]]] = []
-    for span in lines:
-        if groups and len(groups[-1]) < GROUP_MAX_LINES and \
-                _attaches(text[groups[-1][-1][0]:groups[-1][-1][1]], text[span[0]:span[1]]):
-            groups[-1].append(span)
+    groups: list[list[tuple[int, int, tuple]]] = []
+    for line in lines:
+        if groups and len(groups[-1]) < GROUP_MAX_LINES and _attaches(groups[-1][-1][2], line[2]):
+            groups[-1].append(line)
         else:
-            groups.append([span])
+            groups.append([line])
     return [(group[0][0], group[-1][1]) for group in groups]
