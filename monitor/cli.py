@@ -18,19 +18,26 @@ from monitor.check import (
     CHECK_LOCK, EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
 )
 from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
-from monitor.options import CHINA, add_db_option, iso, local_minute
+from monitor.options import CHINA, add_common_options, iso, local_minute
 from monitor.export import add_export_parser, cmd_export
 from monitor.extract_cmd import add_extract_parser, cmd_extract
 from monitor.history import add_history_parser, cmd_history
 from storage import Database, DatabaseError, SnapshotStore
+from storage.db import safe_url
 from storage.locks import DatabaseLock, LockBusy
 
 
+def open_db(url: str | None, *, create: bool) -> Database:
+    """The history database: commands that only read pass create=False (a missing one is an error, never
+    made); the others may create it in an existing folder and then say so on stderr, once."""
+    db = Database(url, create=create)
+    if db.created:
+        print(f"policywatch: created a new history database: {safe_url(db.url)}", file=sys.stderr)
+    return db
+
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sources", metavar="FILE", default=None,
-                   help=f"sources file (default: ./{DEFAULT_SOURCES})")
-    add_db_option(p)
+    add_common_options(p)
 
 
 def _seconds(value: str) -> float:
@@ -55,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="policywatch",
         description="Watch Chinese public-service policy pages (居民医保 缴费 deadlines, fees, subsidies) "
                     "and keep their history.")
+    add_common_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check", help="crawl every configured page once and store what changed")
@@ -108,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("corpus", metavar="DIR", help="folder of NNN.txt|html documents with NNN.json gold facts")
     ev.add_argument("--json", action="store_true", help="print the scores and misses as JSON")
     ev.add_argument("--misses", action="store_true", help="also list missed and spurious facts per document")
+    add_common_options(ev, sources_help="accepted like every command's, not read", db_help="accepted, not read")
 
     rex = sub.add_parser("reextract", help="recompute facts and changes of stored snapshots under the current "
                                            "extractor version (no alerts)")
@@ -138,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_parser(sub)
     add_export_parser(sub)
     demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
-    demo.add_argument("--db", metavar="URL", default=None,
-                      help="database URL (default: a new SQLite file in a temporary folder)")
+    add_common_options(demo, sources_help="accepted like every command's; the demo uses its own sources",
+                       db_help="database URL (default: a new SQLite file in a temporary folder)")
     demo.add_argument("--keep", action="store_true", help="keep the temporary folder")
     return parser
 
@@ -192,7 +201,7 @@ def cmd_check(args) -> int:
     config = load_config(args.sources)
     config.select(args.source or None)  # unknown names fail before anything is crawled
     _targets(config, args.notify)
-    db = Database(args.db)
+    db = open_db(args.db, create=True)
     interactive = {"auto": None, "bar": True, "line": False}[args.progress]
     try:
         result = run_check(config, db, source_names=args.source, overrides=args.settings,
@@ -216,7 +225,8 @@ def cmd_run(args) -> int:
         parse_overrides(args.settings)  # checked once here, not in every crawl the daemon starts
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    daemon = Daemon(args.sources, Database(args.db), overrides=args.settings, verbose=args.verbose,
+    load_config(args.sources)  # a broken file fails before a database is opened or made
+    daemon = Daemon(args.sources, open_db(args.db, create=True), overrides=args.settings, verbose=args.verbose,
                     stop_grace=args.stop_timeout)
     return daemon.run()
 
@@ -224,7 +234,7 @@ def cmd_run(args) -> int:
 def cmd_status(args) -> int:
     from monitor.status import collect_status, print_status, status_healthy
     config = load_config(args.sources)
-    status = collect_status(config, Database(args.db))
+    status = collect_status(config, open_db(args.db, create=False))
     if args.json:
         print(json.dumps(_jsonable(status), ensure_ascii=False, indent=2))
         return EXIT_OK if status_healthy(status) else EXIT_SOME_FAILED
@@ -243,9 +253,8 @@ def _jsonable(value):
 def cmd_sources(args) -> int:
     from monitor.status import below_minimum_by_source, print_warnings, source_warnings
     config = load_config(args.sources)
-    db = Database(args.db)
+    db = open_db(args.db, create=False)
     store = SnapshotStore(db)
-    store.sync_sources([s.spec() for s in config.sources])
     warnings = source_warnings(db)
     below = below_minimum_by_source(db)
     rows = [dict(r, warnings=warnings.get(r["name"], []), below_national_minimum=below.get(r["name"], []))
@@ -273,7 +282,7 @@ def cmd_sources(args) -> int:
 def cmd_changes(args) -> int:
     from storage import ChangeStore
     since = _since(args.since)
-    db = Database(args.db)
+    db = open_db(args.db, create=False)
     rows = ChangeStore(db).changes(since=since, source=args.source)
     keys = ("id", "source", "url", "type", "kind", "old", "new", "severity", "detected_at",
             "evidence_before", "evidence_after")
@@ -300,7 +309,7 @@ def cmd_alerts(args) -> int:
     from storage import ChangeStore
     config = load_config(args.sources)
     targets = _targets(config, args.notify)
-    store = ChangeStore(Database(args.db))
+    store = ChangeStore(open_db(args.db, create=False))
     if args.retry:
         store.reset_alerts()
         counts = deliver_due(store, targets)
@@ -363,7 +372,7 @@ def cmd_reextract(args) -> int:
     def progress(done) -> None:  # a terminal sees the batches go by; cron gets only the summary line
         print(f"\rreextract: {done.pages} pages, {done.extracted} snapshots extracted", end="", file=sys.stderr)
 
-    db = Database(args.db)
+    db = open_db(args.db, create=False)
     config = _recut_config(args) if args.recut else None
     try:
         with DatabaseLock(db, CHECK_LOCK, wait=args.wait):
@@ -393,12 +402,14 @@ def _recut_config(args):
 
 def cmd_import(args) -> int:
     from monitor.extract import InputError
-    from monitor.importer import collect, import_pages, local_time
+    from monitor.importer import collect, import_pages, local_time, prepare_items
     try:
         items = collect(args.path, args.url, args.fetched_at, args.manifest)
         config = load_config(args.sources)
-        with DatabaseLock(Database(args.db), CHECK_LOCK, wait=args.wait):
-            result = import_pages(items, config, args.db, dry_run=args.dry_run)
+        prepared = prepare_items(items, config)  # bad input fails before a database is opened or made
+        db = open_db(args.db, create=not args.dry_run)
+        with DatabaseLock(db, CHECK_LOCK, wait=args.wait):
+            result = import_pages(prepared, config, db, dry_run=args.dry_run, files=len(items))
     except InputError as exc:
         raise ConfigError(str(exc)) from None
     if result.dry_run:

@@ -14,7 +14,7 @@ from typing import Iterator
 from monitor.check import EXIT_OK
 from monitor.config import ConfigError
 from monitor.history import add_filter_options, build_filter, region_name
-from monitor.options import add_db_option
+from monitor.options import add_common_options
 from storage import Database, HistoryStore
 from storage.history import TABLES
 
@@ -38,7 +38,7 @@ INT_COLUMNS = {"plan_year", "snapshot_id", "last_snapshot_id", "id", "snapshot_b
 
 def add_export_parser(sub) -> None:
     p = sub.add_parser("export", help="export facts (timelines), changes or snapshots to csv / jsonl / parquet")
-    add_db_option(p)
+    add_common_options(p, sources_help="accepted like every command's, not read")
     p.add_argument("--format", choices=FORMATS, required=True, help="csv (UTF-8 with BOM), jsonl or parquet")
     p.add_argument("--out", metavar="FILE", required=True, help="file to write ('-' for standard output, not parquet)")
     p.add_argument("--table", choices=TABLES, default="facts",
@@ -166,7 +166,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise ConfigError("--kind does not apply to --table snapshots (snapshots hold every kind)")
     if args.out != "-" and not Path(args.out).resolve().parent.is_dir():
         raise ConfigError(f"--out {args.out}: folder {Path(args.out).resolve().parent} does not exist")
-    store = HistoryStore(Database(args.db))
+    store = HistoryStore(Database(args.db, create=False))
     flt = build_filter(args, store)
     batches = export_rows(store, args.table, flt)
     # Write next to the target and rename at the end: a failed export leaves no half-written file.

@@ -13,6 +13,9 @@ from pathlib import Path
 EXIT_OK, EXIT_FETCH, EXIT_INPUT = 0, 1, 2
 
 
+from monitor.options import add_common_options
+
+
 def add_extract_parser(sub) -> None:
     ext = sub.add_parser("extract", help="cut one saved page or live URL and print its facts (JSON to pipes)")
     ext.add_argument("path", metavar="PATH|URL",
@@ -26,9 +29,8 @@ def add_extract_parser(sub) -> None:
                      help="force a site profile by name (bundled, a user profile of --sources, or generic), or "
                           "try a TOML file of [[profile]] tables merged over the bundled ones (as `profiles =`)")
     ext.add_argument("--text", action="store_true", help="also print the cut main text (JSON: main_text)")
-    ext.add_argument("--sources", metavar="FILE",
-                     help="use this sources file's user profiles, and the profile/encoding of the source the URL "
-                          "belongs to")
+    add_common_options(ext, sources_help="use this sources file's user profiles, and the profile/encoding of "
+                                          "the source the URL belongs to", db_help="accepted, not read")
     ext.add_argument("-s", dest="settings", action="append", metavar="SETTING=VALUE", default=[],
                      help="override a Scrapy setting for the fetch (repeatable), as `check -s`")
     ext.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log of the fetch")

@@ -9,7 +9,7 @@ from extractors import FACT_KINDS
 from extractors.regions import COUNTRY, PROVINCE, load_regions
 from monitor.check import EXIT_OK
 from monitor.config import ConfigError
-from monitor.options import add_db_option, iso, local_minute
+from monitor.options import add_common_options, iso, local_minute
 from storage import Database, HistoryFilter, HistoryStore
 
 
@@ -25,7 +25,7 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
 
 def add_history_parser(sub) -> None:
     p = sub.add_parser("history", help="the timeline of each fact: value, first seen, last seen, source, evidence")
-    add_db_option(p)
+    add_common_options(p, sources_help="accepted like every command's, not read")
     add_filter_options(p)
     p.add_argument("--json", action="store_true", help="print a JSON list (see README)")
 
@@ -68,7 +68,7 @@ def to_json(row: dict) -> dict:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    store = HistoryStore(Database(args.db))
+    store = HistoryStore(Database(args.db, create=False))
     rows = store.history(build_filter(args, store))
     if args.json:
         print(json.dumps([to_json(r) for r in rows], ensure_ascii=False, indent=2))

@@ -187,10 +187,9 @@ def local_time(item: ImportItem) -> str:
     return item.fetched_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S%z")
 
 
-def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
-                 workers: int | None = None, dry_run: bool = False) -> ImportResult:
-    """Validate every item, then store them, then judge, extract and diff the affected pages (no alerts).
-    With `dry_run` only validate them and say what each would be (new / changed / unchanged / already)."""
+def prepare_items(items: list[ImportItem], config: Config) -> list[ImportItem]:
+    """Give every item its source and cut content; the distinct ones, oldest first (InputError on a file
+    that belongs to no source, or on two different files for one URL and time). Touches no database."""
     seen: dict[tuple[str, datetime], ImportItem] = {}
     for item in items:
         item.source = source_for(config, item.url)
@@ -199,12 +198,18 @@ def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
         if twin is not item and twin.content.content_hash != item.content.content_hash:
             raise InputError(f"{twin.path} and {item.path}: two different pages for {item.url} "
                              f"at {local_time(item)}")
-    db = Database(db_url)
+    # Oldest first, so each check's outcome (new / changed / unchanged) follows the page's own timeline.
+    return sorted({id(i): i for i in seen.values()}.values(), key=lambda i: i.fetched_at)
+
+
+def import_pages(prepared: list[ImportItem], config: Config, db: Database,
+                 workers: int | None = None, dry_run: bool = False, files: int | None = None) -> ImportResult:
+    """Store the prepared items (prepare_items), then judge, extract and diff the affected pages (no alerts).
+    With `dry_run` only say what each would be (new / changed / unchanged / already)."""
     backfill = BackfillStore(db)
     result = ImportResult()
     todo = []  # (item, page id, new, what the history says at its time)
-    # Oldest first, so each check's outcome (new / changed / unchanged) follows the page's own timeline.
-    for item in sorted({id(i): i for i in seen.values()}.values(), key=lambda i: i.fetched_at):
+    for item in prepared:
         page_id = backfill.find_page(item.source.name, item.url)
         state = backfill.import_state(page_id, item.fetched_at) if page_id else None
         if state and state.waiting:
@@ -248,5 +253,5 @@ def import_pages(items: list[ImportItem], config: Config, db_url: str | None,
         status = "imported"
     finally:
         if result.run_id is not None:
-            store.finish_run(result.run_id, dict(kind="import", files=len(items), **result.outcomes), status)
+            store.finish_run(result.run_id, dict(kind="import", files=files if files is not None else len(prepared), **result.outcomes), status)
     return result

@@ -13,6 +13,7 @@ from monitor.daemon import CRAWL_PREFIX, DAEMON_LOCK, JOBS_TABLE
 from monitor.options import local_minute
 from storage import ChangeStore, Database, SnapshotStore
 from storage.cutwarnings import current_cut_warnings
+from storage.jobstore import stored_jobs
 from storage.locks import current_holder
 from storage.standards import current_facts
 
@@ -59,30 +60,19 @@ def source_warnings(db: Database) -> dict[str, list[dict]]:
 
 
 def scheduled_jobs(db: Database) -> dict[str, dict]:
-    """Source name → the daemon's stored job for it (schedule label, next run time); empty without a daemon."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from sqlalchemy import inspect
-    if not inspect(db.engine).has_table(JOBS_TABLE):
-        return {}
-    # A paused scheduler only reads the job store: nothing fires, nothing is rewritten.
-    sched = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)})
-    sched.start(paused=True)
-    try:
-        jobs = {}
-        for job in sched.get_jobs():
-            if job.id.startswith(CRAWL_PREFIX):
-                for name in job.kwargs.get("names", []):
-                    jobs[name] = dict(schedule=job.name, next_run_at=job.next_run_time)
-        return jobs
-    finally:
-        sched.shutdown(wait=False)
+    """Source name → the daemon's stored job for it (schedule label, next run time); empty without a daemon.
+    Read from the job store's table, never through a scheduler (storage.jobstore.stored_jobs)."""
+    jobs = {}
+    for job in stored_jobs(db, JOBS_TABLE):
+        if job["id"].startswith(CRAWL_PREFIX):
+            for name in job["kwargs"].get("names", []):
+                jobs[name] = dict(schedule=job["name"], next_run_at=job["next_run_at"])
+    return jobs
 
 
 def collect_status(config: Config, db: Database) -> dict:
     """Everything `status` shows, as plain data (datetimes are aware)."""
-    store = SnapshotStore(db)
-    store.sync_sources([s.spec() for s in config.sources])
+    store = SnapshotStore(db)  # read only: `status` never writes (issue 13)
     daemon = current_holder(db, DAEMON_LOCK)
     crawl = current_holder(db, CHECK_LOCK)
     jobs = scheduled_jobs(db)

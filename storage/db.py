@@ -92,21 +92,42 @@ def _pg_session(dbapi_conn, _record) -> None:
 
 
 class Database:
-    """An opened, migrated history database. `session()` yields a transaction that commits or rolls back."""
+    """An opened, migrated history database. `session()` yields a transaction that commits or rolls back.
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+    With `create=False` (the commands that only read) a database that does not exist yet is an error, never
+    made; with `create=True` a new SQLite file is made only in an existing folder, and `created` tells so."""
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True, create: bool = True) -> None:
         self.url = resolve_db_url(url)
+        self.created = False
+        self._check_sqlite_path(self.url, create)
         self.engine = self._make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if migrate:
-            self.migrate()
+            self.migrate(create=create)
+
+    @staticmethod
+    def _check_sqlite_path(url: str, create: bool) -> None:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            return
+        if not parsed.database or parsed.database == ":memory:":
+            raise DatabaseError(f"{safe_url(url)} is an in-memory database: nothing would be kept; "
+                                "give a file, e.g. sqlite:///policywatch.db")
+        path = Path(parsed.database).expanduser()
+        if path.exists():
+            return
+        if not create:
+            raise DatabaseError(f"no history database at {path}: nothing has been checked into it yet "
+                                "(run `policywatch check`), or --db / $POLICYWATCH_DB is mistyped")
+        if not path.parent.is_dir():
+            raise DatabaseError(f"cannot create database {path}: folder {path.parent} does not exist "
+                                "(a mistyped --db? create the folder first)")
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
@@ -131,11 +152,17 @@ class Database:
     def head_revision(self) -> str | None:
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the newest revision; safe when several machines start at once."""
+    def migrate(self, create: bool = True) -> None:
+        """Create or upgrade the schema to the newest revision; safe when several machines start at once.
+        Without `create`, a database with no policywatch schema yet is an error (DatabaseError)."""
         try:
-            if self.current_revision() == self.head_revision():
+            current = self.current_revision()
+            if current == self.head_revision():
                 return
+            if current is None and not create:
+                raise DatabaseError(f"{safe_url(self.url)} holds no policywatch history yet "
+                                    "(run `policywatch check` first), or --db is mistyped")
+            self.created = current is None
             cfg = self._alembic_config()
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":

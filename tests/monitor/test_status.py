@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import datetime, timezone
 
 from conftest import check, run_cli, write_sources
 
@@ -51,13 +52,65 @@ def test_status_shows_failing_sources_and_pending_alerts(site, tmp_path, receive
 
 
 def test_status_of_a_fresh_database_is_healthy(tmp_path):
+    from storage import Database
     sources = write_sources(tmp_path / "sources.toml", """
         [[source]]
         name = "a"
         url = "http://127.0.0.1:1/a.html"
         """)
+    Database(f"sqlite:///{tmp_path / 'h.db'}").dispose()  # made, migrated, nothing checked yet
     proc = run_cli("status", "--sources", str(sources), "--db", f"sqlite:///{tmp_path / 'h.db'}", "--json")
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
     assert status["last_run"] is None and status["sources"][0]["last_outcome"] is None
     assert status["alerts"] == {"pending": 0, "sent": 0, "failed": 0, "oldest_pending_at": None}
+
+
+def _store_overdue_daemon_job(db_url: str, name: str) -> None:
+    """Leave in the database what a stopped daemon leaves: a crawl job whose next run time has passed."""
+    from datetime import datetime, timedelta, timezone
+
+    from apscheduler.job import Job
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    from monitor.daemon import CRAWL_PREFIX, JOBS_TABLE
+    from storage import Database
+    db = Database(db_url)
+    jobstore = SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)
+    scheduler = BackgroundScheduler()  # never started: only needed to build the Job
+    jobstore.start(scheduler, "default")
+    overdue = datetime.now(timezone.utc) - timedelta(hours=2)
+    jobstore.add_job(Job(scheduler, id=CRAWL_PREFIX + "30 7 * * *", func="monitor.daemon:crawl_job",
+                         trigger=CronTrigger.from_crontab("30 7 * * *", timezone="Asia/Shanghai"), executor="default",
+                         args=(), kwargs={"names": [name]}, name="30 7 * * *", misfire_grace_time=3600,
+                         coalesce=True, max_instances=1, next_run_time=overdue))
+    db.dispose()
+
+
+def _job_rows(db_url: str) -> list[tuple]:
+    import sqlite3
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+        return conn.execute("SELECT id, next_run_time, job_state FROM apscheduler_jobs ORDER BY id").fetchall()
+
+
+def test_status_leaves_a_stopped_daemons_overdue_jobs_alone(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    sources = write_sources(tmp_path / "sources.toml", """
+        [defaults]
+        schedule = "30 7 * * *"
+        [[source]]
+        name = "a"
+        url = "http://127.0.0.1:1/a.html"
+        """)
+    _store_overdue_daemon_job(db_url, "a")
+    before = _job_rows(db_url)
+
+    proc = run_cli("status", "--sources", str(sources), "--db", db_url, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "Error submitting job" not in proc.stderr, proc.stderr
+    assert _job_rows(db_url) == before  # the daemon, started later, still finds its missed crawl due
+    row = json.loads(proc.stdout)["sources"][0]
+    assert row["next_run_from"] == "daemon"
+    assert row["next_run_at"] == datetime.fromtimestamp(before[0][1], timezone.utc).isoformat()

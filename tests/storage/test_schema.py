@@ -58,9 +58,18 @@ def test_sqlite_uses_wal_and_foreign_keys(tmp_path):
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
-def test_sqlite_database_folder_is_created(tmp_path):
-    Database(f"sqlite:///{tmp_path / 'new' / 'dir' / 'h.db'}")
-    assert (tmp_path / "new" / "dir" / "h.db").exists()
+def test_sqlite_database_in_a_missing_folder_is_refused_not_made(tmp_path):
+    with pytest.raises(DatabaseError, match="folder .* does not exist"):
+        Database(f"sqlite:///{tmp_path / 'new' / 'dir' / 'h.db'}")
+    assert not (tmp_path / "new").exists()
+
+
+def test_new_sqlite_database_says_it_was_created_once(tmp_path):
+    assert Database(f"sqlite:///{tmp_path / 'h.db'}").created
+    assert not Database(f"sqlite:///{tmp_path / 'h.db'}").created
+    with pytest.raises(DatabaseError, match="no history database at"):
+        Database(f"sqlite:///{tmp_path / 'other.db'}", create=False)
+    assert not (tmp_path / "other.db").exists()
 
 
 def test_url_resolution_order(monkeypatch):
