@@ -250,6 +250,14 @@ def _jsonable(value):
     return iso(value) if isinstance(value, datetime) else value
 
 
+def configured_row(src, stored: dict | None) -> dict:
+    """A source as the sources file says it is now, with its stored pages and last check (`sources` reads,
+    it does not write the file's changes into the database; the next check does)."""
+    blank = dict(pages=0, snapshots=0, last_checked_at=None, last_outcome=None, last_status=None, last_error=None)
+    return {**blank, **(stored or {}), "name": src.name, "url": src.url, "kind": src.kind, "region": src.region,
+            "enabled": src.enabled}
+
+
 def cmd_sources(args) -> int:
     from monitor.status import below_minimum_by_source, print_warnings, source_warnings
     config = load_config(args.sources)
@@ -257,9 +265,9 @@ def cmd_sources(args) -> int:
     store = SnapshotStore(db)
     warnings = source_warnings(db)
     below = below_minimum_by_source(db)
-    rows = [dict(r, warnings=warnings.get(r["name"], []), below_national_minimum=below.get(r["name"], []))
-            for r in store.source_overview()
-            if r["name"] in {s.name for s in config.sources}]
+    stored = {r["name"]: r for r in store.source_overview()}
+    rows = [dict(configured_row(src, stored.get(src.name)), warnings=warnings.get(src.name, []),
+                 below_national_minimum=below.get(src.name, [])) for src in config.sources]
     if args.json:
         print(json.dumps([{**r, "last_checked_at": iso(r["last_checked_at"])} for r in rows],
                          ensure_ascii=False, indent=2))

@@ -90,3 +90,20 @@ def test_a_created_database_is_used_as_is_by_the_read_only_commands(tmp_path):
     Database(db_url).dispose()
     proc = run_cli("changes", "--json", "--db", db_url, cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_sources_lists_a_newly_added_source_without_writing_it(site, tmp_path):
+    import json
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    sources = sources_file(tmp_path, site.url("ty/live/2024903/67541.shtm"))
+    assert check(sources, db_url).returncode == 0
+    sources.write_text(sources.read_text(encoding="utf-8") +
+                       '[[source]]\nname = "乙"\nurl = "http://127.0.0.1:1/b.html"\nregion = "运城市"\n',
+                       encoding="utf-8")
+    proc = run_cli("sources", "--sources", str(sources), "--db", db_url, "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert rows["甲"]["last_outcome"] == "new" and rows["甲"]["pages"] == 1
+    assert rows["乙"]["last_outcome"] is None and rows["乙"]["region"] == "运城市" and rows["乙"]["pages"] == 0
+    from storage import SnapshotStore
+    assert [r["name"] for r in SnapshotStore(Database(db_url)).source_overview()] == ["甲"]
