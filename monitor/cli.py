@@ -14,12 +14,13 @@ import threading
 from datetime import datetime
 from typing import Sequence
 
+from extractors import EXTRACTOR_VERSION
 from monitor.check import (
     CHECK_LOCK, EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
 )
 from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
 from monitor.options import CHINA, add_common_options, iso, local_minute
-from monitor.export import add_export_parser, cmd_export
+from monitor.export import OutputError, add_export_parser, cmd_export
 from monitor.extract_cmd import add_extract_parser, cmd_extract
 from monitor.history import add_history_parser, cmd_history
 from storage import Database, DatabaseError, SnapshotStore
@@ -36,6 +37,14 @@ def open_db(url: str | None, *, create: bool) -> Database:
     return db
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("policywatch")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     add_common_options(p)
 
@@ -48,6 +57,16 @@ def _seconds(value: str) -> float:
     if seconds < 0:
         raise argparse.ArgumentTypeError("seconds must not be negative")
     return seconds
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _wait_option(p: argparse.ArgumentParser, what: str | None = None) -> None:
@@ -63,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch Chinese public-service policy pages (居民医保 缴费 deadlines, fees, subsidies) "
                     "and keep their history.")
     add_common_options(parser, top=True)
+    parser.add_argument("--version", action="version", version=f"policywatch {package_version()} "
+                                                               f"(extractor version {EXTRACTOR_VERSION})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check", help="crawl every configured page once and store what changed")
@@ -124,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     rex.add_argument("--since", metavar="DATE", help="only snapshots fetched on or after DATE (YYYY-MM-DD, China time)")
     rex.add_argument("--source", metavar="NAME", help="only this source (as stored in the database)")
     rex.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
-    rex.add_argument("--workers", type=int, metavar="N",
+    rex.add_argument("--workers", type=_positive_int, metavar="N",
                      help="extraction processes (default: the CPU count; 1 = in this process)")
     rex.add_argument("--recut", action="store_true",
                      help="first cut the stored raw pages again under the current site profiles (bundled and the "
@@ -183,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = "; use --wait to wait for it" if exc.name == "check" else ""
         print(f"policywatch: {what} ({who}){hint}", file=sys.stderr)
         return EXIT_LOCKED
+    except OSError as exc:  # disk full, an unwritable --out, a vanished file: one line, never a traceback
+        print(f"policywatch: {exc}" if isinstance(exc, OutputError) else
+              f"policywatch: {getattr(exc, 'filename', None) or 'error'}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_SOME_FAILED
     except KeyboardInterrupt as exc:
         print("policywatch: " + ("terminated" if isinstance(exc, Terminated) else "interrupted"), file=sys.stderr)
         return 130
@@ -344,7 +369,12 @@ def cmd_alerts(args) -> int:
 def cmd_eval(args) -> int:
     from dataclasses import asdict
     from monitor.evaluate import evaluate, format_report
+    from pathlib import Path
+    if not Path(args.corpus).is_dir():
+        raise ConfigError(f"{args.corpus}: no such folder")
     report = evaluate(args.corpus)
+    if not report.documents:
+        raise ConfigError(f"{args.corpus}: no labeled documents (NNN.json beside NNN.txt or NNN.html)")
     if args.json:
         print(json.dumps({"kinds": {k: {**asdict(s), "precision": s.precision, "recall": s.recall, "f1": s.f1}
                                     for k, s in report.kinds.items()},

@@ -35,8 +35,10 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 TOP_KEYS = {"notify", "profiles", "defaults", "source"}
 DEFAULT_KEYS = {"schedule", "timezone", "notify", "enabled", "jitter", "crawl_timeout", "misfire_grace",
                 "alert_retry"}
-# The daemon's timing keys in [defaults]: (default seconds, minimum)
-DAEMON_TIMING = {"jitter": (0, 0), "crawl_timeout": (3600, 1), "misfire_grace": (3600, 1), "alert_retry": (300, 1)}
+DAY = 86400
+# The daemon's timing keys in [defaults]: (default seconds, minimum, maximum)
+DAEMON_TIMING = {"jitter": (0, 0, DAY), "crawl_timeout": (3600, 1, 7 * DAY), "misfire_grace": (3600, 1, 31 * DAY),
+                 "alert_retry": (300, 1, DAY)}
 SOURCE_KEYS = {"name", "url", "kind", "follow", "region", "enabled", "schedule", "notify", "profile",
                "encoding", "alert_text"}
 KINDS = ("page", "list")
@@ -135,10 +137,14 @@ def check_cron(expr: str, tz: str = DEFAULT_TIMEZONE) -> str | None:
 def check_url(url: object) -> str | None:
     if not isinstance(url, str) or not url.strip():
         return "url must be a non-empty string"
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        host, _port = parts.hostname, parts.port  # both raise ValueError on a bad [IPv6] host or port
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
     if parts.scheme not in ("http", "https"):
         return "url must start with http:// or https://"
-    if not parts.hostname:
+    if not host:
         return "url has no host"
     if any(c.isspace() for c in url.strip()):
         return "url contains spaces"
@@ -193,11 +199,11 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
         fail(lines.key("schedule", defaults_line), f"bad cron schedule {schedule!r}: "
                                                    f"{reason if isinstance(schedule, str) else 'not a string'}")
     timing = {}
-    for key, (default, minimum) in DAEMON_TIMING.items():
+    for key, (default, minimum, maximum) in DAEMON_TIMING.items():
         value = defaults.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            fail(lines.key(key, defaults_line), f"{key} must be a whole number of seconds ≥ {minimum}, "
-                                                f"got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            fail(lines.key(key, defaults_line), f"{key} must be a whole number of seconds from {minimum} to "
+                                                f"{maximum}, got {value!r}")
         timing[key] = value
     notify = _string_list(data.get("notify", []), lambda m: fail(lines.key("notify"), m), "notify")
     default_notify = _string_list(defaults.get("notify", []), lambda m: fail(lines.key("notify", defaults_line), m),
@@ -212,6 +218,8 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_sources):
         line = source_headers[i] if i < len(source_headers) else 0
+        if not isinstance(raw, dict):
+            fail(lines.key("source"), "use [[source]] tables for sources")
         label = [f"[[source]] #{i + 1}"]  # becomes "source 'name'" once the name is known
 
         def bad(key: str | None, message: str, _line=line, _label=label):

@@ -154,6 +154,10 @@ class _open_text:
             self.f.close()
 
 
+class OutputError(OSError):
+    """The output file cannot be written (exit 1); str() is one line."""
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "parquet":
         if args.out == "-":
@@ -178,9 +182,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             n = write_jsonl(tmp, args.table, batches)
         else:
             n = write_parquet(tmp, args.table, batches)
-    except BaseException:
+    except BaseException as exc:
         if tmp != "-" and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
         raise
     if tmp != "-":
         os.replace(tmp, args.out)

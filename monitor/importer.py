@@ -29,6 +29,9 @@ _WHEN = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2
 _HTML = re.compile(rb"<\s*(?:!doctype|html|head|body|div|p|table|article|meta|title)\b", re.I)
 
 
+EARLIEST_FETCH_YEAR = 1990
+
+
 def parse_fetched_at(value: str, now: datetime | None = None) -> datetime:
     """YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z|+08:00] → an aware datetime; naive times are Asia/Shanghai."""
     value = (value or "").strip()
@@ -42,6 +45,8 @@ def parse_fetched_at(value: str, now: datetime | None = None) -> datetime:
         when = when.replace(tzinfo=CHINA)
     if when > (now or datetime.now(timezone.utc)):
         raise InputError(f"--fetched-at {value!r} is in the future")
+    if when.year < EARLIEST_FETCH_YEAR:  # also keeps year 1 out of UTC conversions that underflow
+        raise InputError(f"--fetched-at {value!r}: before {EARLIEST_FETCH_YEAR}, when no such page was online")
     return when
 
 

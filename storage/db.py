@@ -1,6 +1,7 @@
 """Engine set-up, URL resolution and schema migration for the history database."""
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 import zlib
@@ -42,6 +43,11 @@ def resolve_db_url(cli_value: str | None = None) -> str:
         parsed = parsed.set(drivername="postgresql+pg8000")
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise DatabaseError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise DatabaseError(f"bad database URL {safe_url(url)}: port {parsed.port} is not between 1 and 65535")
+    if parsed.get_backend_name() == "postgresql" and not parsed.username:
+        # libpq's default, which pg8000 does not apply by itself (it raised a TypeError).
+        parsed = parsed.set(username=getpass.getuser())
     return parsed.render_as_string(hide_password=False)
 
 

@@ -134,9 +134,10 @@ def test_daemon_timings_have_defaults_and_can_be_set():
 
 
 @pytest.mark.parametrize("line, message", [
-    ("crawl_timeout = 0", "crawl_timeout must be a whole number of seconds ≥ 1, got 0"),
-    ('jitter = "1m"', "jitter must be a whole number of seconds ≥ 0, got '1m'"),
-    ("alert_retry = true", "alert_retry must be a whole number of seconds ≥ 1, got True"),
+    ("crawl_timeout = 0", "crawl_timeout must be a whole number of seconds from 1 to 604800, got 0"),
+    ('jitter = "1m"', "jitter must be a whole number of seconds from 0 to 86400, got '1m'"),
+    ("jitter = 86401", "jitter must be a whole number of seconds from 0 to 86400, got 86401"),
+    ("alert_retry = true", "alert_retry must be a whole number of seconds from 1 to 86400, got True"),
 ])
 def test_bad_daemon_timing_names_its_line(line, message):
     text = GOOD.replace('schedule = "0 8 * * *"', 'schedule = "0 8 * * *"\n' + line)
