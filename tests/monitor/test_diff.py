@@ -109,3 +109,35 @@ def test_three_failures_make_one_failing_and_one_recovered_change():
         states.append(state)
         seen += [c["type"] for c in health_changes(PAGE, states)]
     assert seen == ["source_failing", "source_recovered"]
+
+
+def _table(rows: int, fee: int) -> str:
+    return "\n".join(f"第{i}行 第{i}社区 参保人数{i * 3 + fee % 7}人 个人缴费{fee}元。" for i in range(rows))
+
+
+def test_text_diff_of_a_changed_big_table_pairs_each_row_with_its_own_row():
+    lines = text_diff(_table(2000, 380), _table(2000, 400))
+    assert len(lines) == 20
+    assert lines[:2] == ["~ 第0行 第0社区 参保人数[-2-]{+1+}人 个人缴费[-38-]{+40+}0元。",
+                         "~ 第1行 第1社区 参保人数[-5-]{+4+}人 个人缴费[-38-]{+40+}0元。"]
+
+
+def test_text_diff_work_is_bounded_by_its_line_limit(monkeypatch):
+    import difflib
+    calls = []
+    real_ratio = difflib.SequenceMatcher.ratio
+    monkeypatch.setattr(difflib.SequenceMatcher, "ratio", lambda self: calls.append(1) or real_ratio(self))
+    text_diff(_table(2000, 380), _table(2000, 400), limit=20)
+    assert len(calls) <= 20 * 17  # at most 2 × PAIR_WINDOW + 1 candidates per shown line (it was 2000 × 2000)
+
+
+def test_text_diff_of_a_long_unpunctuated_sentence_is_removed_and_added():
+    old = "甲乙丙丁" * 2000
+    new = old[:4000] + "戊" + old[4000:]
+    assert text_diff(old, new) == ["- " + old, "+ " + new]
+
+
+def test_text_diff_keeps_a_repeated_unchanged_head_out_of_the_diff():
+    old = "\n".join(["附件。"] * 3000 + ["缴费标准为380元。"])
+    new = "\n".join(["附件。"] * 3000 + ["缴费标准为400元。"])
+    assert text_diff(old, new) == ["~ 缴费标准为[-38-]{+40+}0元。"]
