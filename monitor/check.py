@@ -22,6 +22,7 @@ EXIT_CONFIG = 2
 EXIT_DATABASE = 3
 EXIT_LOCKED = 4  # another check (or daemon) holds the lock; try again later or use --wait
 EXIT_INTERRUPTED = 130
+SUMMARY_FAILURES = 3  # failed pages named in the summary line, then "and N more"
 
 
 @dataclass
@@ -33,6 +34,7 @@ class CheckResult:
     extracted: int = 0  # snapshots whose facts were extracted after the crawl
     changes: dict[str, int] = field(default_factory=dict)  # severity → changes detected
     delivery: dict[str, int] = field(default_factory=dict)  # alerts sent / retried / failed
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (url, error) of failed pages, in order
 
     @property
     def errors(self) -> int:
@@ -115,6 +117,8 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
 
     def stored(url: str, outcome: str, error: str | None) -> None:
         result.counts[outcome] = result.counts.get(outcome, 0) + 1
+        if outcome == "error" and len(result.failures) < SUMMARY_FAILURES:
+            result.failures.append((url, error or "error"))
         if reporter:
             reporter.stored(url, outcome, error)
 
@@ -142,7 +146,11 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
     if result.reason == "finished":
         from monitor.diff_stage import diff_and_queue
         from monitor.extract_stage import extract_pending
+        if reporter:
+            reporter.stage("extracting facts")
         result.extracted = extract_pending(store)
+        if reporter:
+            reporter.stage("diffing and queueing alerts")
         targets = {ids[s.name]: list(dict.fromkeys([*config.notify, *s.notify, *notify])) for s in config.sources}
         stage = diff_and_queue(db, run_id, targets, {v: k for k, v in ids.items()},
                                {ids[s.name] for s in config.sources if s.alert_text})
@@ -190,6 +198,11 @@ class Reporter:
         if self.progress:
             self.progress.stop()
 
+    def stage(self, what: str) -> None:
+        """On a terminal, say which stage after the crawl is running (they take seconds on big runs)."""
+        if self.interactive:
+            print(f"{what}…", file=self.stream, flush=True)
+
     def summary(self, result: CheckResult) -> None:
         print(summary_line(result), file=self.stream if self.interactive else sys.stdout)
 
@@ -204,4 +217,10 @@ def summary_line(result: CheckResult) -> str:
         changes = "; changes: " + ", ".join(f"{n} {sev}" for sev, n in sorted(result.changes.items()))
     if any(result.delivery.values()):
         changes += "; alerts: " + ", ".join(f"{n} {k}" for k, n in result.delivery.items() if n)
-    return f"run {result.run_id}: {result.done} pages checked: " + ", ".join(parts) + facts + changes + status
+    failed = ""
+    if result.failures:
+        named = ", ".join(f"{url} ({error})" for url, error in result.failures)
+        more = result.errors - len(result.failures)
+        failed = f"; failed: {named}" + (f" and {more} more" if more > 0 else "")
+    return (f"run {result.run_id}: {result.done} pages checked: " + ", ".join(parts) + facts + changes + failed
+            + status)

@@ -1,6 +1,8 @@
 """`policywatch check` against the local site: two real crawls, many behaviours (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+import re
+
 import socket
 from dataclasses import dataclass
 
@@ -78,6 +80,18 @@ def test_first_crawl_stores_one_new_snapshot_per_article(runs):
 def test_exit_code_says_some_pages_failed(runs):
     assert runs.first.returncode == 1
     assert "error" in runs.first.stdout
+
+
+def test_summary_line_names_the_first_three_failed_pages_and_counts_the_rest(runs):
+    (line,) = runs.first.stdout.splitlines()
+    errors = int(re.search(r"(\d+) error", line).group(1))
+    assert errors > 3
+    failed = line.split("; failed: ", 1)[1]
+    assert failed.endswith(f" and {errors - 3} more")
+    named = re.findall(r"(http://\S+) \(([^)]+)\)", failed)
+    assert len(named) == 3 and all(error for _, error in named), failed
+    failing = {c["url"]: c["error"] for c in runs.store.checks() if c["run_id"] == 1 and c["outcome"] == "error"}
+    assert all(failing.get(url) == error for url, error in named), (named, failing)
 
 
 def test_404_is_an_error_with_its_status(runs):

@@ -136,3 +136,12 @@ def test_progress_bar_mode_reports_pages_and_summary(site, tmp_path):
     proc = check(one_source(tmp_path, site), f"sqlite:///{tmp_path / 'h.db'}", "--progress", "bar")
     assert proc.returncode == 0
     assert "run 1: 1 pages checked: 1 new" in proc.stderr and proc.stdout == ""
+
+
+def test_progress_bar_names_the_stages_after_the_crawl(site, tmp_path):
+    proc = run_cli("check", "--sources", str(one_source(tmp_path, site)), "--db", f"sqlite:///{tmp_path / 'h.db'}",
+                   "--progress", "bar", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    assert "extracting facts…" in proc.stderr and "diffing and queueing alerts…" in proc.stderr
+    assert proc.stderr.index("extracting facts…") < proc.stderr.index("diffing and queueing alerts…")
+    assert "run 1:" in proc.stderr  # on a terminal the summary goes to the same stream as the bar
