@@ -313,28 +313,9 @@ def cmd_sources(args) -> int:
 
 
 def cmd_changes(args) -> int:
-    from storage import ChangeStore
+    from monitor.changes_cmd import cmd_changes as print_changes
     since = _since(args.since)
-    db = open_db(args.db, create=False)
-    rows = ChangeStore(db).changes(since=since, source=args.source)
-    keys = ("id", "source", "url", "type", "kind", "old", "new", "severity", "detected_at",
-            "evidence_before", "evidence_after")
-    if args.json:
-        print(json.dumps([{**{k: iso(r[k]) if k == "detected_at" else r[k] for k in keys},
-                           "low_confidence": (r["detail"] or {}).get("low_confidence")} for r in rows],
-                         ensure_ascii=False, indent=2))
-        return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
-    table = Table("id", "detected", "source", "type", "what", "old → new", "severity")
-    for r in rows:
-        old = json.dumps(r["old"], ensure_ascii=False) if r["old"] is not None else ""
-        new = json.dumps(r["new"], ensure_ascii=False) if r["new"] is not None else ""
-        table.add_row(str(r["id"]), local_minute(r["detected_at"]), r["source"], r["type"], r["kind"] or "",
-                      f"{old} → {new}" if old or new else "",
-                      r["severity"] + (" (low confidence)" if (r["detail"] or {}).get("low_confidence") else ""))
-    Console(width=200 if not sys.stdout.isatty() else None).print(table)
-    return EXIT_OK
+    return print_changes(args, since, open_db(args.db, create=False))
 
 
 def cmd_alerts(args) -> int:

@@ -84,10 +84,27 @@ def test_changes_json_contract(history):
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert rows and set(rows[0]) == {"id", "source", "url", "type", "kind", "old", "new", "severity", "detected_at",
-                                     "evidence_before", "evidence_after", "low_confidence"}
+                                     "evidence_before", "evidence_after", "low_confidence",
+                                     "region", "plan_year", "line", "detail"}  # the last four extend the contract
+    (text,) = [r for r in rows if r["type"] == "text_changed" and any("{+3+}" in d for d in r["detail"]["diff"])]
+    assert text["line"] == "正文变化"
+    fee = next(r for r in rows if r["type"] == "fact_changed" and r["kind"] == "personal_contribution")
+    assert fee["line"] == "个人缴费 400 → 420 元/人/年（2025年度）" and fee["region"] == "140100"
     assert {r["source"] for r in rows} == {"太原本地宝"}
     assert {r["type"] for r in rows} <= {"fact_added", "fact_removed", "fact_changed", "text_changed", "conflict",
                                          "revert"}
+
+
+def test_changes_prints_what_alerts_print(history):
+    _, db, _ = history
+    proc = run_cli("changes", "--db", db, "--source", "太原本地宝")
+    assert proc.returncode == 0, proc.stderr
+    blocks = proc.stdout.split("\n\n")
+    fee = next(b for b in blocks if "个人缴费 400 → 420 元/人/年（2025年度）" in b)
+    assert "high  太原本地宝  [太原市]" in fee and "链接：http://" in fee
+    assert "原文（此前）：" in fee and "原文（现在）：" in fee and "{" not in fee.splitlines()[0]
+    text = next(b for b in blocks if "正文变化" in b and "{+3+}" in b)
+    assert text.splitlines()[1].startswith("    ~ ") or text.splitlines()[1].startswith("    + ")
 
 
 def test_404_three_times_then_back_is_one_failing_and_one_recovered(site, db_url, tmp_path):
