@@ -155,7 +155,7 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read and validate a sources file; raise ConfigError (one line, with file:line) on any problem."""
     path = Path(path or DEFAULT_SOURCES)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors save UTF-8 with a BOM
     except FileNotFoundError:
         raise ConfigError(f"{path}: sources file not found (create one or pass --sources FILE)") from None
     except UnicodeDecodeError:

@@ -24,6 +24,7 @@ RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 2.0
 RETRY_BACKOFF_MAX = 60.0
+RETRY_AFTER_MAX = 120.0  # a 429/503's Retry-After is obeyed up to this many seconds
 
 # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response of an async callback;
 # with the default 100 that was the largest cost of a crawl. Our callbacks yield one item.

@@ -39,6 +39,12 @@ def test_issue_example_loads():
     assert config.sources[0].schedule == "0 8 * * *" and config.sources[0].region == "太原市"
 
 
+def test_sources_file_saved_with_a_utf8_bom_loads(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_bytes("\ufeff[[source]]\nname = \"太原\"\nurl = \"http://127.0.0.1:1/a.html\"\n".encode("utf-8"))
+    assert [s.name for s in load_config(path).sources] == ["太原"]
+
+
 def test_unknown_source_key_names_its_line():
     text = GOOD.replace('region = "太原市"', 'regoin = "太原市"')
     assert error_of(text).startswith("sources.toml:9: [[source]] #1: unknown key 'regoin'")
