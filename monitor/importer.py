@@ -121,8 +121,13 @@ def collect(path: str | Path, url: str | None, fetched_at: str | None, manifest:
             when = parse_fetched_at(row_time, now)
         except InputError as exc:
             raise InputError(f"{manifest_path}:{n}: {exc}") from None
-        items.append(ImportItem(path / name, row_url, when))
-        listed.add((path / name).resolve())
+        file = path / name
+        # Only files inside the import folder: a manifest must not pull in ../secret or /etc/passwd,
+        # directly or through a symlink.
+        if Path(name).is_absolute() or not file.resolve().is_relative_to(path.resolve()):
+            raise InputError(f"{manifest_path}:{n}: {name}: outside the import folder {path}")
+        items.append(ImportItem(file, row_url, when))
+        listed.add(file.resolve())
     unlisted = sorted(p.name for p in path.iterdir()
                       if p.is_file() and p.suffix.lower() in HTML_SUFFIXES and p.resolve() not in listed)
     if unlisted:

@@ -316,3 +316,21 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(watched, db_url, tmp_p
     with store.db.session() as s:
         from storage.models import Run
         assert s.query(Run).count() == 0
+
+
+@pytest.mark.parametrize("entry", ["../outside.html", "/ABS", "link.html"])
+def test_manifest_entries_outside_the_import_folder_are_refused(tmp_path, entry):
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    outside = tmp_path / "outside.html"
+    outside.write_text(notice(2025, 400), encoding="utf-8")
+    if entry == "link.html":
+        (folder / "link.html").symlink_to(outside)
+    name = str(outside) if entry == "/ABS" else entry
+    (folder / "manifest.csv").write_text(f"file,url,fetched_at\n{name},http://127.0.0.1:1/a.html,2025-01-02\n",
+                                         encoding="utf-8")
+    sources = write_sources(tmp_path / "sources.toml", '[[source]]\nname = "甲"\nurl = "http://127.0.0.1:1/a.html"\n')
+    proc = run_cli("import", str(folder), "--sources", str(sources), "--db", f"sqlite:///{tmp_path / 'h.db'}")
+    assert proc.returncode == 2, proc.stderr
+    assert "outside the import folder" in proc.stderr and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "h.db").exists()
