@@ -18,14 +18,24 @@ from extractors import EXTRACTOR_VERSION
 from monitor.check import (
     CHECK_LOCK, EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
 )
-from monitor.config import DEFAULT_SOURCES, ConfigError, load_config
-from monitor.options import CHINA, add_common_options, iso, local_minute
+from monitor.config import DEFAULT_SOURCES, ConfigError
+from monitor.config import load_config as _load_config
+from monitor.options import (
+    LocalTimeFormatter, add_common_options, display_zone, iso, local_minute, set_display_zone,
+)
 from monitor.export import OutputError, add_export_parser, cmd_export
 from monitor.extract_cmd import add_extract_parser, cmd_extract
 from monitor.history import add_history_parser, cmd_history
 from storage import Database, DatabaseError, SnapshotStore
 from storage.db import safe_url
 from storage.locks import DatabaseLock, LockBusy
+
+
+def load_config(path):
+    """The sources file, validated; people's times are shown in its timezone from then on."""
+    config = _load_config(path)
+    set_display_zone(config.timezone)
+    return config
 
 
 def open_db(url: str | None, *, create: bool) -> Database:
@@ -191,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if args.command in READ_SOURCES_FOR_ZONE and args.sources:
+            load_config(args.sources)  # their output's times in the sources file's timezone
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         print(f"policywatch: {exc}", file=sys.stderr)
@@ -200,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_DATABASE
     except LockBusy as exc:
         what = "another check is running" if exc.name == "check" else f"another {exc.name} is running"
-        who = exc.holder.describe() if exc.holder else "unknown holder"
+        h = exc.holder
+        who = f"pid {h.pid} on {h.host} since {local_minute(h.acquired_at)}" if h else "unknown holder"
         hint = "; use --wait to wait for it" if exc.name == "check" else ""
         print(f"policywatch: {what} ({who}){hint}", file=sys.stderr)
         return EXIT_LOCKED
@@ -240,8 +253,10 @@ def cmd_check(args) -> int:
 def cmd_run(args) -> int:
     import logging
     from monitor.daemon import Daemon
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    load_config(args.sources)  # a broken file fails before a database is opened or made; sets the log's zone
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LocalTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     if not args.verbose:
         for noisy in ("apscheduler", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -250,7 +265,6 @@ def cmd_run(args) -> int:
         parse_overrides(args.settings)  # checked once here, not in every crawl the daemon starts
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    load_config(args.sources)  # a broken file fails before a database is opened or made
     daemon = Daemon(args.sources, open_db(args.db, create=True), overrides=args.settings, verbose=args.verbose,
                     stop_grace=args.stop_timeout)
     return daemon.run()
@@ -375,11 +389,11 @@ def cmd_eval(args) -> int:
 
 
 def _since(value: str | None) -> datetime | None:
-    """--since YYYY-MM-DD as the start of that day in China time."""
+    """--since YYYY-MM-DD as the start of that day in the display zone (the sources file's timezone)."""
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=CHINA)
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=display_zone())
     except ValueError:
         raise ConfigError(f"--since {value!r}: expected YYYY-MM-DD") from None
 
@@ -446,6 +460,7 @@ def cmd_demo(args) -> int:
     return run_demo(db_url=args.db, keep=args.keep)
 
 
+READ_SOURCES_FOR_ZONE = ("changes", "history", "export", "reextract")  # commands that need no sources file
 COMMANDS = {"check": cmd_check, "run": cmd_run, "status": cmd_status, "sources": cmd_sources,
             "changes": cmd_changes, "alerts": cmd_alerts,
             "extract": cmd_extract, "reextract": cmd_reextract, "import": cmd_import,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,32 @@ def iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
+_display = {"zone": CHINA}  # the zone people read times in: the sources file's `timezone` once it is loaded
+
+
+def set_display_zone(name: str) -> None:
+    """Show human-readable times in this IANA zone (the sources file's [defaults] timezone)."""
+    _display["zone"] = ZoneInfo(name)
+
+
+def display_zone() -> ZoneInfo:
+    return _display["zone"]
+
+
 def local_minute(dt: datetime | None) -> str:
-    """China time to the minute for tables ('' for None)."""
-    return dt.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if dt is not None else ""
+    """A time to the minute in the display zone, with its offset ('2026-12-03 08:00 +08:00'; '' for None).
+    JSON output stays UTC ISO 8601 (iso)."""
+    if dt is None:
+        return ""
+    local = dt.astimezone(_display["zone"])
+    offset = local.strftime("%z")
+    return local.strftime("%Y-%m-%d %H:%M ") + offset[:3] + ":" + offset[3:]
+
+
+class LocalTimeFormatter(logging.Formatter):
+    """Log records stamped in the display zone with its offset (2026-12-03 08:00:01 +08:00)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        local = datetime.fromtimestamp(record.created, _display["zone"])
+        offset = local.strftime("%z")
+        return local.strftime("%Y-%m-%d %H:%M:%S ") + offset[:3] + ":" + offset[3:]

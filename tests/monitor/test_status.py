@@ -114,3 +114,49 @@ def test_status_leaves_a_stopped_daemons_overdue_jobs_alone(tmp_path):
     row = json.loads(proc.stdout)["sources"][0]
     assert row["next_run_from"] == "daemon"
     assert row["next_run_at"] == datetime.fromtimestamp(before[0][1], timezone.utc).isoformat()
+
+
+def test_human_times_follow_the_sources_files_timezone_and_json_stays_utc(tmp_path):
+    from storage import Database
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    Database(db_url).dispose()
+    sources = write_sources(tmp_path / "sources.toml", """
+        [defaults]
+        schedule = "30 7 * * *"
+        timezone = "Asia/Urumqi"
+        [[source]]
+        name = "a"
+        url = "http://127.0.0.1:1/a.html"
+        """)
+    table = run_cli("status", "--sources", str(sources), "--db", db_url)
+    assert table.returncode == 0, table.stderr
+    assert "07:30 +06:00 (cron)" in table.stdout
+    as_json = json.loads(run_cli("status", "--sources", str(sources), "--db", db_url, "--json").stdout)
+    assert as_json["sources"][0]["next_run_at"].endswith("01:30:00+00:00")
+
+
+def test_daemon_log_lines_carry_the_sources_files_offset(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    sources = write_sources(tmp_path / "sources.toml", """
+        [defaults]
+        schedule = "0 3 1 1 *"
+        timezone = "America/New_York"
+        [[source]]
+        name = "a"
+        url = "http://127.0.0.1:1/a.html"
+        """)
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--sources", str(sources),
+                             "--db", f"sqlite:///{tmp_path / 'h.db'}"], cwd=ROOT, stderr=subprocess.PIPE,
+                            text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    try:
+        first = proc.stderr.readline()
+        while "jobs added" not in first and first:
+            first = proc.stderr.readline()
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    assert "jobs added" in first
+    assert first[20:26] in ("-05:00", "-04:00"), first  # 2026-12-02 12:00:00 -05:00 INFO …
