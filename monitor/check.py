@@ -144,21 +144,36 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
             reporter.stop(result)
     store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")
     if result.reason == "finished":
-        from monitor.diff_stage import diff_and_queue
-        from monitor.extract_stage import extract_pending
-        if reporter:
-            reporter.stage("extracting facts")
-        result.extracted = extract_pending(store)
-        if reporter:
-            reporter.stage("diffing and queueing alerts")
-        targets = {ids[s.name]: list(dict.fromkeys([*config.notify, *s.notify, *notify])) for s in config.sources}
-        stage = diff_and_queue(db, run_id, targets, {v: k for k, v in ids.items()},
-                               {ids[s.name] for s in config.sources if s.alert_text})
-        result.changes, result.delivery = stage.changes, stage.delivery
-        db.refresh_statistics()
+        try:
+            _after_crawl(config, db, store, run_id, ids, notify, reporter, result)
+        except BaseException:
+            # The crawl was complete, its extraction or diff was not: the run is interrupted, and the next
+            # one extracts and diffs what it left (snapshots without facts, checks not judged).
+            try:
+                store.finish_run(run_id, result.counts, "interrupted")
+            except Exception:  # the database itself failed: the error being raised says so
+                pass
+            raise
     if reporter:
         reporter.summary(result)
     return result
+
+
+def _after_crawl(config: Config, db: Database, store: SnapshotStore, run_id: int, ids: dict[str, int],
+                 notify: Sequence[str], reporter, result: CheckResult) -> None:
+    """The stages after a complete crawl: extract new snapshots' facts, diff, queue and send alerts."""
+    from monitor.diff_stage import diff_and_queue
+    from monitor.extract_stage import extract_pending
+    if reporter:
+        reporter.stage("extracting facts")
+    result.extracted = extract_pending(store)
+    if reporter:
+        reporter.stage("diffing and queueing alerts")
+    targets = {ids[s.name]: list(dict.fromkeys([*config.notify, *s.notify, *notify])) for s in config.sources}
+    stage = diff_and_queue(db, run_id, targets, {v: k for k, v in ids.items()},
+                           {ids[s.name] for s in config.sources if s.alert_text})
+    result.changes, result.delivery = stage.changes, stage.delivery
+    db.refresh_statistics()
 
 
 class Reporter:

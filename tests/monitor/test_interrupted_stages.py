@@ -1,0 +1,65 @@
+"""A check stopped after its crawl, while it extracts facts, is recorded as interrupted (not finished), exits
+130 with one line, and the next check extracts and diffs what it left (issue 16 item 15)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sqlalchemy import func, select
+
+from conftest import FAST, ROOT, check, write_sources
+from extractors import EXTRACTOR_VERSION
+from storage import Database
+from storage.models import Extraction, Run, Snapshot
+
+sys.path.insert(0, str(ROOT / "bench"))
+from pagegen import generate, write_site  # noqa: E402
+
+PAGES = 240
+
+
+def run_rows(db_url: str) -> list[Run]:
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            return list(s.scalars(select(Run).order_by(Run.id)))
+    finally:
+        db.dispose()
+
+
+def test_sigterm_while_extracting_marks_the_run_interrupted_and_the_next_check_finishes_it(site, tmp_path):
+    write_site(generate(PAGES, target=30_000), site.dir)
+    body = "".join(f'[[source]]\nname = "p{i:04d}"\nurl = "{site.url(f"p/{i:04d}.html")}"\n'
+                   for i in range(1, PAGES + 1))
+    sources = write_sources(tmp_path / "sources.toml", body)
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    env = {k: v for k, v in os.environ.items() if k != "POLICYWATCH_DB"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--sources", str(sources), "--db", db_url,
+                             "--progress", "line", *FAST], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (tmp_path / "h.db").exists() and any(r.finished_at is not None for r in run_rows(db_url)):
+            break  # the crawl is over: extraction of 240 long pages has begun
+        time.sleep(0.05)
+    assert proc.poll() is None, "the check ended before it could be stopped while extracting"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "Traceback" not in err and err.strip().endswith("policywatch: terminated"), err
+    (run,) = run_rows(db_url)
+    assert run.status == "interrupted" and run.counts.get("new") == PAGES
+
+    again = check(sources, db_url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    db = Database(db_url)
+    with db.session() as s:
+        snapshots = s.scalar(select(func.count()).select_from(Snapshot))
+        extracted = s.scalar(select(func.count()).select_from(Extraction)
+                             .where(Extraction.extractor_version == EXTRACTOR_VERSION))
+    assert snapshots == PAGES and extracted == PAGES  # what the stopped run left was extracted by the next
+    assert [r.status for r in run_rows(db_url)] == ["interrupted", "finished"]
