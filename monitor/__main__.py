@@ -1,5 +1,30 @@
-from monitor.cli import main
+"""`policywatch` / `python -m monitor`: SIGTERM and Ctrl-C are handled from the first instant, before the
+command line's imports (≈ 1 s), so an early stop exits 130 with one line instead of dying by the signal."""
+from __future__ import annotations
+
+import signal
+import sys
+
+
+class _StoppedEarly(BaseException):
+    """SIGTERM before the command line was loaded."""
+
+
+def _stop_early(signum, frame) -> None:
+    raise _StoppedEarly()
+
+
+def entry() -> int:
+    """The console script: install the early SIGTERM handler, load the CLI, run it."""
+    signal.signal(signal.SIGTERM, _stop_early)
+    try:
+        from monitor.cli import main
+    except (_StoppedEarly, KeyboardInterrupt) as exc:
+        print("policywatch: " + ("terminated" if isinstance(exc, _StoppedEarly) else "interrupted"), file=sys.stderr)
+        return 130
+    return main()
+
 
 # Guarded: worker processes (forkserver) import this module without running the CLI.
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(entry())

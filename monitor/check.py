@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
@@ -154,6 +155,10 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
             except Exception:  # the database itself failed: the error being raised says so
                 pass
             raise
+    if result.reason == "finished" and threading.current_thread() is threading.main_thread():
+        # Everything is stored: a stop signal from here on would only turn a complete run into a failure.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if reporter:
         reporter.summary(result)
     return result

@@ -192,6 +192,14 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
+def _done() -> None:
+    """The command's work and its report are complete: a SIGTERM or Ctrl-C now (interpreter teardown) changes
+    nothing, so it is ignored; it used to raise inside weakref callbacks, print tracebacks and exit 1 or -15."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -203,7 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in READ_SOURCES_FOR_ZONE and args.sources:
             load_config(args.sources)  # their output's times in the sources file's timezone
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        _done()
+        return code
     except ConfigError as exc:
         print(f"policywatch: {exc}", file=sys.stderr)
         return EXIT_CONFIG

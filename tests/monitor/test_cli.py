@@ -145,3 +145,41 @@ def test_progress_bar_names_the_stages_after_the_crawl(site, tmp_path):
     assert "extracting facts…" in proc.stderr and "diffing and queueing alerts…" in proc.stderr
     assert proc.stderr.index("extracting facts…") < proc.stderr.index("diffing and queueing alerts…")
     assert "run 1:" in proc.stderr  # on a terminal the summary goes to the same stream as the bar
+
+
+def _popen_check(site, tmp_path):
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "POLICYWATCH_DB"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen([sys.executable, "-m", "monitor", "check", "--sources", str(one_source(tmp_path, site)),
+                             "--db", f"sqlite:///{tmp_path / 'h.db'}", "--progress", "line", *FAST],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigterm_after_the_summary_line_keeps_the_commands_exit_code(site, tmp_path):
+    for _ in range(3):  # the moment after the summary varies: teardown of Scrapy, the pools, the database
+        proc = _popen_check(site, tmp_path)
+        line = proc.stdout.readline()
+        assert line.startswith("run "), line
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, (proc.returncode, err)
+        assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
+def test_sigterm_while_the_command_line_loads_exits_130_with_one_line(site, tmp_path):
+    proc = _popen_check(site, tmp_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # SIGTERM (15) caught: the handler is in place
+        try:
+            status = open(f"/proc/{proc.pid}/status").read()
+        except FileNotFoundError:
+            break
+        caught = int(next(l.split()[1] for l in status.splitlines() if l.startswith("SigCgt:")), 16)
+        if caught & (1 << (signal.SIGTERM - 1)):
+            break
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert err.strip() == "policywatch: terminated", err
