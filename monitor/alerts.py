@@ -323,14 +323,19 @@ def _line(change: dict) -> str:
         return f"页面{label}为此前版本" + (f"：{inner}" if inner else "")
     if type_ in ("source_failing", "source_recovered"):
         line = f"{label}：{change.get('source') or change.get('url') or ''}".rstrip("：")
-        return line + (f"（{detail['error']}）" if type_ == "source_failing" and detail.get("error") else "")
+        error = detail.get("error") or detail.get("reason")
+        checks = f"连续{detail['checks']}次" if type_ == "source_failing" and detail.get("checks") else ""
+        return line + (f"（{checks}{error}）" if type_ == "source_failing" and error else "")
     if kind:
         return f"{name}{label}：{_arrow(kind, old, new)}{year}"
     return label
 
 
 def _evidence(change: dict) -> str | None:
-    """The evidence sentence of a change (after, else before), shortened."""
+    """The evidence sentence of a change (after, else before), shortened; none for a source's health change,
+    whose error is part of its line, not a sentence of the page."""
+    if change.get("type") in ("source_failing", "source_recovered"):
+        return None
     text = change.get("evidence_after") or change.get("evidence_before")
     if not text:
         return None

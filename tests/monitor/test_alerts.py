@@ -272,3 +272,13 @@ def test_render_groups_changes_by_region_in_chinese():
     assert "**缴费截止日期 2024-12-25 → 2025-02-25（2025年度）**" in markdown
     single, _, _ = render(changes[1:2], when)
     assert single == "医保政策变化｜太原市：缴费截止日期 2024-12-25 → 2025-02-25（2025年度）"
+
+
+def test_source_failing_alert_names_its_error_in_the_line_not_as_page_text():
+    change = dict(type="source_failing", kind=None, old=None, new=None, severity="high", region=TAIYUAN,
+                  plan_year=None, url=PAGE, source="太原医保", evidence_after="HTTP 503",
+                  detail={"reason": "HTTP 503", "checks": 3})
+    title, text, markdown = render([change], datetime(2025, 1, 10, 8, 30, tzinfo=timezone.utc))
+    assert title == "医保政策变化｜太原市：来源异常：太原医保（连续3次HTTP 503）"
+    assert "原文" not in text and "原文" not in markdown
+    assert f"   链接：{PAGE}（太原医保）" in text.splitlines()
