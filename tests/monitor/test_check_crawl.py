@@ -91,7 +91,9 @@ def test_summary_line_names_the_first_three_failed_pages_and_counts_the_rest(run
     named = re.findall(r"(http://\S+) \(([^)]+)\)", failed)
     assert len(named) == 3 and all(error for _, error in named), failed
     failing = {c["url"]: c["error"] for c in runs.store.checks() if c["run_id"] == 1 and c["outcome"] == "error"}
-    assert all(failing.get(url) == error for url, error in named), (named, failing)
+    wrong = [(url, error, failing.get(url, "<not a failed page>")) for url, error in named
+             if not failing.get(url, "").startswith(error)]
+    assert not wrong, wrong
 
 
 def test_404_is_an_error_with_its_status(runs):
