@@ -227,6 +227,11 @@ class Reporter:
         print(summary_line(result), file=self.stream if self.interactive else sys.stdout)
 
 
+def _short(error: str, limit: int = 100) -> str:
+    error = " ".join(error.split())
+    return error if len(error) <= limit else error[:limit - 1] + "…"
+
+
 def summary_line(result: CheckResult) -> str:
     c = result.counts
     parts = [f"{c.get(k, 0)} {k.replace('_', ' ')}" for k in ("new", "changed", "unchanged", "not_modified", "error")]
@@ -239,7 +244,7 @@ def summary_line(result: CheckResult) -> str:
         changes += "; alerts: " + ", ".join(f"{n} {k}" for k, n in result.delivery.items() if n)
     failed = ""
     if result.failures:
-        named = ", ".join(f"{url} ({error})" for url, error in result.failures)
+        named = ", ".join(f"{url} ({_short(error)})" for url, error in result.failures)
         more = result.errors - len(result.failures)
         failed = f"; failed: {named}" + (f" and {more} more" if more > 0 else "")
     return (f"run {result.run_id}: {result.done} pages checked: " + ", ".join(parts) + facts + changes + failed
