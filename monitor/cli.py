@@ -124,10 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     chg.add_argument("--source", metavar="NAME", help="only this source")
     chg.add_argument("--json", action="store_true", help="print a JSON list")
 
-    alr = sub.add_parser("alerts", help="list the alert outbox; --retry delivers what is pending now")
+    alr = sub.add_parser("alerts", help="list the alert outbox; --retry delivers what is pending now and resends "
+                                        "unknown deliveries marked as possible duplicates")
     _common(alr)
-    alr.add_argument("--status", choices=("pending", "sent", "failed"), help="only alerts with this status")
-    alr.add_argument("--retry", action="store_true", help="deliver pending alerts now (ignoring their backoff)")
+    alr.add_argument("--status", choices=("pending", "sending", "sent", "failed", "unknown"),
+                     help="only alerts with this status")
+    alr.add_argument("--retry", action="store_true",
+                     help="deliver pending alerts now (ignoring their backoff), and resend alerts whose delivery "
+                          "outcome is unknown, prefixed 【重发·可能重复】")
     alr.add_argument("--notify", action="append", metavar="URL", default=[], help="an extra configured target")
     alr.add_argument("--json", action="store_true", help="print JSON")
 
@@ -338,7 +342,7 @@ def cmd_changes(args) -> int:
 
 
 def cmd_alerts(args) -> int:
-    from monitor.alerts import deliver_due
+    from monitor.delivery import deliver_due
     from storage import ChangeStore
     config = load_config(args.sources)
     targets = _targets(config, args.notify)
@@ -351,7 +355,7 @@ def cmd_alerts(args) -> int:
     rows = store.alerts(args.status)
     if args.json:
         keys = ("id", "target", "status", "title", "attempts", "created_at", "sent_at", "next_attempt_at",
-                "last_error", "change_ids")
+                "last_error", "change_ids", "claimed_by", "attempted_at", "possible_duplicate")
         print(json.dumps([{k: iso(r[k]) if k.endswith("_at") else r[k] for k in keys} for r in rows],
                          ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -363,7 +367,7 @@ def cmd_alerts(args) -> int:
             table.add_row(str(r["id"]), local_minute(r["created_at"]), r["target"], r["status"], str(r["attempts"]),
                           r["title"], r["last_error"] or "")
         Console(width=200 if not sys.stdout.isatty() else None).print(table)
-    return EXIT_SOME_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
+    return EXIT_SOME_FAILED if any(r["status"] in ("failed", "unknown") for r in rows) else EXIT_OK
 
 
 def cmd_eval(args) -> int:

@@ -231,7 +231,8 @@ class Daemon:
         return child.returncode
 
     def retry_alerts(self) -> dict[str, int]:
-        from monitor.alerts import configured_targets, deliver_due
+        from monitor.alerts import configured_targets
+        from monitor.delivery import deliver_due
         try:
             targets = configured_targets(self.config)
         except ValueError as exc:

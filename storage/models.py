@@ -206,7 +206,8 @@ class Alert(Base):
     target_key: Mapped[str] = mapped_column(String(64))
     target_label: Mapped[str] = mapped_column(String(300))
     dedupe_key: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(8))  # pending | sent | failed
+    # pending | sending (an attempt is in flight) | sent | failed | unknown (the sender died mid-send)
+    status: Mapped[str] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     body_markdown: Mapped[str] = mapped_column(Text)
@@ -216,6 +217,12 @@ class Alert(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Who holds the alert now ("host:pid": claimed for delivery, or sending), None when nobody does (0009).
+    claimed_by: Mapped[str | None] = mapped_column(String(300))
+    # When the last attempt began, written before the message is sent.
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Resent after an unknown outcome: the message is prefixed 【重发·可能重复】.
+    possible_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Lock(Base):

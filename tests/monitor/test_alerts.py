@@ -13,8 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from monitor.alerts import (NOT_CONFIGURED, deliver_due, expand_target, queue_for_run, redact_target, render,
-                            target_key)
+from monitor.alerts import expand_target, queue_for_run, redact_target, render, target_key
+from monitor.delivery import NOT_CONFIGURED, deliver_due
 from storage import Database
 from storage.store import ChangeStore, SnapshotStore, SourceSpec
 
