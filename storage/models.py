@@ -172,7 +172,8 @@ class Change(Base):
     """A detected change of a page's facts or text, or a conflict between sources, with its evidence."""
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_detected_at", "detected_at"), Index("ix_changes_page_id", "page_id"))
+    __table_args__ = (Index("ix_changes_detected_at", "detected_at"), Index("ix_changes_page_id", "page_id"),
+                      Index("uq_changes_change_key", "change_key", unique=True))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(BigId)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
@@ -192,6 +193,9 @@ class Change(Base):
     evidence_after: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict | None] = mapped_column(JSON)
+    # Unique per page, snapshot pair, type, kind, identity and values (storage.changekeys, 0010); None for
+    # changes without a snapshot pair (source_failing / source_recovered).
+    change_key: Mapped[str | None] = mapped_column(String(80))
 
 
 class Alert(Base):

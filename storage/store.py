@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.changekeys import assign_keys
 from storage.db import Database, compress, decompress
 from storage.factruns import link_snapshots
 from storage.models import Alert, Change, Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
@@ -453,6 +454,8 @@ class ChangeStore(OutboxStore):
             ids: list[int] = []
             if changes:
                 rows = [{"detected_at": now, **c} for c in changes]
+                # Numbered within this batch only: the same change stored by another run is refused (0010).
+                assign_keys(rows)
                 ids = list(s.scalars(insert(Change).returning(Change.id, sort_by_parameter_order=True), rows))
             for alert in alerts:
                 row = {k: v for k, v in alert.items() if k != "change_index"}
