@@ -250,8 +250,9 @@ class DatabaseLock:
                     n = s.execute(update(Lock).where(Lock.name == self.name, Lock.host == self.host,
                                                      Lock.pid == self.pid)
                                   .values(expires_at=utcnow() + LEASE)).rowcount
-                if n == 0:
-                    log.error("the %s lock lease was lost (taken over after it expired)", self.name)
+                if n == 0:  # taken over after it expired: the next write raises LockLost (one line)
+                    log.debug("the %s lock lease was lost (taken over after it expired)", self.name)
+                    self.lost = True
                     return
             except DatabaseError as exc:
                 log.warning("could not renew the %s lock lease: %s", self.name, exc)
