@@ -25,9 +25,9 @@ def test_migrations_match_the_models(db_url):
     assert diff == []
 
 
-def test_the_migration_chain_has_one_head():
+def test_the_migration_chain_has_one_head(tmp_path):
     from alembic.script import ScriptDirectory
-    cfg = Database("sqlite://", migrate=False)._alembic_config()
+    cfg = Database(f"sqlite:///{tmp_path / 'h.db'}", migrate=False)._alembic_config()
     assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1
 
 
