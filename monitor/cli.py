@@ -417,7 +417,8 @@ def cmd_reextract(args) -> int:
     db = open_db(args.db, create=False)
     config = _recut_config(args) if args.recut else None
     try:
-        with DatabaseLock(db, CHECK_LOCK, wait=args.wait):
+        with DatabaseLock(db, CHECK_LOCK, wait=args.wait) as lock:
+            lock.protect(db)  # a lost lock (PostgreSQL restart) stops it before the next write: exit 3
             if config is not None and not args.dry_run:  # the sources' profile, encoding and region as configured
                 SnapshotStore(db).sync_sources([s.spec() for s in config.sources])
             result = reextract(db, since=since, source=args.source, dry_run=args.dry_run,
@@ -450,7 +451,8 @@ def cmd_import(args) -> int:
         config = load_config(args.sources)
         prepared = prepare_items(items, config)  # bad input fails before a database is opened or made
         db = open_db(args.db, create=not args.dry_run)
-        with DatabaseLock(db, CHECK_LOCK, wait=args.wait):
+        with DatabaseLock(db, CHECK_LOCK, wait=args.wait) as lock:
+            lock.protect(db)
             result = import_pages(prepared, config, db, dry_run=args.dry_run, files=len(items))
     except InputError as exc:
         raise ConfigError(str(exc)) from None
