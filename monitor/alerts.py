@@ -1,42 +1,28 @@
-"""Alerts: render detected changes as one Chinese message per run and target, queue them, deliver with Apprise.
+"""Alerts: render detected changes as one Chinese message per run and target and queue them in the outbox.
 
-Targets are Apprise URLs (``json://host:port/path``, ``mailto://…``, ``dingtalk://…``, ``wecombot://…``).
-``${NAME}`` references in them are expanded from the environment, so tokens stay out of the sources file.
-The expanded URL lives only in memory: the outbox stores ``sha256(expanded url)`` as ``target_key`` and
-``redact_target(url)`` as ``target_label``, and delivery finds a stored alert's URL again by matching
-``target_key`` against the currently configured targets.
+Targets (``${ENV}`` expansion, outbox key, redaction) are in monitor/targets.py; delivery with Apprise is in
+monitor/delivery.py.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
-from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import cache
-from logging.handlers import BufferingHandler
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
-from urllib.parse import unquote
+from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-import apprise
-
 from extractors.regions import load_regions
-from storage.store import ChangeStore
+from monitor.targets import configured_targets, expand_target, redact_target, target_key
+
+__all__ = ["ALERT_SEVERITIES", "KIND_NAMES", "change_line", "configured_targets", "dedupe_key", "expand_target",
+           "format_value", "queue_for_run", "redact_target", "render", "target_key"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 ALERT_SEVERITIES = ("high", "medium")  # low (text_changed) is recorded, not alerted
-FIRST_RETRY = timedelta(minutes=1)
-MAX_RETRY = timedelta(hours=1)
-NOT_CONFIGURED = "target no longer configured"
-LABEL_MAX = 300  # alerts.target_label column
-ERROR_MAX = 500
 EVIDENCE_MAX = 200
-MASK = "***"
-# Loggers that may print a target's URL while it is being notified; their records are scrubbed meanwhile.
-SCRUBBED_LOGGERS = ("apprise", "urllib3", "urllib3.connectionpool", "urllib3.connection", "requests")
 
 KIND_NAMES = {
     "payment_deadline": "缴费截止日期",
@@ -76,145 +62,7 @@ LOW_CONFIDENCE_REASONS = {
     "day_out_of_range": "每月缴费日超出1至31日",
 }
 
-_ENV_REF = re.compile(r"\$\{([^}]*)\}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.S)
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9\-]{1,63}(?<!-)$")
-_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
-
-
-# -- targets -------------------------------------------------------------------------
-def expand_target(url: str, env: Mapping[str, str] = os.environ) -> str:
-    """The target URL with every ``${NAME}`` replaced from `env`; ValueError naming an unset variable."""
-    def value(m: re.Match) -> str:
-        name = m.group(1)
-        if not _ENV_NAME.fullmatch(name):
-            raise ValueError(f"notify target: bad environment reference ${{{name}}} (use ${{NAME}})")
-        if not env.get(name):
-            raise ValueError(f"notify target: environment variable {name} is not set")
-        return env[name]
-    return _ENV_REF.sub(value, url)
-
-
-def configured_targets(config, extra: Sequence[str] = ()) -> list[str]:
-    """Every alert target of a config (top level and per source) plus `extra`, each checked for ${ENV}.
-
-    Raises ValueError naming the file when a referenced environment variable is missing.
-    """
-    targets = list(dict.fromkeys([*config.notify, *(t for s in config.sources for t in s.notify), *extra]))
-    for t in targets:
-        try:
-            expand_target(t)
-        except ValueError as exc:
-            raise ValueError(f"{config.path}: {exc}") from None
-    return targets
-
-
-def target_key(url: str) -> str:
-    """The outbox key of an (expanded) target URL: its SHA-256."""
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()
-
-
-def _split_url(url: str) -> dict[str, str] | None:
-    """scheme, userinfo, hostport, path, query, fragment of a URL, without any validation of the parts."""
-    m = _URL.match(url.strip())
-    if not m:
-        return None
-    rest, fragment = (m.group("rest").split("#", 1) + [""])[:2]
-    rest, query = (rest.split("?", 1) + [""])[:2]
-    authority, slash, path = rest.partition("/")
-    userinfo, at, hostport = authority.rpartition("@")
-    return dict(scheme=m.group("scheme").lower(), userinfo=userinfo if at else "", has_user=at, hostport=hostport,
-                path=slash + path, query=query, fragment=fragment)
-
-
-def _is_hostname(host: str) -> bool:
-    """Whether `host` names a server (DNS name, IP literal, localhost) rather than being a token."""
-    if host.startswith("[") and host.endswith("]"):
-        return True  # IPv6 literal
-    if host.lower() == "localhost" or _IPV4.match(host):
-        return True
-    labels = host.rstrip(".").split(".")
-    return len(labels) >= 2 and all(_HOST_LABEL.match(label) for label in labels) and labels[-1][:1].isalpha()
-
-
-def _host_secret(hostport: str) -> bool:
-    """Whether the host part is a token (dingtalk://TOKEN, tgram://123:ABC…) rather than a server name."""
-    host, colon, port = hostport.rpartition(":") if not hostport.endswith("]") else (hostport, "", "")
-    if not colon:
-        host, port = hostport, ""
-    if port and not port.isdigit():
-        return True
-    return not _is_hostname(host) and len(host) > 8
-
-
-def _secret_parts(url: str) -> list[str]:
-    """The pieces of a target URL that `redact_target` masks (passwords, tokens, long path segments, query values)."""
-    parts = _split_url(url)
-    if parts is None:
-        return [url] if url else []
-    found: list[str] = []
-    if parts["userinfo"]:
-        user, colon, password = parts["userinfo"].partition(":")
-        if colon and password:
-            found.append(password)
-        if len(user) > 8:
-            found.append(user)
-    if _host_secret(parts["hostport"]):
-        found.append(parts["hostport"])
-    found += [seg for seg in parts["path"].split("/") if len(seg) > 8]
-    for pair in parts["query"].split("&"):
-        value = pair.partition("=")[2]
-        if value:
-            found.append(value)
-    if parts["fragment"]:
-        found.append(parts["fragment"])
-    return found
-
-
-def redact_target(url: str) -> str:
-    """The URL safe to log and store: scheme and host kept; passwords, tokens, long segments, query values masked."""
-    parts = _split_url(url)
-    if parts is None:
-        return MASK
-    out = parts["scheme"] + "://"
-    if parts["has_user"]:
-        user, colon, password = parts["userinfo"].partition(":")
-        out += (MASK if len(user) > 8 else user) + (":" + MASK if colon else "") + "@"
-    out += MASK if _host_secret(parts["hostport"]) else parts["hostport"]
-    if parts["path"]:
-        out += "/".join(MASK if len(seg) > 8 else seg for seg in parts["path"].split("/"))
-    if parts["query"]:
-        out += "?" + "&".join(
-            (pair.partition("=")[0] + ("=" + MASK if pair.partition("=")[2] else "=")) if "=" in pair else pair
-            for pair in parts["query"].split("&"))
-    if parts["fragment"]:
-        out += "#" + MASK
-    return out if len(out) <= LABEL_MAX else out[:LABEL_MAX - 1] + "…"
-
-
-def _scrubber(url: str) -> Callable[[str], str]:
-    """A function removing `url` and its secret parts from a text (for log lines and stored errors)."""
-    label = redact_target(url)
-    secrets: set[str] = set()
-    password = ""
-    parts = _split_url(url)
-    if parts and ":" in parts["userinfo"]:
-        password = parts["userinfo"].partition(":")[2]
-    for s in _secret_parts(url):
-        for form in (s, unquote(s)):
-            if len(form) >= 4 or (form and form in (password, unquote(password))):
-                secrets.add(form)
-    patterns = [re.compile(r"(?<![A-Za-z0-9])" + re.escape(s) + r"(?![A-Za-z0-9])")
-                for s in sorted(secrets, key=len, reverse=True)]
-
-    def scrub(text: str) -> str:
-        text = text.replace(url, label)
-        for p in patterns:
-            text = p.sub(MASK, text)
-        return text
-    return scrub
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -430,122 +278,3 @@ def queue_for_run(changes: list[dict], targets: list[str], run_id: int | None,
             row["change_index"] = list(index)
         rows.setdefault(row["target_key"], row)
     return list(rows.values())
-
-
-# -- delivery --------------------------------------------------------------------------------
-def _scrub_filter(scrub: Callable[[str], str]) -> Callable[[logging.LogRecord], bool]:
-    """A logging filter rewriting records so that they never show a target's URL or secrets."""
-    def filter_(record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: keep only the template
-            message = str(record.msg)
-        record.msg, record.args = scrub(message), ()
-        if record.exc_info:
-            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        elif record.exc_text:
-            record.exc_text = scrub(record.exc_text)
-        if record.stack_info:
-            record.stack_info = scrub(record.stack_info)
-        return True
-    return filter_
-
-
-@contextmanager
-def _guarded_logs(scrub: Callable[[str], str]) -> Iterator[BufferingHandler]:
-    """While notifying a target: scrub every Apprise/HTTP log record and collect Apprise's warnings."""
-    filter_, collect = _scrub_filter(scrub), BufferingHandler(capacity=10_000)
-    collect.setLevel(logging.WARNING)
-    loggers = [logging.getLogger(name) for name in SCRUBBED_LOGGERS]
-    for lg in loggers:
-        lg.addFilter(filter_)
-    loggers[0].addHandler(collect)
-    try:
-        yield collect
-    finally:
-        loggers[0].removeHandler(collect)
-        for lg in loggers:
-            lg.removeFilter(filter_)
-
-
-def _apprise_for(url: str, timeout: float) -> apprise.Apprise | None:
-    """An Apprise object with exactly this target, its socket timeouts set; None if Apprise rejects the URL."""
-    apobj = apprise.Apprise()
-    if not apobj.add(url) or len(apobj) == 0:
-        return None
-    for plugin in apobj:
-        for attr in ("socket_connect_timeout", "socket_read_timeout"):
-            if getattr(plugin, attr, None) == getattr(type(plugin), attr, None):  # not set in the URL (cto=/rto=)
-                setattr(plugin, attr, float(timeout))
-    return apobj
-
-
-def _wants_markdown(apobj: apprise.Apprise) -> bool:
-    """Whether every service of the target renders Markdown (DingTalk, JSON, …) rather than text or HTML."""
-    for plugin in apobj:
-        resolve = getattr(plugin, "resolve_format", None)
-        fmt = resolve(apprise.NotifyFormat.MARKDOWN) if resolve else plugin.notify_format
-        if fmt != apprise.NotifyFormat.MARKDOWN:
-            return False
-    return True
-
-
-def _send(alert: dict, url: str, cache_: dict[str, apprise.Apprise | None], timeout: float) -> str | None:
-    """Notify one alert to its target; None when delivered, else the (scrubbed) reason."""
-    scrub = _scrubber(url)
-    with _guarded_logs(scrub) as collected:
-        try:
-            if url not in cache_:
-                cache_[url] = _apprise_for(url, timeout)
-            apobj = cache_[url]
-            if apobj is None:
-                return f"Apprise does not accept the target URL {redact_target(url)}"
-            if _wants_markdown(apobj):
-                ok = apobj.notify(title=alert["title"], body=alert["body_markdown"],
-                                  body_format=apprise.NotifyFormat.MARKDOWN)
-            else:
-                ok = apobj.notify(title=alert["title"], body=alert["body_text"], body_format=apprise.NotifyFormat.TEXT)
-        except Exception as e:  # a plugin bug must not stop the other alerts
-            return scrub(f"{type(e).__name__}: {e}")[:ERROR_MAX]
-    if ok:
-        return None
-    lines = (r.getMessage().strip() for r in collected.buffer)
-    reason = "; ".join(dict.fromkeys(line for line in lines if line))
-    return (reason or "notification not delivered")[:ERROR_MAX]
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Backoff after the `attempts`-th failed attempt (0-based): 1 min, 2, 4, … capped at 1 h."""
-    return min(FIRST_RETRY * (2 ** min(attempts, 16)), MAX_RETRY)
-
-
-def deliver_due(store: ChangeStore, targets: list[str], now: datetime | None = None,
-                give_up_after: timedelta = timedelta(days=2), timeout: float = 10,
-                env: Mapping[str, str] = os.environ) -> dict:
-    """Send every due pending alert to its configured target; counts {"sent", "retried", "failed"}."""
-    now = now or datetime.now(timezone.utc)
-    configured = {}
-    for target in targets:
-        url = expand_target(target, env)
-        configured.setdefault(target_key(url), url)
-    counts = {"sent": 0, "retried": 0, "failed": 0}
-    apprises: dict[str, apprise.Apprise | None] = {}
-    for alert in store.claim_due_alerts(now):
-        url = configured.get(alert["target_key"])
-        if url is None:  # stays pending: it is sent if the target is configured again
-            store.finish_alert(alert["id"], sent=False, error=NOT_CONFIGURED, retry_at=now + MAX_RETRY)
-            counts["retried"] += 1
-            continue
-        error = _send(alert, url, apprises, timeout)
-        if error is None:
-            store.finish_alert(alert["id"], sent=True)
-            counts["sent"] += 1
-        elif now - alert["created_at"] > give_up_after:
-            store.finish_alert(alert["id"], sent=False, error=error, give_up=True)
-            counts["failed"] += 1
-        else:
-            store.finish_alert(alert["id"], sent=False, error=error,
-                               retry_at=now + retry_delay(alert["attempts"]))
-            counts["retried"] += 1
-    return counts

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 from monitor.config import Config
 from spiders import signals
 from storage import Database, SnapshotStore
-from storage.locks import DatabaseLock
+from storage.locks import DatabaseLock, LockLost
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
@@ -90,13 +90,19 @@ def run_check(config: Config, db: Database, *, source_names: Sequence[str] | Non
     Holds the database's `check` lock throughout, so overlapping runs (cron, the daemon, several
     machines) never crawl or alert twice: raises LockBusy when it is held, after waiting `lock_wait` s.
     """
-    with DatabaseLock(db, CHECK_LOCK, wait=lock_wait):
-        return _run_locked(config, db, source_names=source_names, overrides=overrides, reporter=reporter,
-                           verbose=verbose, notify=notify, force=force)
+    with DatabaseLock(db, CHECK_LOCK, wait=lock_wait) as lock:
+        # Every write first checks the lock is still held: a PostgreSQL restart drops it with its connection,
+        # and another check may take it. Losing it raises LockLost (exit 3) before anything more is written.
+        lock.protect(db)
+        result = _run_locked(config, db, source_names=source_names, overrides=overrides, reporter=reporter,
+                             verbose=verbose, notify=notify, force=force, lock=lock)
+        if result.reason == "lock_lost":
+            raise LockLost(CHECK_LOCK)
+        return result
 
 
 def _run_locked(config: Config, db: Database, *, source_names, overrides, reporter, verbose,
-                notify, force) -> CheckResult:
+                notify, force, lock: DatabaseLock) -> CheckResult:
     store = SnapshotStore(db)
     selected = config.select(list(source_names) if source_names else None)
     ids = store.sync_sources([s.spec() for s in config.sources])
@@ -105,7 +111,8 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
     result = CheckResult(run_id=run_id)
     settings = scrapy_settings(db.url, overrides, verbose, POLICYWATCH_RUN_ID=run_id,
                                POLICYWATCH_SOURCES=[s.name for s in selected],
-                               POLICYWATCH_PROFILES=config.profiles_path, POLICYWATCH_FORCE=force)
+                               POLICYWATCH_PROFILES=config.profiles_path, POLICYWATCH_FORCE=force,
+                               POLICYWATCH_WRITE_GUARD=lock.guard())
     from scrapy.crawler import CrawlerProcess
     from spiders.spiders.watch import WatchSpider
     process = CrawlerProcess(settings)
@@ -143,6 +150,8 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
             signal.signal(sig, handler)
         if reporter:
             reporter.stop(result)
+    if result.reason == "lock_lost":
+        return result
     store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")
     if result.reason == "finished":
         try:

@@ -134,10 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     chg.add_argument("--source", metavar="NAME", help="only this source")
     chg.add_argument("--json", action="store_true", help="print a JSON list")
 
-    alr = sub.add_parser("alerts", help="list the alert outbox; --retry delivers what is pending now")
+    alr = sub.add_parser("alerts", help="list the alert outbox; --retry delivers what is pending now and resends "
+                                        "unknown deliveries marked as possible duplicates")
     _common(alr)
-    alr.add_argument("--status", choices=("pending", "sent", "failed"), help="only alerts with this status")
-    alr.add_argument("--retry", action="store_true", help="deliver pending alerts now (ignoring their backoff)")
+    alr.add_argument("--status", choices=("pending", "sending", "sent", "failed", "unknown"),
+                     help="only alerts with this status")
+    alr.add_argument("--retry", action="store_true",
+                     help="deliver pending alerts now (ignoring their backoff), and resend alerts whose delivery "
+                          "outcome is unknown, prefixed 【重发·可能重复】")
     alr.add_argument("--notify", action="append", metavar="URL", default=[], help="an extra configured target")
     alr.add_argument("--json", action="store_true", help="print JSON")
 
@@ -343,7 +347,7 @@ def cmd_changes(args) -> int:
 
 
 def cmd_alerts(args) -> int:
-    from monitor.alerts import deliver_due
+    from monitor.delivery import deliver_due
     from storage import ChangeStore
     config = load_config(args.sources)
     targets = _targets(config, args.notify)
@@ -356,7 +360,7 @@ def cmd_alerts(args) -> int:
     rows = store.alerts(args.status)
     if args.json:
         keys = ("id", "target", "status", "title", "attempts", "created_at", "sent_at", "next_attempt_at",
-                "last_error", "change_ids")
+                "last_error", "change_ids", "claimed_by", "attempted_at", "possible_duplicate")
         print(json.dumps([{k: iso(r[k]) if k.endswith("_at") else r[k] for k in keys} for r in rows],
                          ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -368,7 +372,7 @@ def cmd_alerts(args) -> int:
             table.add_row(str(r["id"]), local_minute(r["created_at"]), r["target"], r["status"], str(r["attempts"]),
                           r["title"], r["last_error"] or "")
         Console(width=200 if not sys.stdout.isatty() else None).print(table)
-    return EXIT_SOME_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
+    return EXIT_SOME_FAILED if any(r["status"] in ("failed", "unknown") for r in rows) else EXIT_OK
 
 
 def cmd_eval(args) -> int:
@@ -418,7 +422,8 @@ def cmd_reextract(args) -> int:
     db = open_db(args.db, create=False)
     config = _recut_config(args) if args.recut else None
     try:
-        with DatabaseLock(db, CHECK_LOCK, wait=args.wait):
+        with DatabaseLock(db, CHECK_LOCK, wait=args.wait) as lock:
+            lock.protect(db)  # a lost lock (PostgreSQL restart) stops it before the next write: exit 3
             if config is not None and not args.dry_run:  # the sources' profile, encoding and region as configured
                 SnapshotStore(db).sync_sources([s.spec() for s in config.sources])
             result = reextract(db, since=since, source=args.source, dry_run=args.dry_run,
@@ -451,7 +456,8 @@ def cmd_import(args) -> int:
         config = load_config(args.sources)
         prepared = prepare_items(items, config)  # bad input fails before a database is opened or made
         db = open_db(args.db, create=not args.dry_run)
-        with DatabaseLock(db, CHECK_LOCK, wait=args.wait):
+        with DatabaseLock(db, CHECK_LOCK, wait=args.wait) as lock:
+            lock.protect(db)
             result = import_pages(prepared, config, db, dry_run=args.dry_run, files=len(items))
     except InputError as exc:
         raise ConfigError(str(exc)) from None

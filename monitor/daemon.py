@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, ConfigError, cron_trigger, load_config
 from storage import ChangeStore, Database, SnapshotStore
+from storage.db import DB_ENV
 from storage.locks import DatabaseLock
 
 log = logging.getLogger("policywatch.daemon")
@@ -195,8 +196,9 @@ class Daemon:
         if not names:
             return None
         limit = config.crawl_timeout
+        # The database URL (it may hold a password) goes through the environment, never argv (`ps` shows argv).
         cmd = [sys.executable, "-m", "monitor", "check", "--sources", str(self.sources_path),
-               "--db", self.db.url, "--progress", "line", "--wait", str(limit)]
+               "--progress", "line", "--wait", str(limit)]
         for name in names:
             cmd += ["--source", name]
         for item in self.overrides:
@@ -209,7 +211,7 @@ class Daemon:
             if self._stop.is_set():
                 return None
             child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True, env={**os.environ, "PYTHONPATH": _pythonpath()})
+                                     start_new_session=True, env={**os.environ, "PYTHONPATH": _pythonpath(), DB_ENV: self.db.url})
             self._children[child.pid] = child
         try:
             try:
@@ -231,7 +233,8 @@ class Daemon:
         return child.returncode
 
     def retry_alerts(self) -> dict[str, int]:
-        from monitor.alerts import configured_targets, deliver_due
+        from monitor.alerts import configured_targets
+        from monitor.delivery import deliver_due
         try:
             targets = configured_targets(self.config)
         except ValueError as exc:

@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from monitor.alerts import ALERT_SEVERITIES, deliver_due, queue_for_run
+from monitor.alerts import ALERT_SEVERITIES, queue_for_run
+from monitor.delivery import deliver_due
 from monitor.diff import run_diff
 from storage import ChangeStore, Database
 from storage.diffdata import DiffData

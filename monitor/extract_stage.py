@@ -5,12 +5,10 @@ snapshots without facts, which the next run picks up — no state besides the da
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 
 from extractors import EXTRACTOR_VERSION
-from spiders.processing import facts_of
+from spiders.processing import facts_of, worker_pool
 from storage import SnapshotStore
 
 BATCH = 200
@@ -32,7 +30,7 @@ def extract_pending(store: SnapshotStore, workers: int | None = None) -> int:
             if not rows:
                 return done
             if workers > 1 and len(rows) > 20 and pool is None:
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+                pool = worker_pool(workers)  # its workers exit if this process is killed
             results = list(pool.map(_extract, rows, chunksize=10)) if pool else [_extract(r) for r in rows]
             store.store_extractions(results)
             done += len(results)

@@ -165,31 +165,44 @@ class LocalSite:
 
 
 class WebhookReceiver:
-    """An HTTP server on 127.0.0.1 recording the JSON bodies POSTed to it; can be stopped and restarted."""
+    """An HTTP server on 127.0.0.1 recording the JSON bodies POSTed to it; can be stopped and restarted.
 
-    def __init__(self, port: int = 0) -> None:
+    With `hold=True` it records each POST, sets `received`, and answers only once `release` is set, so a
+    test can kill the sender while its request is in flight (the receiver already has the message).
+    """
+
+    def __init__(self, port: int = 0, hold: bool = False) -> None:
         self.port, self.posts, self.server = port, [], None
+        self.hold, self.received, self.release = hold, threading.Event(), threading.Event()
 
     def start(self) -> "WebhookReceiver":
-        posts = self.posts
+        posts, receiver = self.posts, self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 posts.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                receiver.received.set()
+                if receiver.hold:
+                    receiver.release.wait(120)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the sender is gone
+                    pass
 
             def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        self.release.set()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()

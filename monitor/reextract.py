@@ -8,7 +8,6 @@ writes nothing). The recomputation is shared with `policywatch import`.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -20,7 +19,7 @@ from extractors import EXTRACTOR_VERSION
 from monitor.diff import diff_page
 from monitor.extract_stage import _extract
 from monitor.recut import apply_fields, cut_again, job_for, recut_fields
-from spiders.processing import scoped
+from spiders.processing import scoped, worker_pool
 from storage import Database, SnapshotStore
 from storage.backfill import BackfillStore, PageTimeline, change_key
 
@@ -165,7 +164,7 @@ class Recomputer:
     def _map(self, fn, items: list) -> list:
         """fn over items, in worker processes when there are many."""
         if self.workers > 1 and len(items) > 20 and self.pool is None:
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = worker_pool(self.workers)  # its workers exit if this process is killed
         return list(self.pool.map(fn, items, chunksize=10)) if self.pool else [fn(x) for x in items]
 
     def _extract(self, rows: list[dict]) -> list[tuple[int, dict]]:

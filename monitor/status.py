@@ -104,11 +104,13 @@ def collect_status(config: Config, db: Database) -> dict:
 
 
 def status_healthy(status: dict) -> bool:
-    """False when a source is failing or an alert could not be delivered (exit code 1).
+    """False when a source is failing, an alert could not be delivered, or a delivery's outcome is unknown (its
+    sender died mid-send: `alerts --retry` resends it) (exit code 1).
 
     Cut warnings do not count: their facts were withheld, nothing wrong was stored or alerted; they ask
     for a site profile, not for someone to be woken up."""
-    return not any(s["failing"] for s in status["sources"]) and not status["alerts"]["failed"]
+    return not any(s["failing"] for s in status["sources"]) and not status["alerts"]["failed"] \
+        and not status["alerts"].get("unknown")
 
 
 def print_warnings(console, rows: list[dict]) -> None:
@@ -137,7 +139,9 @@ def print_status(status: dict) -> None:
                       + (f", {counts}" if counts else ""))
     console.print(f"alerts: {a['pending']} pending"
                   + (f" (oldest {local_minute(a['oldest_pending_at'])})" if a["oldest_pending_at"] else "")
-                  + f", {a['failed']} failed, {a['sent']} sent")
+                  + f", {a['failed']} failed, {a['sent']} sent"
+                  + (f", {a['unknown']} unknown (sender died mid-send; resend with `alerts --retry`)"
+                     if a.get("unknown") else ""))
     table = Table("source", "schedule", "next run", "last check", "result", "failing")
     for s in status["sources"]:
         result = (s["last_outcome"] or "never checked") + (f": {s['last_error']}" if s["last_error"] else "")

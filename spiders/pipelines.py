@@ -9,6 +9,7 @@ from twisted.internet import defer, task, threads
 from spiders import signals
 from spiders.items import PageCheck
 from storage import DatabaseError, SnapshotStore
+from storage.locks import LockLost
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class StorePipeline:
         self.loop: task.LoopingCall | None = None
         self.counts: dict[str, int] = {}
         self.writing: defer.Deferred = defer.succeed(None)  # the tail of the write queue
+        self.lock_lost: LockLost | None = None  # set when a batch found the check lock gone
         crawler.signals.connect(self.spider_closed, signal=scrapy_signals.spider_closed)
 
     @classmethod
@@ -73,6 +75,11 @@ class StorePipeline:
 
     def _failed(self, batch: list[PageCheck], failure) -> None:
         exc = failure.value
+        if isinstance(exc, LockLost):  # another check may be crawling now: stop, write nothing more
+            self.lock_lost = exc
+            self.buffer.clear()
+            self.crawler.engine.close_spider(self.crawler.spider, "lock_lost")
+            return
         message = str(exc) if isinstance(exc, DatabaseError) else f"{type(exc).__name__}: {exc}"
         logger.error("could not store %d checks: %s", len(batch), message)
         self.crawler.stats.inc_value("policywatch/store_errors", len(batch))
@@ -86,7 +93,7 @@ class StorePipeline:
 
         def finish(_):
             status = "finished" if reason == "finished" else "interrupted"
-            if getattr(spider, "run_id", None) is not None and spider.owns_run:
+            if self.lock_lost is None and getattr(spider, "run_id", None) is not None and spider.owns_run:
                 self.store.finish_run(spider.run_id, self.counts, status)
 
         return self.flush().addCallback(finish)

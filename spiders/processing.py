@@ -78,14 +78,23 @@ def _warm(profiles_path: str | None) -> bool:
     return True
 
 
-def _watch_parent(parent_pid: int) -> None:
-    """Worker initializer: exit when the crawl process is gone (killed with -9, say), never linger."""
+def watch_parent(parent_pid: int, every: float = 0.5) -> None:
+    """Worker initializer: exit when the process that started the pool is gone (killed with -9, say), never
+    linger. A thread polls the parent pid: once the parent dies the worker is re-parented (init or a subreaper),
+    and it exits at once even in the middle of a task. Give it ``initargs=(os.getpid(),)``."""
     def watch() -> None:
         while True:
-            time.sleep(1.0)
+            time.sleep(every)
             if os.getppid() != parent_pid:
                 os._exit(0)
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def worker_pool(workers: int, **kwargs) -> ProcessPoolExecutor:
+    """A spawn process pool whose workers die with this process (watch_parent)."""
+    # spawn: never fork the caller itself (threads, open database connections, the reactor).
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=watch_parent, initargs=(os.getpid(),), **kwargs)
 
 
 def default_workers() -> int:
@@ -99,10 +108,7 @@ class PageCutter:
         self.profiles_path = profiles_path
         self.pool = None
         if workers > 0:
-            # spawn: never fork the crawler itself (threads, open database connections, the reactor).
-            context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                            initializer=_watch_parent, initargs=(os.getpid(),))
+            self.pool = worker_pool(workers)
             self._warmup = [self.pool.submit(_warm, profiles_path) for _ in range(workers)]
 
     async def cut(self, body: bytes, content_type: str | None, url: str, encoding: str | None,

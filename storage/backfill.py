@@ -9,6 +9,7 @@ from typing import Sequence
 
 from sqlalchemy import delete, func, insert, select, update
 
+from storage.changekeys import assign_keys, base_key
 from storage.db import Database, decompress
 from storage.diffdata import DiffData, read_facts
 from storage.factruns import link_runs
@@ -160,7 +161,12 @@ class BackfillStore:
             for chunk in _chunks(list(delete_ids), 500):
                 s.execute(delete(Change).where(Change.id.in_(chunk)))
             if inserts:
-                s.execute(insert(Change), [{"detected_at": now, **c} for c in inserts])
+                rows = [{"detected_at": now, **c} for c in inserts]
+                bases = list({k for k in map(base_key, rows) if k is not None})
+                taken = [key for chunk in _chunks(bases, 500) for key in s.scalars(
+                    select(Change.change_key).where(func.substr(Change.change_key, 1, 64).in_(chunk)))]
+                assign_keys(rows, taken)  # a kept row with the same key (two equal facts): numbered after it
+                s.execute(insert(Change), rows)
             for change_id, values in updates.items():
                 s.execute(update(Change).where(Change.id == change_id).values(**values))
             for snapshot_id, value in health.items():

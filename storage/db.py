@@ -8,7 +8,7 @@ import zlib
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -107,8 +107,12 @@ class Database:
         self.url = resolve_db_url(url)
         self.created = False
         self._check_sqlite_path(self.url, create)
+        # Called before a transaction that wrote commits (raising rolls it back): DatabaseLock.protect sets it.
+        self.write_guard: Callable[[], None] | None = None
         self.engine = self._make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "do_orm_execute", _mark_write)
+        event.listen(self._sessions, "after_flush", _mark_flushed)
         if migrate:
             self.migrate(create=create)
 
@@ -186,10 +190,15 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A transaction that commits at the end or rolls back on an error; one that wrote anything first
+        passes `write_guard` (a lost lock raises there, and nothing is committed)."""
         with self._sessions() as session:
             try:
                 with session.begin():
                     yield session
+                    if self.write_guard is not None and _wrote(session):
+                        session.flush()
+                        self.write_guard()
             except SQLAlchemyError as exc:
                 raise DatabaseError(f"database error on {safe_url(self.url)}: {_first_line(exc)}") from exc
 
@@ -209,6 +218,20 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _mark_write(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
+def _mark_flushed(session: Session, _context) -> None:
+    session.info["wrote"] = True
+
+
+def _wrote(session: Session) -> bool:
+    """Whether the transaction executed an INSERT / UPDATE / DELETE or has ORM changes to flush."""
+    return bool(session.info.get("wrote") or session.new or session.dirty or session.deleted)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +42,16 @@ class LockBusy(Exception):
         self.name, self.holder = name, holder
         who = holder.describe() if holder else "another process"
         super().__init__(f"{name} lock is held by {who}")
+
+
+class LockLost(DatabaseError):
+    """The lock this process held is gone (its PostgreSQL connection died, or its SQLite lease was taken
+    over): whatever it protects must stop before writing anything more."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"lost the {name} lock (its database connection closed, e.g. a server restart); "
+                         "stopped without writing more")
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,10 @@ class DatabaseLock:
         self._conn = None  # PostgreSQL: the connection holding the advisory lock
         self._renewer: threading.Thread | None = None
         self._stop = threading.Event()
+        self._verifying = threading.Lock()  # verify() may be called from the crawl's writer thread
         self.held = False
+        self.lost = False
+        self._guarded: list[Database] = []
 
     # -- public ------------------------------------------------------------------
     def acquire(self, wait: float | None = None) -> None:
@@ -86,13 +100,44 @@ class DatabaseLock:
                 raise LockBusy(self.name, self.holder())
             time.sleep(min(POLL_EVERY, max(0.0, deadline - time.monotonic())))
 
+    def verify(self) -> None:
+        """Raise LockLost unless this process still holds the lock: on PostgreSQL asked on the lock's own
+        connection (pg_locks), on SQLite by reading the lease row."""
+        with self._verifying:
+            if self.lost or not self.held:
+                raise LockLost(self.name)
+            try:
+                with _quiet_pool():
+                    still = self._still_advisory() if self._conn is not None else self._still_lease()
+            except Exception:  # noqa: BLE001 - a dead connection fails in driver-specific ways
+                still = False
+            if not still:
+                self.lost = True
+                log.debug("the %s lock was lost", self.name)
+                raise LockLost(self.name)
+
+    def protect(self, db: Database) -> None:
+        """Make every transaction of `db` that writes check the lock before it commits (Database.write_guard)."""
+        db.write_guard = self.guard()
+        self._guarded.append(db)
+
+    def guard(self) -> "WriteGuard":
+        """A callable running verify(), for a Database's write_guard (it survives Scrapy's settings copies)."""
+        return WriteGuard(self)
+
     def release(self) -> None:
+        for db in self._guarded:
+            db.write_guard = None
+        self._guarded.clear()
         if not self.held:
             return
         self.held = False
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)
+        if self.lost:  # nothing of ours is left to clear; the row may be the new holder's
+            self._drop_connection()
+            return
         try:
             with self.db.session() as s:
                 s.execute(delete(Lock).where(Lock.name == self.name, Lock.host == self.host,
@@ -107,8 +152,19 @@ class DatabaseLock:
             except SQLAlchemyError:
                 pass
             finally:
+                self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            with _quiet_pool():
+                if self.lost:
+                    self._conn.invalidate()  # no reset on a dead connection
                 self._conn.close()
-                self._conn = None
+        except Exception:  # noqa: BLE001 - the connection may already be dead
+            pass
+        self._conn = None
 
     def holder(self) -> LockHolder | None:
         """Who holds the lock now, or None when it is free (stale rows are ignored)."""
@@ -147,6 +203,19 @@ class DatabaseLock:
                        acquired_at=now, expires_at=now + timedelta(days=3650)))
         return True
 
+    def _still_advisory(self) -> bool:
+        held = self._conn.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() "
+            "AND classid::bigint = :ns AND objid::bigint = :k AND objsubid = 2"),
+            {"ns": ADVISORY_NAMESPACE, "k": _advisory_key(self.name)}).scalar()
+        self._conn.commit()
+        return bool(held)
+
+    def _still_lease(self) -> bool:
+        with self.db.engine.connect() as conn:  # not a session: the write guard must not call itself
+            row = conn.execute(select(Lock.host, Lock.pid).where(Lock.name == self.name)).first()
+        return row is not None and (row.host, row.pid) == (self.host, self.pid)
+
     def _try_lease(self) -> bool:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
         now = utcnow()
@@ -181,11 +250,40 @@ class DatabaseLock:
                     n = s.execute(update(Lock).where(Lock.name == self.name, Lock.host == self.host,
                                                      Lock.pid == self.pid)
                                   .values(expires_at=utcnow() + LEASE)).rowcount
-                if n == 0:
-                    log.error("the %s lock lease was lost (taken over after it expired)", self.name)
+                if n == 0:  # taken over after it expired: the next write raises LockLost (one line)
+                    log.debug("the %s lock lease was lost (taken over after it expired)", self.name)
+                    self.lost = True
                     return
             except DatabaseError as exc:
                 log.warning("could not renew the %s lock lease: %s", self.name, exc)
+
+
+class WriteGuard:
+    """Database.write_guard of a lock: calls its verify(); copies (Scrapy deep-copies settings) are itself."""
+
+    def __init__(self, lock: DatabaseLock) -> None:
+        self.lock = lock
+
+    def __call__(self) -> None:
+        self.lock.verify()
+
+    def __copy__(self) -> "WriteGuard":
+        return self
+
+    def __deepcopy__(self, memo) -> "WriteGuard":
+        return self
+
+
+@contextmanager
+def _quiet_pool():
+    """SQLAlchemy's pool logs a traceback when it cannot close a connection the server already dropped."""
+    pool_log = logging.getLogger("sqlalchemy.pool")
+    level = pool_log.level
+    pool_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        pool_log.setLevel(level)
 
 
 def current_holder(db: Database, name: str) -> LockHolder | None:

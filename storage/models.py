@@ -172,7 +172,8 @@ class Change(Base):
     """A detected change of a page's facts or text, or a conflict between sources, with its evidence."""
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_detected_at", "detected_at"), Index("ix_changes_page_id", "page_id"))
+    __table_args__ = (Index("ix_changes_detected_at", "detected_at"), Index("ix_changes_page_id", "page_id"),
+                      Index("uq_changes_change_key", "change_key", unique=True))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(BigId)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
@@ -192,6 +193,9 @@ class Change(Base):
     evidence_after: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict | None] = mapped_column(JSON)
+    # Unique per page, snapshot pair, type, kind, identity and values (storage.changekeys, 0010); None for
+    # changes without a snapshot pair (source_failing / source_recovered).
+    change_key: Mapped[str | None] = mapped_column(String(80))
 
 
 class Alert(Base):
@@ -206,7 +210,8 @@ class Alert(Base):
     target_key: Mapped[str] = mapped_column(String(64))
     target_label: Mapped[str] = mapped_column(String(300))
     dedupe_key: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(8))  # pending | sent | failed
+    # pending | sending (an attempt is in flight) | sent | failed | unknown (the sender died mid-send)
+    status: Mapped[str] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     body_markdown: Mapped[str] = mapped_column(Text)
@@ -216,6 +221,12 @@ class Alert(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Who holds the alert now ("host:pid": claimed for delivery, or sending), None when nobody does (0009).
+    claimed_by: Mapped[str | None] = mapped_column(String(300))
+    # When the last attempt began, written before the message is sent.
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Resent after an unknown outcome: the message is prefixed 【重发·可能重复】.
+    possible_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Lock(Base):

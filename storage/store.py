@@ -15,10 +15,12 @@ from typing import Iterable, Sequence
 from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.changekeys import assign_keys
 from storage.db import Database, compress, decompress
 from storage.factruns import link_snapshots
 from storage.models import Alert, Change, Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
-from storage.types import utcnow
+from storage.outbox import OutboxStore
+from storage.types import pid_alive, utcnow
 
 
 @dataclass(frozen=True)
@@ -432,19 +434,10 @@ class SnapshotStore:
             return run.id
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+_pid_alive = pid_alive  # storage.locks imports it from here
 
 
-class ChangeStore:
+class ChangeStore(OutboxStore):
     """Changes and the alert outbox. Changes and the alerts they cause are written in one transaction."""
 
     def __init__(self, db: Database) -> None:
@@ -461,6 +454,8 @@ class ChangeStore:
             ids: list[int] = []
             if changes:
                 rows = [{"detected_at": now, **c} for c in changes]
+                # Numbered within this batch only: the same change stored by another run is refused (0010).
+                assign_keys(rows)
                 ids = list(s.scalars(insert(Change).returning(Change.id, sort_by_parameter_order=True), rows))
             for alert in alerts:
                 row = {k: v for k, v in alert.items() if k != "change_index"}
@@ -492,54 +487,6 @@ class ChangeStore:
                          snapshot_after=c.snapshot_after, page_id=c.page_id, run_id=c.run_id, detail=c.detail)
                     for c, name in s.execute(q)]
 
-    def alerts(self, status: str | None = None) -> list[dict]:
-        q = select(Alert).order_by(Alert.id)
-        if status:
-            q = q.where(Alert.status == status)
-        with self.db.session() as s:
-            return [_alert_dict(a) for a in s.scalars(q)]
-
-    def claim_due_alerts(self, now: datetime, lease: timedelta = timedelta(minutes=10)) -> list[dict]:
-        """Pending alerts due now, each leased (next attempt pushed by `lease`) so a parallel run skips them."""
-        with self.db.session() as s:
-            q = select(Alert).where(Alert.status == "pending", Alert.next_attempt_at <= now).order_by(Alert.id)
-            if self.db.dialect == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            due = list(s.scalars(q))
-            for a in due:
-                a.next_attempt_at = now + lease
-            return [_alert_dict(a) for a in due]
-
-    def finish_alert(self, alert_id: int, *, sent: bool, error: str | None = None,
-                     retry_at: datetime | None = None, give_up: bool = False) -> None:
-        """Record one delivery attempt: sent, retried later, or failed for good."""
-        now = utcnow()
-        with self.db.session() as s:
-            alert = s.get(Alert, alert_id)
-            alert.attempts += 1
-            if sent:
-                alert.status, alert.sent_at, alert.last_error = "sent", now, None
-            elif give_up:
-                alert.status, alert.last_error = "failed", error
-            else:
-                alert.next_attempt_at, alert.last_error = retry_at or now, error
-
-    def reset_alerts(self, ids: Sequence[int] | None = None) -> int:
-        """Make pending (and failed, when named) alerts due now; returns how many."""
-        now = utcnow()
-        with self.db.session() as s:
-            q = update(Alert).values(next_attempt_at=now)
-            q = q.where(Alert.id.in_(list(ids))).values(status="pending") if ids else q.where(Alert.status == "pending")
-            return s.execute(q).rowcount
-
-    def alert_summary(self) -> dict:
-        """Counts of the outbox by status, and when the oldest pending alert was created."""
-        with self.db.session() as s:
-            counts = dict(s.execute(select(Alert.status, func.count()).group_by(Alert.status)).all())
-            oldest = s.scalar(select(func.min(Alert.created_at)).where(Alert.status == "pending"))
-        return dict(pending=counts.get("pending", 0), sent=counts.get("sent", 0), failed=counts.get("failed", 0),
-                    oldest_pending_at=oldest)
-
     def failing_sources(self) -> dict[str, dict]:
         """Sources whose latest health change is `source_failing` (no `source_recovered` since): name → detail."""
         types = ("source_failing", "source_recovered")
@@ -551,10 +498,3 @@ class ChangeStore:
         with self.db.session() as s:
             return {name: dict(since=at, url=url, reason=(detail or {}).get("reason"),
                                error=(detail or {}).get("error")) for name, at, url, detail in s.execute(q)}
-
-
-def _alert_dict(a: Alert) -> dict:
-    return dict(id=a.id, target_key=a.target_key, target=a.target_label, status=a.status, title=a.title,
-                body_text=a.body_text, body_markdown=a.body_markdown, change_ids=a.change_ids,
-                created_at=a.created_at, attempts=a.attempts, next_attempt_at=a.next_attempt_at,
-                sent_at=a.sent_at, last_error=a.last_error)

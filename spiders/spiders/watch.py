@@ -35,6 +35,8 @@ class WatchSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         spider.db = Database(settings.get("POLICYWATCH_DB"))
+        # `policywatch check` passes its lock's verify(): every write of the crawl first checks the lock is held.
+        spider.db.write_guard = settings.get("POLICYWATCH_WRITE_GUARD")
         spider.store = SnapshotStore(spider.db)
         workers = settings.get("POLICYWATCH_WORKERS")
         spider.cutter = PageCutter(default_workers() if workers in (None, "") else int(workers),

@@ -13,9 +13,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from monitor.alerts import (NOT_CONFIGURED, deliver_due, expand_target, queue_for_run, redact_target, render,
-                            target_key)
-from storage import Database
+from monitor.alerts import expand_target, queue_for_run, redact_target, render, target_key
+from monitor.delivery import NOT_CONFIGURED, deliver_due
+from storage import Database, DatabaseError
 from storage.store import ChangeStore, SnapshotStore, SourceSpec
 
 PAGE = "http://ty.bendibao.com/live/2024903/67541.shtm"
@@ -170,13 +170,15 @@ def test_same_changes_queued_twice_for_a_target_give_one_alert(db, receiver):
     changes = [change(db), change(db, kind="payment_channel", type="fact_added", old=None, new={"name": "支付宝"},
                                   severity="medium")]
     store = record(db, changes, [receiver.url()], run_id=1)
-    record(db, list(reversed(changes)), [receiver.url()], run_id=2)  # same set, other order and run
-    assert len(store.alerts()) == 1
     recorded = store.changes()
-    store.record_changes([], alerts=queue_for_run(recorded[:2], [receiver.url()], 3))  # read back from the store
+    store.record_changes([], alerts=queue_for_run(list(reversed(recorded)), [receiver.url()], 2))  # other order, run
     assert len(store.alerts()) == 1
-    record(db, changes, [receiver.url(), receiver.url("/other")], run_id=4)  # a second target gets its own
-    record(db, changes[:1], [receiver.url()], run_id=5)  # a different set of changes is a new message
+    with pytest.raises(DatabaseError, match="change_key"):  # the changes themselves are never stored twice
+        record(db, list(reversed(changes)), [receiver.url()], run_id=3)
+    assert len(store.alerts()) == 1 and len(store.changes()) == 2
+    # a second target gets its own; a different set of changes is a new message
+    store.record_changes([], alerts=queue_for_run(recorded, [receiver.url(), receiver.url("/other")], 4))
+    store.record_changes([], alerts=queue_for_run(recorded[:1], [receiver.url()], 5))
     alerts = store.alerts()
     assert len(alerts) == 3
     assert alerts[0]["change_ids"] == [recorded[0]["id"], recorded[1]["id"]]

@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import select
 
-from conftest import FAST, ROOT, run_cli, write_sources
+from conftest import FAST, ROOT, NewDatabase, run_cli, write_sources
 from storage import ChangeStore, Database
 from storage.locks import DatabaseLock, current_holder
 from storage.models import Run
@@ -110,3 +110,41 @@ def test_reextract_and_import_wait_for_a_running_check(tmp_path):
     imp = run_cli("import", str(page), "--url", "http://127.0.0.1:1/a.html", "--fetched-at", "2024-10-01",
                   "--sources", str(sources), "--db", db_url)
     assert imp.returncode == 0, imp.stderr
+
+
+def terminate_lock_backend(db_url: str, name: str = "check") -> int:
+    """What a PostgreSQL restart does to the lock: the backend holding it is gone (and with it the lock)."""
+    from sqlalchemy import text
+    from storage.locks import ADVISORY_NAMESPACE, _advisory_key
+    db = Database(db_url, migrate=False)
+    with db.engine.connect() as conn:
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid::bigint = :ns AND objid::bigint = :k"),
+            {"ns": ADVISORY_NAMESPACE, "k": _advisory_key(name)}).scalar()
+        conn.commit()
+    db.dispose()
+    return killed
+
+
+def test_check_whose_lock_dies_with_a_postgresql_restart_stops_with_exit_3(site, tmp_path, request, receiver):
+    db_url = NewDatabase("postgresql", tmp_path, request)()
+    sources = slow_sources(site, tmp_path, receiver)
+    Database(db_url).dispose()
+    first = start_check(sources, db_url)
+    wait_for_holder(db_url)
+    assert terminate_lock_backend(db_url) == 1
+    second = start_check(sources, db_url)  # takes the free lock and crawls everything
+    codes = [first.wait(120), second.wait(120)]
+    (_, first_err), (_, second_err) = first.communicate(), second.communicate()
+    assert codes == [3, 0], (first_err, second_err)
+    assert first_err.strip().splitlines() == [
+        "policywatch: lost the check lock (its database connection closed, e.g. a server restart); "
+        "stopped without writing more"]
+    runs = all_runs(db_url)
+    assert [r.status for r in runs].count("finished") == 1
+    db = Database(db_url)
+    with db.session() as s:
+        from storage.models import Extraction
+        assert s.query(Extraction).count() == 3  # extracted once, by the second check
+    assert len(receiver.posts) <= 1

@@ -277,3 +277,57 @@ def test_daemon_delivers_pending_alerts_between_crawls(site, tmp_path, daemons, 
     assert len(receiver.posts) == 1 and "400" in json.dumps(receiver.posts[0][1], ensure_ascii=False)
     assert [a["status"] for a in ChangeStore(db).alerts()] == ["sent"]
     assert runs(db_url) == []  # no crawl was needed
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below `pid`, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def test_daemon_never_puts_the_database_password_on_a_child_command_line(site, tmp_path, request, daemons):
+    from sqlalchemy.engine import make_url
+    from conftest import NewDatabase
+    password = "Pw-s3cret-4711"  # the test server trusts local connections: any password works
+    db_url = make_url(NewDatabase("postgresql", tmp_path, request)()).set(password=password) \
+        .render_as_string(hide_password=False)
+    url = site.route("slow/secret.html", body=page(1), delay=3.0)
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [defaults]
+        schedule = "{EVERY_2S}"
+        [[source]]
+        name = "太原"
+        url = "{url}"
+        """)
+    daemon = daemons(sources, db_url, tmp_path / "daemon.log")
+    seen: dict[int, str] = {}
+
+    def crawl_child_seen() -> bool:
+        for pid in _descendants(daemon.proc.pid):
+            seen.setdefault(pid, _cmdline(pid))
+        return any(" check " in line for line in seen.values())
+
+    wait_until(crawl_child_seen, 90, lambda: f"no crawl child started:\n{daemon.text()}")
+    daemon.wait_for_log("crawl finished with exit code 0")
+    assert [line for line in seen.values() if password in line] == []
+    assert [r.status for r in runs(db_url)][:1] == ["finished"]  # the child found the database all the same

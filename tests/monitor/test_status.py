@@ -63,7 +63,8 @@ def test_status_of_a_fresh_database_is_healthy(tmp_path):
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
     assert status["last_run"] is None and status["sources"][0]["last_outcome"] is None
-    assert status["alerts"] == {"pending": 0, "sent": 0, "failed": 0, "oldest_pending_at": None}
+    assert status["alerts"] == {"pending": 0, "sending": 0, "sent": 0, "failed": 0, "unknown": 0,
+                                "oldest_pending_at": None}
 
 
 def _store_overdue_daemon_job(db_url: str, name: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from conftest import ROOT
-from storage import Database
+from storage import Database, SnapshotStore
 from storage.locks import DatabaseLock, LockBusy, current_holder
 from storage.models import Lock
 from storage.types import utcnow
@@ -21,7 +21,7 @@ from storage.types import utcnow
 HOLD = """
 import sys, time
 sys.path.insert(0, {root!r})
-from storage import Database
+from storage import Database, SnapshotStore
 from storage.locks import DatabaseLock
 lock = DatabaseLock(Database({url!r}), "check")
 lock.acquire()
@@ -105,3 +105,40 @@ def test_released_lock_leaves_no_row(db_url):
         assert current_holder(db, "check").pid == os.getpid()
     with db.session() as s:
         assert s.query(Lock).count() == 0
+
+
+def _lose(db: Database, name: str = "check") -> None:
+    """PostgreSQL: the server drops the lock's connection (a restart); SQLite: another process took the lease."""
+    from sqlalchemy import text
+    from storage.locks import ADVISORY_NAMESPACE, _advisory_key
+    other = Database(db.url, migrate=False)
+    with other.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            assert conn.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid::bigint = :ns AND objid::bigint = :k"),
+                {"ns": ADVISORY_NAMESPACE, "k": _advisory_key(name)}).scalar() == 1
+        else:
+            conn.execute(update(Lock).where(Lock.name == name).values(host="crawler-2", pid=4711))
+    other.dispose()
+
+
+def test_a_lost_lock_refuses_the_next_write_and_commits_nothing(db_url):
+    from storage.locks import LockLost
+    from storage.store import SourceSpec
+    db = Database(db_url)
+    store = SnapshotStore(db)
+    lock = DatabaseLock(db, "check")
+    lock.acquire()
+    lock.protect(db)
+    store.sync_sources([SourceSpec(name="a", url="http://127.0.0.1/a")])
+    assert store.pages_to_check()  # reading is fine
+    _lose(db)
+    with pytest.raises(LockLost, match="^lost the check lock"):
+        store.sync_sources([SourceSpec(name="a", url="http://127.0.0.1/a"),
+                            SourceSpec(name="b", url="http://127.0.0.1/b")])
+    lock.release()
+    assert db.write_guard is None
+    assert [p.source_name for p in SnapshotStore(Database(db_url)).pages_to_check()] == ["a"]
+    if db.dialect == "sqlite":  # the new holder's row is left alone
+        assert current_holder(db, "check").pid == 4711

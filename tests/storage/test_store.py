@@ -95,3 +95,21 @@ def test_removed_sources_are_disabled_not_deleted(store):
 def test_changed_source_url_watches_the_new_url(store):
     store.sync_sources([SourceSpec(name="太原", url="http://127.0.0.1/b.html")])
     assert [p.url for p in store.pages_to_check(["太原"])] == ["http://127.0.0.1/b.html"]
+
+
+def test_the_same_change_cannot_be_stored_twice(store):
+    """Two runs that diffed the same versions: the second insert is refused by the change key (0010)."""
+    from storage import ChangeStore
+    pid = page_id(store)
+    with store.db.engine.connect() as conn:
+        source_id = conn.exec_driver_sql(f"SELECT source_id FROM pages WHERE id = {pid}").scalar()
+    change = dict(source_id=source_id, page_id=pid, type="fact_added", kind="payment_channel",
+                  identity='["payment_channel", null, null, "支付宝"]', old=None, new={"name": "支付宝"},
+                  severity="medium", snapshot_before=None, snapshot_after=1)
+    changes = ChangeStore(store.db)
+    twin = dict(change)  # two equal facts on one page are two changes of one diff
+    changes.record_changes([change, twin])
+    with pytest.raises(DatabaseError):
+        changes.record_changes([dict(change)])
+    changes.record_changes([dict(change, snapshot_before=1, snapshot_after=2)])  # the next version's diff
+    assert len(changes.changes()) == 3
