@@ -50,6 +50,11 @@ def _wait_option(p: argparse.ArgumentParser, what: str | None = None) -> None:
                         f"{EXIT_LOCKED}{also}")
 
 
+def _allow_empty_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-empty", action="store_true",
+                   help="accept a sources file without any source (every source in the database is disabled)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policywatch",
@@ -72,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fetch every page in full this once, ignoring stored ETag / Last-Modified "
                             "(no 304; e.g. after fixing a site profile)")
     _wait_option(check)
+    _allow_empty_option(check)
 
     run = sub.add_parser("run", help="the scheduler daemon: crawl each source on its schedule, retry alerts")
     _common(run)
@@ -80,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="debug log, and Scrapy's log in crawls")
     run.add_argument("--stop-timeout", type=_seconds, default=30.0, metavar="SECONDS",
                      help="on SIGTERM/SIGINT, how long a running crawl may take to stop cleanly (default 30)")
+    _allow_empty_option(run)
 
     st = sub.add_parser("status", help="daemon, next run per source, last results, failing sources, pending alerts")
     _common(st)
@@ -189,7 +196,7 @@ def _targets(config, extra: list[str]) -> list[str]:
 
 
 def cmd_check(args) -> int:
-    config = load_config(args.sources)
+    config = load_config(args.sources, allow_empty=args.allow_empty)
     config.select(args.source or None)  # unknown names fail before anything is crawled
     _targets(config, args.notify)
     db = Database(args.db)
@@ -217,7 +224,7 @@ def cmd_run(args) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     daemon = Daemon(args.sources, Database(args.db), overrides=args.settings, verbose=args.verbose,
-                    stop_grace=args.stop_timeout)
+                    stop_grace=args.stop_timeout, allow_empty=args.allow_empty)
     return daemon.run()
 
 
