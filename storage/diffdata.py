@@ -87,8 +87,9 @@ class DiffData:
 
     @staticmethod
     def discovered(s, pages: list[tuple[Page, Source]]) -> dict[int, bool]:
-        """Per page id: an article that appeared on its list page after the list's first check (not part of
-        the baseline), i.e. first seen after the list's second check. One query for all the pages."""
+        """Per page id: an article that appeared on its list page after the list's first successful check (not
+        part of the baseline), i.e. first seen at or after the list's second successful check (an article is
+        first seen at the time of the list check that found it, stored with it). One query for all the pages."""
         articles = [(p, src) for p, src in pages if src.kind == "list" and p.role == "article"]
         second: dict[int, object] = {}
         if articles:
@@ -96,11 +97,12 @@ class DiffData:
                              func.row_number().over(partition_by=Page.source_id,
                                                     order_by=(Check.checked_at, Check.id)).label("n"))
                       .join(Page, Check.page_id == Page.id)
-                      .where(Page.source_id.in_({src.id for _, src in articles}), Page.role == "list").subquery())
+                      .where(Page.source_id.in_({src.id for _, src in articles}), Page.role == "list",
+                             Check.outcome != "error").subquery())
             second = dict(s.execute(select(ranked.c.source_id, ranked.c.checked_at).where(ranked.c.n == 2)).all())
         flags = {p.id: False for p, _ in pages}
         for p, src in articles:
-            flags[p.id] = src.id in second and second[src.id] < p.first_seen_at
+            flags[p.id] = src.id in second and second[src.id] <= p.first_seen_at
         return flags
 
     def latest_healthy(self, version: str, pending_health: dict[int, str] | None = None) -> list[dict]:
