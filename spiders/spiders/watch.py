@@ -12,7 +12,7 @@ from scrapy import signals as scrapy_signals
 from scrapy.http import Request, Response
 
 from spiders import signals
-from spiders.encoding import decode_html
+from spiders.encoding import decode_html, unreadable
 from spiders.processing import PageCutter, default_workers
 from spiders.items import PageCheck
 from spiders.responses import failure_reason, header as _header, not_html
@@ -95,10 +95,16 @@ class WatchSpider(scrapy.Spider):
             return
         if page.role == "list":
             html, _ = decode_html(response.body, content_type, page.encoding)
+            if reason := unreadable(html):
+                yield self._record(response.request, http_status=response.status, error=reason)
+                return
             for item in self._parse_list(response, page, html, etag, last_modified):
                 yield item
             return
         cut = await self.cutter.cut(response.body, content_type, response.url, page.encoding, page.profile)
+        if cut.unreadable:
+            yield self._record(response.request, http_status=response.status, error=cut.unreadable)
+            return
         if not cut.main_text:
             yield self._record(response.request, http_status=response.status, error="page has no text content")
             return
