@@ -555,16 +555,20 @@ class ChangeStore:
                     oldest_pending_at=oldest)
 
     def failing_sources(self) -> dict[str, dict]:
-        """Sources whose latest health change is `source_failing` (no `source_recovered` since): name → detail."""
+        """Sources with a page whose latest health change is `source_failing` (no `source_recovered` since):
+        name → detail of its earliest such page."""
         types = ("source_failing", "source_recovered")
-        latest = (select(Change.source_id, func.max(Change.id).label("id"))
-                  .where(Change.type.in_(types)).group_by(Change.source_id).subquery())
+        latest = (select(Change.page_id, func.max(Change.id).label("id"))
+                  .where(Change.type.in_(types)).group_by(Change.page_id).subquery())
         q = (select(Source.name, Change.detected_at, Change.url, Change.detail)
              .join(latest, Change.id == latest.c.id).join(Source, Source.id == Change.source_id)
-             .where(Change.type == "source_failing"))
+             .where(Change.type == "source_failing").order_by(Change.id))
+        out: dict[str, dict] = {}
         with self.db.session() as s:
-            return {name: dict(since=at, url=url, reason=(detail or {}).get("reason"),
-                               error=(detail or {}).get("error")) for name, at, url, detail in s.execute(q)}
+            for name, at, url, detail in s.execute(q):
+                out.setdefault(name, dict(since=at, url=url, reason=(detail or {}).get("reason"),
+                                          error=(detail or {}).get("error")))
+        return out
 
 
 def _alert_dict(a: Alert) -> dict:

@@ -95,3 +95,20 @@ def test_removed_sources_are_disabled_not_deleted(store):
 def test_changed_source_url_watches_the_new_url(store):
     store.sync_sources([SourceSpec(name="太原", url="http://127.0.0.1/b.html")])
     assert [p.url for p in store.pages_to_check(["太原"])] == ["http://127.0.0.1/b.html"]
+
+
+def test_a_source_is_failing_while_any_of_its_pages_is(store):
+    from storage import ChangeStore
+    source_id = next(p.source_id for p in store.pages_to_check() if p.source_name == "山西")
+    (article,) = store.add_discovered_pages(source_id, ["http://127.0.0.1/list/t1"])
+    listing = page_id(store, "http://127.0.0.1/list/")
+
+    def health(type_: str, pid: int, url: str) -> dict:
+        return dict(source_id=source_id, page_id=pid, type=type_, severity="high", url=url,
+                    detail={"reason": "HTTP 503"} if type_ == "source_failing" else {})
+    changes = ChangeStore(store.db)
+    changes.record_changes([health("source_failing", listing, "http://127.0.0.1/list/"),
+                            health("source_failing", article.page_id, article.url),
+                            health("source_recovered", article.page_id, article.url)])
+    failing = changes.failing_sources()
+    assert list(failing) == ["山西"] and failing["山西"]["url"] == "http://127.0.0.1/list/"
