@@ -38,7 +38,7 @@ def interrupted_check(sources, db_url: str, url: str, sig: int) -> None:
     env = {k: v for k, v in os.environ.items() if k != "POLICYWATCH_DB"}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "check", "--sources", str(sources), "--db", db_url,
-                             "--progress", "line", *FAST, "-s", "DOWNLOAD_TIMEOUT=15"],
+                             "--progress", "line", *FAST, "-s", "DOWNLOAD_TIMEOUT=10"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 60
