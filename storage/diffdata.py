@@ -130,12 +130,12 @@ class DiffData:
         with self.db.session() as s:
             since = s.scalar(select(func.max(Run.id)).where(Run.id < run_id, Run.status == "finished"))
             runs = select(Run.id).where(Run.id >= since) if since is not None else select(Run.id)
+            # a subquery, not a list of ids: a run may check more pages than a statement takes variables
             checked = select(Check.page_id).where(or_(Check.run_id == run_id, Check.run_id.in_(runs))).distinct()
-            page_ids = list(s.scalars(checked))
-            states = self._check_states(s, page_ids, pending_health, limit) if page_ids else {}
-            last = self._last_transitions(s, page_ids) if page_ids else {}
+            states = self._check_states(s, checked, pending_health, limit)
+            last = self._last_transitions(s, checked)
             pages = {p.id: (p, src) for p, src in s.execute(
-                select(Page, Source).join(Source, Page.source_id == Source.id).where(Page.id.in_(page_ids)))}
+                select(Page, Source).join(Source, Page.source_id == Source.id).where(Page.id.in_(checked)))}
         out = []
         for page_id, checks in states.items():
             transition = None
@@ -148,8 +148,9 @@ class DiffData:
         return out
 
     @staticmethod
-    def _check_states(s, page_ids: list[int], pending_health: dict[int, str], limit: int) -> dict[int, list]:
-        """Page id → [((checked_at, check id), (healthy, reason, check id))] of its newest `limit` checks."""
+    def _check_states(s, page_ids, pending_health: dict[int, str], limit: int) -> dict[int, list]:
+        """Page id → [((checked_at, check id), (healthy, reason, check id))] of the newest `limit` checks of the
+        pages of `page_ids` (a select of page ids)."""
         recent = (select(Check.page_id, Check.id.label("check_id"), Check.outcome, Check.error, Check.http_status,
                          Check.snapshot_id, Check.checked_at,
                          func.row_number().over(partition_by=Check.page_id,
@@ -174,10 +175,10 @@ class DiffData:
         return out
 
     @staticmethod
-    def _last_transitions(s, page_ids: list[int]) -> dict[int, tuple[str, tuple]]:
-        """Page id → (type, (checked_at, check id) of the last check it covers) of its newest source_failing /
-        source_recovered. A change recorded before transitions named their check covers the checks made
-        before it was detected."""
+    def _last_transitions(s, page_ids, chunk: int = 500) -> dict[int, tuple[str, tuple]]:
+        """Page id (of the select `page_ids`) → (type, (checked_at, check id) of the last check it covers) of its
+        newest source_failing / source_recovered. A change recorded before transitions named their check covers
+        the checks made before it was detected."""
         latest = (select(Change.page_id, func.max(Change.id).label("id"))
                   .where(Change.page_id.in_(page_ids), Change.type.in_(HEALTH_TYPES))
                   .group_by(Change.page_id).subquery())
@@ -185,8 +186,10 @@ class DiffData:
                          .join(latest, Change.id == latest.c.id)).all()
         ids = [(d or {}).get("check_id") for _, _, d, _ in rows]
         ids = [i for i in ids if isinstance(i, int)]
-        times = dict(s.execute(select(Check.id, Check.checked_at).where(Check.id.in_(ids))).all()) if ids else {}
-        out = {}
+        times: dict[int, object] = {}
+        for i in range(0, len(ids), chunk):
+            times.update(s.execute(select(Check.id, Check.checked_at).where(Check.id.in_(ids[i:i + chunk]))).all())
+        out: dict[int, tuple[str, tuple]] = {}
         for page_id, type_, detail, detected_at in rows:
             check_id = (detail or {}).get("check_id")
             out[page_id] = (type_, (times[check_id], check_id) if check_id in times else (detected_at, LAST_ID))
