@@ -31,9 +31,9 @@ from storage.db import safe_url
 from storage.locks import DatabaseLock, LockBusy
 
 
-def load_config(path):
+def load_config(path, *, allow_empty: bool = False):
     """The sources file, validated; people's times are shown in its timezone from then on."""
-    config = _load_config(path)
+    config = _load_config(path, allow_empty=allow_empty)
     set_display_zone(config.timezone)
     return config
 
@@ -86,6 +86,11 @@ def _wait_option(p: argparse.ArgumentParser, what: str | None = None) -> None:
                         f"{EXIT_LOCKED}{also}")
 
 
+def _allow_empty_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-empty", action="store_true",
+                   help="accept a sources file without any source (every source in the database is disabled)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policywatch",
@@ -111,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fetch every page in full this once, ignoring stored ETag / Last-Modified "
                             "(no 304; e.g. after fixing a site profile)")
     _wait_option(check)
+    _allow_empty_option(check)
 
     run = sub.add_parser("run", help="the scheduler daemon: crawl each source on its schedule, retry alerts")
     _common(run)
@@ -119,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="debug log, and Scrapy's log in crawls")
     run.add_argument("--stop-timeout", type=_seconds, default=30.0, metavar="SECONDS",
                      help="on SIGTERM/SIGINT, how long a running crawl may take to stop cleanly (default 30)")
+    _allow_empty_option(run)
 
     st = sub.add_parser("status", help="daemon, next run per source, last results, failing sources, pending alerts")
     _common(st)
@@ -250,7 +257,7 @@ def _targets(config, extra: list[str]) -> list[str]:
 
 
 def cmd_check(args) -> int:
-    config = load_config(args.sources)
+    config = load_config(args.sources, allow_empty=args.allow_empty)
     config.select(args.source or None)  # unknown names fail before anything is crawled
     _targets(config, args.notify)
     db = open_db(args.db, create=True)
@@ -267,7 +274,8 @@ def cmd_check(args) -> int:
 def cmd_run(args) -> int:
     import logging
     from monitor.daemon import Daemon
-    load_config(args.sources)  # a broken file fails before a database is opened or made; sets the log's zone
+    load_config(args.sources, allow_empty=args.allow_empty)  # a broken file fails before a database is opened
+    # or made; sets the log's zone
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LocalTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
@@ -280,7 +288,7 @@ def cmd_run(args) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     daemon = Daemon(args.sources, open_db(args.db, create=True), overrides=args.settings, verbose=args.verbose,
-                    stop_grace=args.stop_timeout)
+                    stop_grace=args.stop_timeout, allow_empty=args.allow_empty)
     return daemon.run()
 
 

@@ -151,8 +151,10 @@ def check_url(url: object) -> str | None:
     return None
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read and validate a sources file; raise ConfigError (one line, with file:line) on any problem."""
+def load_config(path: str | Path | None = None, *, allow_empty: bool = False) -> Config:
+    """Read and validate a sources file; raise ConfigError (one line, with file:line) on any problem.
+
+    A file without any source is refused unless `allow_empty`: syncing it would disable every source."""
     path = Path(path or DEFAULT_SOURCES)
     try:
         text = path.read_text(encoding="utf-8-sig")  # Windows editors save UTF-8 with a BOM
@@ -162,7 +164,11 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    if not config.sources and not allow_empty:
+        raise ConfigError(f"{path}: no sources: refusing to disable every source "
+                          "(add [[source]] tables, or pass --allow-empty if that is meant)")
+    return config
 
 
 def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:

@@ -73,13 +73,14 @@ class Daemon:
     """Schedules crawls and alert retries until SIGTERM/SIGINT; SIGHUP or an edited sources file reloads."""
 
     def __init__(self, sources: str | None, db: Database, *, overrides: Sequence[str] = (),
-                 verbose: bool = False, stop_grace: float = STOP_GRACE) -> None:
+                 verbose: bool = False, stop_grace: float = STOP_GRACE, allow_empty: bool = False) -> None:
         self.sources_arg = sources
         self.db = db
         self.overrides = list(overrides)
         self.verbose = verbose
         self.stop_grace = stop_grace
-        self.config = load_config(sources)  # a broken file at start-up is fatal (exit 2)
+        self.allow_empty = allow_empty
+        self.config = load_config(sources, allow_empty=allow_empty)  # a broken file at start-up is fatal (exit 2)
         self.sources_path = Path(self.config.path)
         self._mtime = self._file_mtime()
         self._stop = threading.Event()
@@ -144,7 +145,7 @@ class Daemon:
         """Re-read the sources file and update the jobs; a broken file keeps the current schedule."""
         self._mtime = self._file_mtime()
         try:
-            config = load_config(self.sources_arg)
+            config = load_config(self.sources_arg, allow_empty=self.allow_empty)
         except ConfigError as exc:
             log.error("sources file not reloaded, keeping the current schedule: %s", exc)
             return False

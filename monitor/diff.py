@@ -282,28 +282,51 @@ def conflicts(latest: list[dict], known: set[str]) -> list[dict]:
 FAILING_AFTER = 3  # consecutive unhealthy checks before a "source failing" alert
 
 
-def health_changes(page: dict, states: list[tuple[bool, str]], failing_after: int = FAILING_AFTER) -> list[dict]:
-    """One source_failing change when the run of unhealthy checks reaches N, one source_recovered after it."""
-    if not states:
-        return []
+def _source_region_code(name: str | None) -> str | None:
+    """The GB/T 2260 code of a source's configured `region` (运城市 → 140800), so its health alerts are
+    grouped under it instead of 未注明地区; None when unset or unknown."""
+    if not name:
+        return None
+    found = load_regions().lookup(name)
+    return found.code if found else None
+
+
+def health_changes(page: dict, states: list[tuple], last: tuple[str, int] | None = None,
+                   failing_after: int = FAILING_AFTER) -> list[dict]:
+    """The health transitions of a page not recorded yet, judged from its stored checks.
+
+    `states`: its recent checks oldest first, each (healthy, reason[, check id]); `last`: its newest recorded
+    transition as (type, index of the last check it covers; -1 = before `states`), None when there is none.
+    A `source_recovered` follows a recorded `source_failing` at the first healthy check after it; a
+    `source_failing` comes once per run of at least `failing_after` unhealthy checks, however many checks
+    (or interrupted runs) it took to notice, so a run killed before its diff stage loses nothing."""
     def trailing_unhealthy(seq):
         n = 0
-        for healthy, _ in reversed(seq):
-            if healthy:
+        for state in reversed(seq):
+            if state[0]:
                 break
             n += 1
         return n
+    def check_id(state):
+        return state[2] if len(state) > 2 else None
     base = dict(source_id=page["source_id"], page_id=page["page_id"], kind=None, identity=None, old=None, new=None,
-                severity="high", region=None, plan_year=None, snapshot_before=None, snapshot_after=None,
-                evidence_before=None, evidence_after=None, url=page["url"])
-    run = trailing_unhealthy(states)
-    if run == failing_after:
-        return [dict(base, type="source_failing", detail={"reason": states[-1][1], "checks": run},
-                     evidence_after=states[-1][1])]
-    if run == 0 and trailing_unhealthy(states[:-1]) >= failing_after:
-        return [dict(base, type="source_recovered", severity="medium",
-                     detail={"after_checks": trailing_unhealthy(states[:-1])})]
-    return []
+                severity="high", region=_source_region_code(page.get("source_region")), plan_year=None,
+                snapshot_before=None, snapshot_after=None, evidence_before=None, evidence_after=None, url=page["url"])
+    reported, covered = last if last else (None, -1)
+    out = []
+    if reported == "source_failing":
+        for i in range(covered + 1, len(states)):
+            if states[i][0]:
+                out.append(dict(base, type="source_recovered", severity="medium",
+                                detail={"after_checks": trailing_unhealthy(states[:i]), "check_id": check_id(states[i])}))
+                reported, covered = "source_recovered", i
+                break
+    if reported != "source_failing":
+        run = trailing_unhealthy(states[covered + 1:])
+        if run >= failing_after:
+            out.append(dict(base, type="source_failing", evidence_after=states[-1][1],
+                            detail={"reason": states[-1][1], "checks": run, "check_id": check_id(states[-1])}))
+    return out
 
 
 def run_diff(data: DiffData, run_id: int | None = None) -> DiffResult:
@@ -320,8 +343,8 @@ def run_diff(data: DiffData, run_id: int | None = None) -> DiffResult:
                 history.append(snapshot)
     if run_id is not None:
         # health judged in this pass is not stored yet: it is passed along
-        for page, states in data.recent_check_health(run_id, result.health):
-            result.changes += [dict(c, run_id=run_id) for c in health_changes(page, states)]
+        for page, states, last in data.check_health(run_id, result.health):
+            result.changes += [dict(c, run_id=run_id) for c in health_changes(page, states, last)]
     latest = data.latest_healthy(EXTRACTOR_VERSION, pending_health=result.health)
     for c in conflicts(latest, data.known_conflicts()):
         c["run_id"] = run_id

@@ -6,6 +6,7 @@ crawl's workers run, so what `extract` shows is what `check` would store.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,7 +109,8 @@ def read_file(path: str | Path, *, url: str | None = None, published: str | None
     when = parse_published(published)
     if looks_like_html(path, data):
         return _cut_and_extract(data, None, url, when, title, profile, profiles_path, encoding,
-                                empty=InputError(f"{path}: no text to extract from"))
+                                empty=InputError(f"{path}: no text to extract from"),
+                                unreadable=lambda reason: InputError(f"{path}: {reason}"))
     text = clean_lines(normalize_text(_decode_text(data, path)), load_profiles(profiles_path))
     if not text.strip():
         raise InputError(f"{path}: no text to extract from")
@@ -130,15 +132,18 @@ def fetch_url(url: str, settings, *, doc_url: str | None = None, published: str 
     # The crawl extracts with the final URL (snapshots.final_url), after redirects.
     result = _cut_and_extract(fetched.body, fetched.content_type, doc_url or fetched.final_url or url, when,
                               title, profile, profiles_path, encoding,
-                              empty=FetchError(f"{url}: page has no text content"), cut_url=fetched.final_url or url)
+                              empty=FetchError(f"{url}: page has no text content"),
+                              unreadable=lambda reason: FetchError(f"{url}: {reason}"), cut_url=fetched.final_url or url)
     result.final_url, result.http_status = fetched.final_url, fetched.status
     return result
 
 
 def _cut_and_extract(data: bytes, content_type: str | None, url: str | None, when: datetime | None,
                      title: str | None, profile: str | None, profiles_path: str | None, encoding: str | None,
-                     *, empty: Exception, cut_url: str | None = None) -> Extracted:
+                     *, empty: Exception, unreadable: Callable[[str], Exception], cut_url: str | None = None) -> Extracted:
     page = cut_page(data, content_type, cut_url or url or "", encoding, profile, profiles_path)
+    if page.unreadable:
+        raise unreadable(page.unreadable)
     if not page.main_text.strip():
         raise empty
     if when is None and page.published_at is not None:

@@ -79,7 +79,7 @@ def cmd_extract(args) -> int:
     from spiders.profiles import ProfileError, load_profiles
     live = is_url(args.path)
     try:
-        config = load_config(args.sources) if args.sources else None
+        config = load_config(args.sources, allow_empty=True) if args.sources else None
         forced, profiles_path, encoding = _profile_choice(args, config, args.url or (args.path if live else None))
         if live:
             if reason := check_url(args.path):

@@ -71,3 +71,19 @@ def decode_html(body: bytes, content_type: str | None = None, override: str | No
             return text, enc
     fallback = declared or "utf-8"
     return body.decode(fallback, errors="replace"), fallback
+
+
+UNREADABLE_SHARE = 0.2  # replacement or control characters in the decoded document beyond which it is no page
+_GARBAGE = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def unreadable(text: str) -> str | None:
+    """Why decoded HTML is not a page — mostly replacement (U+FFFD) or control characters, i.e. bytes that no
+    charset decodes (scrambled, compressed or binary) — or None. A page with a few broken bytes passes."""
+    if not text:
+        return None
+    garbage = sum(1 for _ in _GARBAGE.finditer(text))
+    share = garbage / len(text)
+    if share > UNREADABLE_SHARE:
+        return f"not an HTML page (undecodable content: {share:.0%} replacement or control characters)"
+    return None

@@ -12,3 +12,4 @@ class PageCheck:
 
     url: str
     record: CheckRecord
+    stored: str | None = None  # the outcome, when the check was already stored (a list page with its links)

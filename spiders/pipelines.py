@@ -47,7 +47,9 @@ class StorePipeline:
         self.loop.start(self.interval, now=False)
 
     def process_item(self, item, spider=None):
-        if isinstance(item, PageCheck):
+        if isinstance(item, PageCheck) and item.stored is not None:
+            self._stored([item], [item.stored])  # stored with what it discovered (a list page)
+        elif isinstance(item, PageCheck):
             self.buffer.append(item)
             if len(self.buffer) >= self.batch_size:
                 self.flush()

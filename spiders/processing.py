@@ -20,7 +20,7 @@ from datetime import datetime
 from extractors import EXTRACTOR_VERSION, extract
 from extractors.scope import WARNING_CODE, foreign_warning, scope_facts
 from spiders.content import CHINA_TZ, extract_main
-from spiders.encoding import decode_html
+from spiders.encoding import decode_html, unreadable
 from spiders.profiles import load_profiles
 
 
@@ -37,6 +37,7 @@ class CutPage:
     content_hash: str = ""
     raw_sha256: str = ""
     raw_zlib: bytes = b""
+    unreadable: str | None = None  # why the decoded bytes are no page (spiders.encoding.unreadable)
 
 
 def facts_of(main_text: str, url: str, title: str | None, published: datetime | None,
@@ -66,6 +67,8 @@ def cut_page(body: bytes, content_type: str | None, url: str, encoding: str | No
              profile: str | None = None, profiles_path: str | None = None) -> CutPage:
     """Decode and cut one page; pure, so it runs the same in a worker or inline."""
     html, used = decode_html(body, content_type, encoding)
+    if reason := unreadable(html):
+        return CutPage(main_text="", title=None, published_at=None, profile="", encoding=used, unreadable=reason)
     main = extract_main(html, url, profile, load_profiles(profiles_path))
     return CutPage(main_text=main.main_text, title=main.title, published_at=main.published_at,
                    profile=main.profile, encoding=used, meta=main.meta,

@@ -46,8 +46,28 @@ def not_html(response: Response) -> str | None:
     if not isinstance(response, TextResponse) or (mime and mime not in HTML_TYPES):
         return f"not an HTML page ({mime or 'unknown type'})"
     head = response.body[:8192]
+    if compressed := compressed_format(head):
+        encoding = header(response, b"Content-Encoding")
+        return (f"not an HTML page ({compressed}-compressed bytes served as {mime or 'unknown type'} "
+                + (f"with Content-Encoding {encoding})" if encoding else "without Content-Encoding)"))
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 pages carry a BOM
         return f"not an HTML page (binary content served as {mime or 'unknown type'})"
+    return None
+
+
+_COMPRESSED = [(b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"PK\x03\x04", "zip")]
+
+
+def compressed_format(head: bytes) -> str | None:
+    """The compression whose magic bytes start `head` (gzip, zlib, bzip2, xz, zstd, zip), or None. A page body
+    never starts so: markup and text begin with `<`, whitespace or a letter."""
+    for magic, name in _COMPRESSED:
+        if head.startswith(magic):
+            return name
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] == b"1AY&SY":
+        return "bzip2"
+    if len(head) >= 2 and head[0] == 0x78 and head[1] in (0x01, 0x5E, 0x9C, 0xDA):  # zlib: x + a valid FLG
+        return "zlib"
     return None
 
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from storage.db import Database
-from storage.models import Change, Check, Extraction, FactRow, Page, Snapshot, Source
+from storage.models import Change, Check, Extraction, FactRow, Page, Run, Snapshot, Source
 
 HISTORY = 6  # healthy snapshots kept as context (the previous one, and earlier ones for reverts)
+HEALTH_TYPES = ("source_failing", "source_recovered")
+LAST_ID = 2**63 - 1  # sorts after every check id at the same time
 
 
 def read_facts(s, snapshot_ids: list[int], version: str, chunk: int = 500) -> dict[int, list[dict]]:
@@ -85,8 +87,9 @@ class DiffData:
 
     @staticmethod
     def discovered(s, pages: list[tuple[Page, Source]]) -> dict[int, bool]:
-        """Per page id: an article that appeared on its list page after the list's first check (not part of
-        the baseline), i.e. first seen after the list's second check. One query for all the pages."""
+        """Per page id: an article that appeared on its list page after the list's first successful check (not
+        part of the baseline), i.e. first seen at or after the list's second successful check (an article is
+        first seen at the time of the list check that found it, stored with it). One query for all the pages."""
         articles = [(p, src) for p, src in pages if src.kind == "list" and p.role == "article"]
         second: dict[int, object] = {}
         if articles:
@@ -94,11 +97,12 @@ class DiffData:
                              func.row_number().over(partition_by=Page.source_id,
                                                     order_by=(Check.checked_at, Check.id)).label("n"))
                       .join(Page, Check.page_id == Page.id)
-                      .where(Page.source_id.in_({src.id for _, src in articles}), Page.role == "list").subquery())
+                      .where(Page.source_id.in_({src.id for _, src in articles}), Page.role == "list",
+                             Check.outcome != "error").subquery())
             second = dict(s.execute(select(ranked.c.source_id, ranked.c.checked_at).where(ranked.c.n == 2)).all())
         flags = {p.id: False for p, _ in pages}
         for p, src in articles:
-            flags[p.id] = src.id in second and second[src.id] < p.first_seen_at
+            flags[p.id] = src.id in second and second[src.id] <= p.first_seen_at
         return flags
 
     def latest_healthy(self, version: str, pending_health: dict[int, str] | None = None) -> list[dict]:
@@ -113,46 +117,83 @@ class DiffData:
             facts = read_facts(s, [snap.id for snap, _, _ in healthy], version)
             return [self._snapshot(snap, page, src, facts.get(snap.id, [])) for snap, page, src in healthy]
 
-    def recent_check_health(self, run_id: int, pending_health: dict[int, str] | None = None,
-                            limit: int = 60) -> list[tuple[dict, list[tuple[bool, str]]]]:
-        """For each page checked in `run_id`: (page, [(healthy, reason)] of its recent checks, oldest first).
+    def check_health(self, run_id: int, pending_health: dict[int, str] | None = None, limit: int = 60
+                     ) -> list[tuple[dict, list[tuple[bool, str, int]], tuple[str, int] | None]]:
+        """For each page checked in `run_id`, or in the runs since the last finished one before it (a run killed
+        before its diff stage): (page, [(healthy, reason, check id)] of its recent checks oldest first, its newest
+        health transition as (type, index of the last of those checks it covers; -1 = older) or None).
 
         A check is unhealthy when it failed, when its new snapshot was judged unhealthy, or when it found the
         page unchanged while the page's current snapshot is an unhealthy one (a maintenance page served again).
         """
         pending_health = pending_health or {}
         with self.db.session() as s:
-            checked = select(Check.page_id).where(Check.run_id == run_id).distinct()
-            # The newest `limit` checks of every page checked in this run, in one query.
-            recent = (select(Check.page_id, Check.id.label("check_id"), Check.outcome, Check.error, Check.http_status,
-                             Check.snapshot_id,
-                             func.row_number().over(
-                                 partition_by=Check.page_id,
-                                 order_by=(Check.checked_at.desc(), Check.id.desc())).label("n"),
-                             Check.checked_at)
-                      .where(Check.page_id.in_(checked)).subquery())
-            rows = s.execute(select(recent.c.page_id, recent.c.outcome, recent.c.error, recent.c.http_status,
-                                    Snapshot.id, Snapshot.health)
-                             .outerjoin(Snapshot, recent.c.snapshot_id == Snapshot.id)
-                             .where(recent.c.n <= limit)
-                             .order_by(recent.c.page_id, recent.c.checked_at, recent.c.check_id)).all()
+            since = s.scalar(select(func.max(Run.id)).where(Run.id < run_id, Run.status == "finished"))
+            runs = select(Run.id).where(Run.id >= since) if since is not None else select(Run.id)
+            # a subquery, not a list of ids: a run may check more pages than a statement takes variables
+            checked = select(Check.page_id).where(or_(Check.run_id == run_id, Check.run_id.in_(runs))).distinct()
+            states = self._check_states(s, checked, pending_health, limit)
+            last = self._last_transitions(s, checked)
             pages = {p.id: (p, src) for p, src in s.execute(
                 select(Page, Source).join(Source, Page.source_id == Source.id).where(Page.id.in_(checked)))}
-        by_page: dict[int, list] = {}
-        for row in rows:
-            by_page.setdefault(row[0], []).append(row[1:])
         out = []
-        for page_id, checks in by_page.items():
-            states, current = [], "ok"
-            for outcome, error, status, snapshot_id, health in checks:
-                if outcome == "error":
-                    states.append((False, error or f"HTTP {status}"))
-                    continue
-                if outcome in ("new", "changed"):
-                    current = pending_health.get(snapshot_id, health) or "ok"
-                states.append((current == "ok", current))
+        for page_id, checks in states.items():
+            transition = None
+            if page_id in last:
+                type_, ref = last[page_id]
+                transition = (type_, sum(1 for key, _ in checks if key <= ref) - 1)
             page, source = pages[page_id]
-            out.append((dict(page_id=page.id, source_id=source.id, url=page.url, source=source.name), states))
+            out.append((dict(page_id=page.id, source_id=source.id, url=page.url, source=source.name,
+                              source_region=source.region),
+                        [state for _, state in checks], transition))
+        return out
+
+    @staticmethod
+    def _check_states(s, page_ids, pending_health: dict[int, str], limit: int) -> dict[int, list]:
+        """Page id → [((checked_at, check id), (healthy, reason, check id))] of the newest `limit` checks of the
+        pages of `page_ids` (a select of page ids)."""
+        recent = (select(Check.page_id, Check.id.label("check_id"), Check.outcome, Check.error, Check.http_status,
+                         Check.snapshot_id, Check.checked_at,
+                         func.row_number().over(partition_by=Check.page_id,
+                                                order_by=(Check.checked_at.desc(), Check.id.desc())).label("n"))
+                  .where(Check.page_id.in_(page_ids)).subquery())
+        rows = s.execute(select(recent.c.page_id, recent.c.check_id, recent.c.checked_at, recent.c.outcome,
+                                recent.c.error, recent.c.http_status, Snapshot.id, Snapshot.health)
+                         .outerjoin(Snapshot, recent.c.snapshot_id == Snapshot.id)
+                         .where(recent.c.n <= limit)
+                         .order_by(recent.c.page_id, recent.c.checked_at, recent.c.check_id)).all()
+        out: dict[int, list] = {}
+        current: dict[int, str] = {}
+        for page_id, check_id, checked_at, outcome, error, status, snapshot_id, health in rows:
+            if outcome == "error":
+                state = (False, error or f"HTTP {status}", check_id)
+            else:
+                if outcome in ("new", "changed"):
+                    current[page_id] = pending_health.get(snapshot_id, health) or "ok"
+                now = current.get(page_id, "ok")
+                state = (now == "ok", now, check_id)
+            out.setdefault(page_id, []).append(((checked_at, check_id), state))
+        return out
+
+    @staticmethod
+    def _last_transitions(s, page_ids, chunk: int = 500) -> dict[int, tuple[str, tuple]]:
+        """Page id (of the select `page_ids`) → (type, (checked_at, check id) of the last check it covers) of its
+        newest source_failing / source_recovered. A change recorded before transitions named their check covers
+        the checks made before it was detected."""
+        latest = (select(Change.page_id, func.max(Change.id).label("id"))
+                  .where(Change.page_id.in_(page_ids), Change.type.in_(HEALTH_TYPES))
+                  .group_by(Change.page_id).subquery())
+        rows = s.execute(select(Change.page_id, Change.type, Change.detail, Change.detected_at)
+                         .join(latest, Change.id == latest.c.id)).all()
+        ids = [(d or {}).get("check_id") for _, _, d, _ in rows]
+        ids = [i for i in ids if isinstance(i, int)]
+        times: dict[int, object] = {}
+        for i in range(0, len(ids), chunk):
+            times.update(s.execute(select(Check.id, Check.checked_at).where(Check.id.in_(ids[i:i + chunk]))).all())
+        out: dict[int, tuple[str, tuple]] = {}
+        for page_id, type_, detail, detected_at in rows:
+            check_id = (detail or {}).get("check_id")
+            out[page_id] = (type_, (times[check_id], check_id) if check_id in times else (detected_at, LAST_ID))
         return out
 
     def known_conflicts(self) -> set[str]:

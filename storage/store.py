@@ -162,14 +162,25 @@ class SnapshotStore:
 
     def add_discovered_pages(self, source_id: int, urls: Sequence[str]) -> list[PageState]:
         """Register article URLs found on a list page; return the states of the ones not seen before."""
-        now = utcnow()
         with self.db.session() as s:
-            known = set(s.scalars(select(Page.url).where(Page.source_id == source_id, Page.url.in_(list(urls)))))
-            new = [u for u in dict.fromkeys(urls) if u not in known]
-            self._ensure_pages(s, source_id, new, "article", now)
-            src = s.get(Source, source_id)
-            rows = s.scalars(select(Page).where(Page.source_id == source_id, Page.url.in_(new))).all()
-            return [self._state(p, src) for p in rows]
+            return self._discover(s, source_id, urls, utcnow())
+
+    def record_list_check(self, run_id: int | None, record: CheckRecord, source_id: int,
+                          urls: Sequence[str]) -> tuple[str, list[PageState]]:
+        """Store a list page's check and register the article URLs it links to (first seen at the check's
+        time) in one transaction; returns the check's outcome and the states of the new articles. A run
+        killed around it leaves both or neither, so "new since the list was first watched" holds."""
+        with self.db.session() as s:
+            (outcome,) = self._record_checks(s, run_id, [record])
+            return outcome, self._discover(s, source_id, urls, record.checked_at)
+
+    def _discover(self, s, source_id: int, urls: Sequence[str], now: datetime) -> list[PageState]:
+        known = set(s.scalars(select(Page.url).where(Page.source_id == source_id, Page.url.in_(list(urls)))))
+        new = [u for u in dict.fromkeys(urls) if u not in known]
+        self._ensure_pages(s, source_id, new, "article", now)
+        src = s.get(Source, source_id)
+        rows = s.scalars(select(Page).where(Page.source_id == source_id, Page.url.in_(new))).all()
+        return [self._state(p, src) for p in rows]
 
     # -- runs ----------------------------------------------------------------
     def start_run(self) -> int:
@@ -196,45 +207,48 @@ class SnapshotStore:
         if not records:
             return []
         with self.db.session() as s:
-            ids = list({r.page_id for r in records})
-            state = {row.id: row for row in s.execute(
-                select(Page.id, Page.etag, Page.last_modified, Page.last_snapshot_id,
-                       Page.last_hash).where(Page.id.in_(ids)))}
-            outcomes: list[str] = []
-            page_rows: dict[int, dict] = {}
-            snapshot_recs: list[CheckRecord] = []
-            for rec in records:
-                row = state[rec.page_id]
-                current = page_rows.get(rec.page_id) or dict(
-                    id=row.id, etag=row.etag, last_modified=row.last_modified,
-                    last_snapshot_id=row.last_snapshot_id, last_hash=row.last_hash)
-                new_values = dict(current)
-                if rec.error is not None:
-                    outcome = "error"
-                elif rec.not_modified:
-                    outcome = "not_modified"
+            return self._record_checks(s, run_id, records)
+
+    def _record_checks(self, s, run_id: int | None, records: Sequence[CheckRecord]) -> list[str]:
+        ids = list({r.page_id for r in records})
+        state = {row.id: row for row in s.execute(
+            select(Page.id, Page.etag, Page.last_modified, Page.last_snapshot_id,
+                   Page.last_hash).where(Page.id.in_(ids)))}
+        outcomes: list[str] = []
+        page_rows: dict[int, dict] = {}
+        snapshot_recs: list[CheckRecord] = []
+        for rec in records:
+            row = state[rec.page_id]
+            current = page_rows.get(rec.page_id) or dict(
+                id=row.id, etag=row.etag, last_modified=row.last_modified,
+                last_snapshot_id=row.last_snapshot_id, last_hash=row.last_hash)
+            new_values = dict(current)
+            if rec.error is not None:
+                outcome = "error"
+            elif rec.not_modified:
+                outcome = "not_modified"
+            else:
+                digest = rec.content.content_hash if rec.content is not None else rec.links_hash
+                new_values.update(etag=rec.etag, last_modified=rec.last_modified, last_hash=digest)
+                if digest == current["last_hash"]:
+                    outcome = "unchanged"
                 else:
-                    digest = rec.content.content_hash if rec.content is not None else rec.links_hash
-                    new_values.update(etag=rec.etag, last_modified=rec.last_modified, last_hash=digest)
-                    if digest == current["last_hash"]:
-                        outcome = "unchanged"
-                    else:
-                        outcome = "new" if current["last_hash"] is None else "changed"
-                        if rec.content is not None:
-                            snapshot_recs.append(rec)
-                if new_values != current or rec.page_id in page_rows:
-                    page_rows[rec.page_id] = new_values
-                outcomes.append(outcome)
-            snapshot_ids = self._insert_snapshots(s, snapshot_recs)
-            for rec, snap_id in snapshot_ids.items():
-                page_rows[rec.page_id]["last_snapshot_id"] = snap_id
-            s.execute(insert(Check), [
-                dict(run_id=run_id, page_id=rec.page_id, checked_at=rec.checked_at, outcome=outcome,
-                     http_status=rec.http_status, duration_ms=rec.duration_ms,
-                     snapshot_id=snapshot_ids.get(rec), error=rec.error)
-                for rec, outcome in zip(records, outcomes)])
-            if page_rows:
-                s.execute(update(Page), list(page_rows.values()))
+                    outcome = "new" if current["last_hash"] is None else "changed"
+                    if rec.content is not None:
+                        snapshot_recs.append(rec)
+            if new_values != current or rec.page_id in page_rows:
+                page_rows[rec.page_id] = new_values
+            outcomes.append(outcome)
+        snapshot_ids = self._insert_snapshots(s, snapshot_recs)
+        for rec, snap_id in snapshot_ids.items():
+            page_rows[rec.page_id]["last_snapshot_id"] = snap_id
+        s.execute(insert(Check), [
+            dict(run_id=run_id, page_id=rec.page_id, checked_at=rec.checked_at, outcome=outcome,
+                 http_status=rec.http_status, duration_ms=rec.duration_ms,
+                 snapshot_id=snapshot_ids.get(rec), error=rec.error)
+            for rec, outcome in zip(records, outcomes)])
+        if page_rows:
+            s.execute(update(Page), list(page_rows.values()))
         return outcomes
 
     def _insert_snapshots(self, s, recs: list[CheckRecord]) -> dict:
@@ -488,13 +502,17 @@ class ChangeStore(OutboxStore):
                     for c, name in s.execute(q)]
 
     def failing_sources(self) -> dict[str, dict]:
-        """Sources whose latest health change is `source_failing` (no `source_recovered` since): name → detail."""
+        """Sources with a page whose latest health change is `source_failing` (no `source_recovered` since):
+        name → detail of its earliest such page."""
         types = ("source_failing", "source_recovered")
-        latest = (select(Change.source_id, func.max(Change.id).label("id"))
-                  .where(Change.type.in_(types)).group_by(Change.source_id).subquery())
+        latest = (select(Change.page_id, func.max(Change.id).label("id"))
+                  .where(Change.type.in_(types)).group_by(Change.page_id).subquery())
         q = (select(Source.name, Change.detected_at, Change.url, Change.detail)
              .join(latest, Change.id == latest.c.id).join(Source, Source.id == Change.source_id)
-             .where(Change.type == "source_failing"))
+             .where(Change.type == "source_failing").order_by(Change.id))
+        out: dict[str, dict] = {}
         with self.db.session() as s:
-            return {name: dict(since=at, url=url, reason=(detail or {}).get("reason"),
-                               error=(detail or {}).get("error")) for name, at, url, detail in s.execute(q)}
+            for name, at, url, detail in s.execute(q):
+                out.setdefault(name, dict(since=at, url=url, reason=(detail or {}).get("reason"),
+                                          error=(detail or {}).get("error")))
+        return out

@@ -12,7 +12,7 @@ from scrapy import signals as scrapy_signals
 from scrapy.http import Request, Response
 
 from spiders import signals
-from spiders.encoding import decode_html
+from spiders.encoding import decode_html, unreadable
 from spiders.processing import PageCutter, default_workers
 from spiders.items import PageCheck
 from spiders.responses import failure_reason, header as _header, not_html
@@ -97,10 +97,16 @@ class WatchSpider(scrapy.Spider):
             return
         if page.role == "list":
             html, _ = decode_html(response.body, content_type, page.encoding)
+            if reason := unreadable(html):
+                yield self._record(response.request, http_status=response.status, error=reason)
+                return
             for item in self._parse_list(response, page, html, etag, last_modified):
                 yield item
             return
         cut = await self.cutter.cut(response.body, content_type, response.url, page.encoding, page.profile)
+        if cut.unreadable:
+            yield self._record(response.request, http_status=response.status, error=cut.unreadable)
+            return
         if not cut.main_text:
             yield self._record(response.request, http_status=response.status, error="page has no text content")
             return
@@ -123,11 +129,14 @@ class WatchSpider(scrapy.Spider):
             if absolute.startswith(("http://", "https://")) and follow.search(absolute):
                 urls.append(absolute)
         links_hash = hashlib.sha256("\n".join(sorted(set(urls))).encode()).hexdigest()
-        # The list's check time comes before its new pages' first_seen_at: that order tells the diff stage
-        # which articles appeared after the list was first watched.
+        # The list's check and the articles it found are stored in one transaction, the articles first seen
+        # at the check's time: a kill leaves both or neither, so the diff stage can tell which articles
+        # appeared after the list was first watched.
         record = self._record(response.request, http_status=response.status, etag=etag,
                               last_modified=last_modified, links_hash=links_hash)
-        new_pages = self.store.add_discovered_pages(page.source_id, urls) if urls else []
+        new_pages = []
+        if urls:
+            record.stored, new_pages = self.store.record_list_check(self.run_id, record.record, page.source_id, urls)
         self.logger.info("list %s: %d matching links, %d new", response.url, len(set(urls)), len(new_pages))
         yield record
         yield from self._requests(new_pages)

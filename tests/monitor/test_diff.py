@@ -103,11 +103,13 @@ def test_other_provinces_and_national_floors_are_not_conflicts():
 def test_three_failures_make_one_failing_and_one_recovered_change():
     from monitor.diff import health_changes
     bad, good = (False, "HTTP 404"), (True, "ok")
-    seen = []
+    seen, last = [], None
     states = [good]
     for state in [bad, bad, bad, bad, bad, good, good]:
         states.append(state)
-        seen += [c["type"] for c in health_changes(PAGE, states)]
+        for c in health_changes(PAGE, states, last):
+            seen.append(c["type"])
+            last = (c["type"], len(states) - 1)  # what the stored change covers
     assert seen == ["source_failing", "source_recovered"]
 
 
@@ -141,3 +143,31 @@ def test_text_diff_keeps_a_repeated_unchanged_head_out_of_the_diff():
     old = "\n".join(["附件。"] * 3000 + ["缴费标准为380元。"])
     new = "\n".join(["附件。"] * 3000 + ["缴费标准为400元。"])
     assert text_diff(old, new) == ["~ 缴费标准为[-38-]{+40+}0元。"]
+
+
+def test_health_transitions_are_judged_from_the_stored_checks_not_the_current_count():
+    from monitor.diff import health_changes
+    bad, good = (False, "HTTP 503"), (True, "ok")
+    # the 3rd error's run died before its diff stage: the 4th still reports the failure, once
+    (failing,) = health_changes(PAGE, [good, bad, bad, bad, bad])
+    assert failing["type"] == "source_failing" and failing["detail"]["checks"] == 4
+    assert health_changes(PAGE, [good, bad, bad, bad, bad], ("source_failing", 3)) == []
+    # the first healthy check's run died: the next healthy one reports the recovery
+    (recovered,) = health_changes(PAGE, [bad, bad, bad, good, good], ("source_failing", 2))
+    assert recovered["type"] == "source_recovered" and recovered["detail"]["after_checks"] == 3
+    assert health_changes(PAGE, [bad, bad, bad, good, good], ("source_recovered", 3)) == []
+    # recovered and failing again while no diff stage ran: both, in order
+    assert [c["type"] for c in health_changes(PAGE, [bad, bad, bad, good, bad, bad, bad], ("source_failing", 2))] \
+        == ["source_recovered", "source_failing"]
+    # a failure reported before the window of checks read: recovered at the first healthy check
+    assert [c["type"] for c in health_changes(PAGE, [bad, good], ("source_failing", -1))] == ["source_recovered"]
+
+
+def test_health_alerts_carry_the_sources_configured_region():
+    from monitor.diff import health_changes
+    bad = (False, "HTTP 503")
+    page = dict(PAGE, source_region="运城市")
+    (failing,) = health_changes(page, [bad, bad, bad])
+    assert failing["region"] == "140800"
+    (unknown,) = health_changes(dict(PAGE, source_region="不存在的地方"), [bad, bad, bad])
+    assert unknown["region"] is None

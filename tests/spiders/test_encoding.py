@@ -81,3 +81,13 @@ def test_real_crawl_stores_correct_text_for_every_encoding_case(site, db_url, tm
         assert KEPT in snap["main_text"] and RARE in snap["main_text"], name
         assert "\ufffd" not in snap["main_text"], name
         assert snap["encoding"] == ("utf-8" if name == "utf8" else "gb18030"), name
+
+
+def test_a_page_with_a_few_broken_bytes_is_readable_and_scrambled_bytes_are_not():
+    from spiders.encoding import unreadable
+    page = ("<html><body><p>" + "城乡居民医保个人缴费标准为每人每年400元。" * 50 + "</p></body></html>").encode("utf-8")
+    broken = page[:300] + b"\xff\xfe\x80" + page[300:]
+    assert unreadable(decode_html(broken)[0]) is None
+    scrambled = bytes([0x80, 0x01, 0xFF, 0x1B] * 500)
+    reason = unreadable(decode_html(scrambled)[0])
+    assert reason is not None and reason.startswith("not an HTML page (undecodable content: ")

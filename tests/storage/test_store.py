@@ -113,3 +113,20 @@ def test_the_same_change_cannot_be_stored_twice(store):
         changes.record_changes([dict(change)])
     changes.record_changes([dict(change, snapshot_before=1, snapshot_after=2)])  # the next version's diff
     assert len(changes.changes()) == 3
+
+
+def test_a_source_is_failing_while_any_of_its_pages_is(store):
+    from storage import ChangeStore
+    source_id = next(p.source_id for p in store.pages_to_check() if p.source_name == "山西")
+    (article,) = store.add_discovered_pages(source_id, ["http://127.0.0.1/list/t1"])
+    listing = page_id(store, "http://127.0.0.1/list/")
+
+    def health(type_: str, pid: int, url: str) -> dict:
+        return dict(source_id=source_id, page_id=pid, type=type_, severity="high", url=url,
+                    detail={"reason": "HTTP 503"} if type_ == "source_failing" else {})
+    changes = ChangeStore(store.db)
+    changes.record_changes([health("source_failing", listing, "http://127.0.0.1/list/"),
+                            health("source_failing", article.page_id, article.url),
+                            health("source_recovered", article.page_id, article.url)])
+    failing = changes.failing_sources()
+    assert list(failing) == ["山西"] and failing["山西"]["url"] == "http://127.0.0.1/list/"
