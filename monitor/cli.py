@@ -366,6 +366,13 @@ def cmd_alerts(args) -> int:
         print(f"alerts: {counts.get('sent', 0)} sent, {counts.get('retried', 0)} still pending, "
               f"{counts.get('failed', 0)} failed")
     rows = store.alerts(args.status)
+    from monitor.delivery import NOT_CONFIGURED
+    waiting = [r for r in rows if r["status"] == "pending" and r["last_error"] == NOT_CONFIGURED]
+    if waiting:
+        labels = ", ".join(dict.fromkeys(r["target"] for r in waiting))
+        print(f"policywatch: {len(waiting)} alerts wait for targets not configured now ({labels}): deliver them "
+              "with `policywatch alerts --retry --notify URL` (the full URL), or they are given up after 2 days",
+              file=sys.stderr)
     if args.json:
         keys = ("id", "target", "status", "title", "attempts", "created_at", "sent_at", "next_attempt_at",
                 "last_error", "change_ids", "claimed_by", "attempted_at", "possible_duplicate")

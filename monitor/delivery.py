@@ -21,7 +21,8 @@ from storage.store import ChangeStore
 
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=1)
-NOT_CONFIGURED = "target no longer configured"
+NOT_CONFIGURED = ("target not configured now (a one-off --notify? deliver with "
+                  "`policywatch alerts --retry --notify URL`)")
 ERROR_MAX = 500
 # Prefixed to the title and body of an alert sent again after a delivery whose outcome is unknown.
 DUPLICATE_MARK = "【重发·可能重复】"
@@ -142,10 +143,11 @@ def deliver_due(store: ChangeStore, targets: list[str], now: datetime | None = N
     apprises: dict[str, apprise.Apprise | None] = {}
     for alert in store.claim_due_alerts(now):
         url = configured.get(alert["target_key"])
-        if url is None:  # stays pending: it is sent if the target is configured again
+        if url is None:  # stays pending until given up: sent if the target is configured (or --notify) again
+            give_up = now - alert["created_at"] > give_up_after
             store.finish_alert(alert["id"], sent=False, error=NOT_CONFIGURED, retry_at=now + MAX_RETRY,
-                               attempted=False)
-            counts["retried"] += 1
+                               attempted=False, give_up=give_up)
+            counts["failed" if give_up else "retried"] += 1
             continue
         if not store.start_attempt(alert["id"]):  # taken over meanwhile
             continue

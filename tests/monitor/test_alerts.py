@@ -284,3 +284,25 @@ def test_source_failing_alert_names_its_error_in_the_line_not_as_page_text():
     assert title == "医保政策变化｜太原市：来源异常：太原医保（连续3次HTTP 503）"
     assert "原文" not in text and "原文" not in markdown
     assert f"   链接：{PAGE}（太原医保）" in text.splitlines()
+
+
+def test_alert_for_a_one_off_notify_target_is_delivered_by_retry_with_that_url(db, receiver, tmp_path):
+    from conftest import run_cli, write_sources
+    one_off = receiver.url("/once")
+    store = record(db, [change(db)], [one_off])
+    sources = write_sources(tmp_path / "sources.toml", f'[[source]]\nname = "太原本地宝·居民医保"\nurl = "{PAGE}"\n')
+    plain = run_cli("alerts", "--retry", "--sources", str(sources), "--db", db.url)
+    assert "alerts wait for targets not configured now" in plain.stderr
+    assert "--retry --notify URL" in plain.stderr and receiver.posts == []
+    given = run_cli("alerts", "--retry", "--notify", one_off, "--sources", str(sources), "--db", db.url)
+    assert given.returncode == 0, given.stderr
+    assert "1 sent" in given.stdout and len(receiver.posts) == 1
+    assert [a["status"] for a in store.alerts()] == ["sent"]
+
+
+def test_alert_whose_target_is_gone_is_given_up_like_any_failed_one(db, receiver):
+    store = record(db, [change(db)], [receiver.url("/old")])
+    later = utcnow() + timedelta(days=3)
+    assert deliver_due(store, [receiver.url("/new")], now=later) == {"sent": 0, "retried": 0, "failed": 1}
+    [alert] = store.alerts()
+    assert alert["status"] == "failed" and alert["last_error"] == NOT_CONFIGURED
