@@ -178,14 +178,16 @@ def _after_crawl(config: Config, db: Database, store: SnapshotStore, run_id: int
     """The stages after a complete crawl: extract new snapshots' facts, diff, queue and send alerts."""
     from monitor.diff_stage import diff_and_queue
     from monitor.extract_stage import extract_pending
+    from monitor.targets import configured_targets
     if reporter:
         reporter.stage("extracting facts")
     result.extracted = extract_pending(store)
     if reporter:
         reporter.stage("diffing and queueing alerts")
-    targets = {ids[s.name]: list(dict.fromkeys([*config.notify, *s.notify, *notify])) for s in config.sources}
+    targets = {ids[s.name]: config.targets_for(s, notify) for s in config.sources}
     stage = diff_and_queue(db, run_id, targets, {v: k for k, v in ids.items()},
-                           {ids[s.name] for s in config.sources if s.alert_text})
+                           {ids[s.name] for s in config.sources if s.alert_text}, config.min_severity,
+                           delivery_targets=configured_targets(config, notify))
     result.changes, result.delivery = stage.changes, stage.delivery
     db.refresh_statistics()
 

@@ -16,15 +16,21 @@ Contract (other tools rely on it; extend, never rename):
     region = "太原市"               # optional
     kind = "page" | "list"          # list: follow links matching `follow`
     follow = "regex"
+    notify = ["…", {url = "…", min_severity = "high"}]   # added to the top-level list
+    notify_replace = true           # …or replacing it
+    mute = true | mute_until = "2026-12-31"   # crawled and recorded, no alert sent
 """
 from __future__ import annotations
 
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
+from typing import Sequence
 from urllib.parse import urlsplit
 
+from monitor.routing import is_muted, parse_targets, source_targets
 from spiders.tomllines import TomlLines, syntax_error
 from storage.store import SourceSpec
 
@@ -40,7 +46,7 @@ DAY = 86400
 DAEMON_TIMING = {"jitter": (0, 0, DAY), "crawl_timeout": (3600, 1, 7 * DAY), "misfire_grace": (3600, 1, 31 * DAY),
                  "alert_retry": (300, 1, DAY)}
 SOURCE_KEYS = {"name", "url", "kind", "follow", "region", "enabled", "schedule", "notify", "profile",
-               "encoding", "alert_text"}
+               "encoding", "alert_text", "mute", "mute_until", "notify_replace"}
 KINDS = ("page", "list")
 
 
@@ -62,6 +68,12 @@ class Source:
     encoding: str | None = None
     alert_text: bool = False  # also alert low-severity text-only changes of this source
     line: int = 0
+    mute: bool = False  # crawled and recorded, no alert sent
+    mute_until: date | None = None  # muted through this day (the sources file's timezone)
+    notify_replace: bool = False  # its own notify list replaces the top-level one
+
+    def muted(self, today: date) -> bool:
+        return is_muted(self.mute, self.mute_until, today)
 
     def spec(self) -> SourceSpec:
         return SourceSpec(name=self.name, url=self.url, kind=self.kind, region=self.region,
@@ -79,6 +91,18 @@ class Config:
     extras: dict = field(default_factory=dict)
     timing: dict = field(default_factory=lambda: {k: v[0] for k, v in DAEMON_TIMING.items()})
     profiles_path: str | None = None  # absolute path of the user profiles file (`profiles =`), if any
+    min_severity: dict = field(default_factory=dict)  # target URL → lowest severity it receives
+
+    def today(self) -> date:
+        """Today's date in the sources file's timezone (for mute_until)."""
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+    def targets_for(self, source: Source, extra: Sequence[str] = ()) -> list[str]:
+        """Where this source's alerts go now (monitor.routing.source_targets)."""
+        return source_targets(self.notify, source.notify, extra, replace=source.notify_replace,
+                              muted=source.muted(self.today()))
 
     @property
     def jitter(self) -> int:
@@ -211,9 +235,10 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
             fail(lines.key(key, defaults_line), f"{key} must be a whole number of seconds from {minimum} to "
                                                 f"{maximum}, got {value!r}")
         timing[key] = value
-    notify = _string_list(data.get("notify", []), lambda m: fail(lines.key("notify"), m), "notify")
-    default_notify = _string_list(defaults.get("notify", []), lambda m: fail(lines.key("notify", defaults_line), m),
-                                  "notify")
+    notify, min_severity = parse_targets(data.get("notify", []), lambda m: fail(lines.key("notify"), m), "notify")
+    default_notify, more = parse_targets(defaults.get("notify", []),
+                                         lambda m: fail(lines.key("notify", defaults_line), m), "notify")
+    min_severity.update(more)
     default_enabled = defaults.get("enabled", True)
     profiles_path, profiles = _user_profiles(data.get("profiles"), origin, lambda m: fail(lines.key("profiles"), m))
 
@@ -283,14 +308,35 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
                 profiles().by_name(raw["profile"])
             except KeyError as exc:
                 bad("profile", str(exc.args[0]))
-        src_notify = _string_list(raw.get("notify", []), lambda m: bad("notify", m), "notify")
+        src_notify, more = parse_targets(raw.get("notify", []), lambda m: bad("notify", m), "notify")
+        min_severity.update(more)
+        for key in ("mute", "notify_replace"):
+            if not isinstance(raw.get(key, False), bool):
+                bad(key, f"{key} must be true or false")
+        mute_until = raw.get("mute_until")
+        if mute_until is not None:
+            mute_until = _day(mute_until, lambda m: bad("mute_until", m))
+        replace = raw.get("notify_replace", False)
         sources.append(Source(name=name, url=raw["url"].strip(), kind=kind, follow=follow,
                               region=raw.get("region"), enabled=enabled, schedule=src_schedule,
-                              notify=tuple(default_notify) + tuple(src_notify),
+                              notify=tuple(src_notify) if replace else tuple(default_notify) + tuple(src_notify),
                               profile=raw.get("profile"), encoding=raw.get("encoding"),
-                              alert_text=raw.get("alert_text", False), line=line))
+                              alert_text=raw.get("alert_text", False), line=line, mute=raw.get("mute", False),
+                              mute_until=mute_until, notify_replace=replace))
     return Config(path=origin, sources=tuple(sources), notify=tuple(notify), schedule=schedule, timezone=tz,
-                  timing=timing, profiles_path=profiles_path)
+                  timing=timing, profiles_path=profiles_path, min_severity=min_severity)
+
+
+def _day(value, fail) -> date:
+    """A TOML date or a "YYYY-MM-DD" string."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    fail(f"expected a date YYYY-MM-DD, got {value!r}")
 
 
 def _user_profiles(value, origin: str, fail):
@@ -316,11 +362,3 @@ def _user_profiles(value, origin: str, fail):
     except ProfileError as exc:
         raise ConfigError(str(exc)) from None
     return path, lambda: merged
-
-
-def _string_list(value, fail, key: str) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        fail(f"{key} must be a list of strings")
-    return list(value)

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from monitor.alerts import ALERT_SEVERITIES, queue_for_run
 from monitor.delivery import deliver_due
 from monitor.diff import run_diff
+from monitor.routing import passes
 from storage import ChangeStore, Database
 from storage.diffdata import DiffData
 
@@ -20,7 +21,8 @@ class StageResult:
 
 
 def alerts_for(changes: list[dict], targets_by_source: dict[int, list[str]], source_names: dict[int, str],
-               run_id: int | None, text_alert_sources: set[int] = frozenset()) -> list[dict]:
+               run_id: int | None, text_alert_sources: set[int] = frozenset(),
+               min_severity: dict[str, str] | None = None) -> list[dict]:
     """Outbox rows: per target, one message with the alerted changes of the sources that notify it."""
     now = datetime.now(timezone.utc)
     view = [dict(c, source=source_names.get(c["source_id"], ""), detected_at=now) for c in changes]
@@ -30,7 +32,8 @@ def alerts_for(changes: list[dict], targets_by_source: dict[int, list[str]], sou
         if c["severity"] not in ALERT_SEVERITIES and c["source_id"] not in text_alert_sources:
             continue
         for target in targets_by_source.get(c["source_id"], []):
-            by_target.setdefault(target, []).append(i)
+            if passes(c["severity"], target, min_severity or {}):
+                by_target.setdefault(target, []).append(i)
     rows = []
     for target, positions in by_target.items():
         for row in queue_for_run([view[i] for i in positions], [target], run_id, severities=("high", "medium", "low")):
@@ -41,13 +44,18 @@ def alerts_for(changes: list[dict], targets_by_source: dict[int, list[str]], sou
 
 def diff_and_queue(db: Database, run_id: int | None, targets_by_source: dict[int, list[str]] | None = None,
                    source_names: dict[int, str] | None = None,
-                   text_alert_sources: set[int] = frozenset()) -> StageResult:
-    """Diff every unjudged snapshot; store changes, snapshot health and alerts atomically; deliver due alerts."""
+                   text_alert_sources: set[int] = frozenset(), min_severity: dict[str, str] | None = None,
+                   delivery_targets: list[str] | None = None) -> StageResult:
+    """Diff every unjudged snapshot; store changes, snapshot health and alerts atomically; deliver due alerts
+    (to `delivery_targets`, default: every target of `targets_by_source`; a muted source's targets still
+    receive what was queued before)."""
     result = run_diff(DiffData(db), run_id)
     targets_by_source = targets_by_source or {}
-    alerts = alerts_for(result.changes, targets_by_source, source_names or {}, run_id, text_alert_sources)
+    alerts = alerts_for(result.changes, targets_by_source, source_names or {}, run_id, text_alert_sources,
+                        min_severity)
     store = ChangeStore(db)
     store.record_changes(result.changes, alerts=alerts, snapshot_health=result.health)
-    targets = sorted({t for ts in targets_by_source.values() for t in ts})
+    targets = sorted(set(delivery_targets) if delivery_targets is not None
+                     else {t for ts in targets_by_source.values() for t in ts})
     delivery = deliver_due(store, targets) if targets else {}
     return StageResult(dict(Counter(c["severity"] for c in result.changes)), delivery)

@@ -81,6 +81,7 @@ def collect_status(config: Config, db: Database) -> dict:
     warnings = source_warnings(db)
     below = below_minimum_by_source(db)
     now = datetime.now(timezone.utc)
+    today = config.today()
     sources = []
     for src in config.sources:
         row = overview.get(src.name, {})
@@ -96,7 +97,8 @@ def collect_status(config: Config, db: Database) -> dict:
                             next_run_from=planner, last_checked_at=row.get("last_checked_at"),
                             last_outcome=row.get("last_outcome"), last_error=row.get("last_error"),
                             failing=failing.get(src.name), warnings=warnings.get(src.name, []),
-                            below_national_minimum=below.get(src.name, [])))
+                            below_national_minimum=below.get(src.name, []), muted=src.muted(today),
+                            mute_until=src.mute_until.isoformat() if src.mute_until else None))
     return dict(
         daemon=None if daemon is None else dict(host=daemon.host, pid=daemon.pid, since=daemon.acquired_at),
         check_running=None if crawl is None else dict(host=crawl.host, pid=crawl.pid, since=crawl.acquired_at),
@@ -109,7 +111,7 @@ def status_healthy(status: dict) -> bool:
 
     Cut warnings do not count: their facts were withheld, nothing wrong was stored or alerted; they ask
     for a site profile, not for someone to be woken up."""
-    return not any(s["failing"] for s in status["sources"]) and not status["alerts"]["failed"] \
+    return not any(s["failing"] for s in status["sources"] if s["enabled"]) and not status["alerts"]["failed"] \
         and not status["alerts"].get("unknown")
 
 
@@ -147,7 +149,8 @@ def print_status(status: dict) -> None:
         result = (s["last_outcome"] or "never checked") + (f": {s['last_error']}" if s["last_error"] else "")
         nxt = local_minute(s["next_run_at"]) + (" (cron)" if s["next_run_from"] == "schedule" else "")
         failing = f"since {local_minute(s['failing']['since'])}" if s["failing"] else ""
-        table.add_row(s["name"] + ("" if s["enabled"] else " (disabled)"), s["schedule"], nxt,
+        muted = (f" (muted until {s['mute_until']})" if s.get("mute_until") else " (muted)") if s.get("muted") else ""
+        table.add_row(s["name"] + ("" if s["enabled"] else " (disabled)") + muted, s["schedule"], nxt,
                       local_minute(s["last_checked_at"]), result, failing)
     console.print(table)
     print_warnings(console, status["sources"])
