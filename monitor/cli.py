@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="deliver pending alerts now (ignoring their backoff), and resend alerts whose delivery "
                           "outcome is unknown, prefixed 【重发·可能重复】")
     alr.add_argument("--notify", action="append", metavar="URL", default=[], help="an extra configured target")
+    alr.add_argument("--test", nargs="?", const="", default=None, metavar="URL",
+                     help="send one sample alert (marked 【测试】) to every configured target, or only to URL, and "
+                          "print each result; exit 1 if one failed")
     alr.add_argument("--json", action="store_true", help="print JSON")
 
     add_extract_parser(sub)
@@ -357,6 +360,8 @@ def cmd_changes(args) -> int:
 def cmd_alerts(args) -> int:
     from monitor.delivery import deliver_due
     from storage import ChangeStore
+    if args.test is not None:
+        return _alerts_test(args)
     config = load_config(args.sources)
     targets = _targets(config, args.notify)
     store = ChangeStore(open_db(args.db, create=False))
@@ -388,6 +393,17 @@ def cmd_alerts(args) -> int:
                           r["title"], r["last_error"] or "")
         Console(width=200 if not sys.stdout.isatty() else None).print(table)
     return EXIT_SOME_FAILED if any(r["status"] in ("failed", "unknown") for r in rows) else EXIT_OK
+
+
+def _alerts_test(args) -> int:
+    from monitor.alerttest import send_test
+    targets = [args.test] if args.test else _targets(load_config(args.sources), args.notify)
+    if not targets:
+        raise ConfigError("no alert targets configured (notify = [...] in the sources file), and no URL given")
+    results = send_test(targets)
+    for label, error in results:
+        print(f"{'sent' if error is None else 'FAILED'}  {label}" + (f": {error}" if error else ""))
+    return EXIT_SOME_FAILED if any(error for _, error in results) else EXIT_OK
 
 
 def cmd_eval(args) -> int:

@@ -306,3 +306,19 @@ def test_alert_whose_target_is_gone_is_given_up_like_any_failed_one(db, receiver
     assert deliver_due(store, [receiver.url("/new")], now=later) == {"sent": 0, "retried": 0, "failed": 1}
     [alert] = store.alerts()
     assert alert["status"] == "failed" and alert["last_error"] == NOT_CONFIGURED
+
+
+def test_alerts_test_sends_one_marked_sample_to_each_target_and_prints_each_result(receiver, tmp_path):
+    from conftest import run_cli, write_sources
+    dead = f"json://127.0.0.1:{free_port()}/hook"
+    sources = write_sources(tmp_path / "sources.toml", f'notify = ["{receiver.url("/ok")}", "{dead}"]\n'
+                                                       f'[[source]]\nname = "a"\nurl = "{PAGE}"\n')
+    proc = run_cli("alerts", "--test", "--sources", str(sources), "--db", f"sqlite:///{tmp_path / 'none.db'}")
+    assert proc.returncode == 1, proc.stderr  # one target is down
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("sent  json://127.0.0.1:") and lines[1].startswith("FAILED  json://127.0.0.1:")
+    [(path, body)] = receiver.posts
+    assert path == "/ok" and body["title"].startswith("【测试】医保政策变化｜太原市")
+    assert not (tmp_path / "none.db").exists()  # a test message needs no database
+    only = run_cli("alerts", "--test", receiver.url("/only"), "--sources", str(sources))
+    assert only.returncode == 0 and only.stdout.startswith("sent  ") and receiver.posts[-1][0] == "/only"
