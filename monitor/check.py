@@ -108,12 +108,26 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
     ids = store.sync_sources([s.spec() for s in config.sources])
     store.interrupt_stale_runs()
     run_id = store.start_run()
+    try:
+        return _crawl_run(config, db, store, ids, selected, run_id, overrides=overrides, reporter=reporter,
+                          verbose=verbose, notify=notify, force=force, lock=lock)
+    except BaseException:
+        # Stopped (a signal before Scrapy took over, a database error) before the run's end was recorded.
+        try:
+            store.finish_run_if_running(run_id, "interrupted")
+        except Exception:  # the database itself failed, or the lock was lost: the next check's
+            pass          # interrupt_stale_runs marks it
+        raise
+
+
+def _crawl_run(config: Config, db: Database, store: SnapshotStore, ids: dict[str, int], selected, run_id: int, *,
+               overrides, reporter, verbose, notify, force, lock: DatabaseLock) -> CheckResult:
     result = CheckResult(run_id=run_id)
     settings = scrapy_settings(db.url, overrides, verbose, POLICYWATCH_RUN_ID=run_id,
                                POLICYWATCH_SOURCES=[s.name for s in selected],
                                POLICYWATCH_PROFILES=config.profiles_path, POLICYWATCH_FORCE=force,
                                POLICYWATCH_WRITE_GUARD=lock.guard())
-    from scrapy.crawler import CrawlerProcess
+    from spiders.stopping import PromptStopCrawlerProcess as CrawlerProcess
     from spiders.spiders.watch import WatchSpider
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(WatchSpider)
@@ -150,6 +164,8 @@ def _run_locked(config: Config, db: Database, *, source_names, overrides, report
             signal.signal(sig, handler)
         if reporter:
             reporter.stop(result)
+    if process.stopping and result.reason == "finished":
+        result.reason = "shutdown"  # the reactor was stopped before the spider could close
     if result.reason == "lock_lost":
         return result
     store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")

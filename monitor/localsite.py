@@ -145,6 +145,11 @@ class LocalSite:
         self.routes["/" + path.lstrip("/")] = Route(status, body, headers, delay)
         return self.url(path)
 
+    def requests_for_prefix(self, prefix: str) -> list[str]:
+        """The paths requested so far that start with `prefix`, in order."""
+        with self._lock:
+            return [urlsplit(p).path for p, _ in self.requests if urlsplit(p).path.startswith(prefix)]
+
     def requests_for(self, path: str) -> list[dict[str, str]]:
         with self._lock:
             return [h for p, h in self.requests if urlsplit(p).path == "/" + path.lstrip("/")]

@@ -1,7 +1,6 @@
 """Downloader middlewares."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -11,6 +10,8 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as _Robot
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
+
+from spiders.stopping import interruptible_sleep
 
 
 def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
@@ -47,7 +48,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             if asked is not None:
                 delay = max(delay, min(asked, self.retry_after_max))
             if delay:
-                await asyncio.sleep(delay)
+                await interruptible_sleep(delay)  # a stop drops the request instead of waiting
         return result
 
     async def process_response(self, request: Request, response: Response, spider=None):

@@ -43,12 +43,14 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "spiders.middlewares.RobotsTxtMiddleware": 100,
+    "spiders.stopping.StopGuardMiddleware": 990,  # last before the download: nothing new starts once stopping
 }
 ITEM_PIPELINES = {
     "spiders.pipelines.StorePipeline": 300,
 }
 
 # policywatch's own settings.
+POLICYWATCH_STOP_GRACE = 3.0  # on SIGTERM, seconds in-flight downloads may take (queued ones are dropped)
 POLICYWATCH_DB = None            # database URL; None → $POLICYWATCH_DB or sqlite:///policywatch.db
 POLICYWATCH_SOURCES = []         # restrict the crawl to these source names
 POLICYWATCH_RUN_ID = None        # set by `policywatch check`; created by the spider otherwise

@@ -190,6 +190,12 @@ class SnapshotStore:
             s.flush()
             return run.id
 
+    def finish_run_if_running(self, run_id: int, status: str = "interrupted") -> None:
+        """End a run that was never recorded as ended (its counts stay as they were)."""
+        with self.db.session() as s:
+            s.execute(update(Run).where(Run.id == run_id, Run.status == "running")
+                      .values(finished_at=utcnow(), status=status))
+
     def finish_run(self, run_id: int, counts: dict[str, int], status: str = "finished") -> None:
         with self.db.session() as s:
             s.execute(update(Run).where(Run.id == run_id)

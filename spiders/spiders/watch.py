@@ -16,6 +16,7 @@ from spiders.encoding import decode_html, unreadable
 from spiders.processing import PageCutter, default_workers
 from spiders.items import PageCheck
 from spiders.responses import failure_reason, header as _header, not_html
+from spiders.stopping import StoppingRequested
 from storage import Database, SnapshotStore
 from storage.store import CheckRecord, PageContent, PageState
 
@@ -142,5 +143,7 @@ class WatchSpider(scrapy.Spider):
         yield from self._requests(new_pages)
 
     def on_error(self, failure):
+        if getattr(self, "stopping", False) or failure.check(StoppingRequested):
+            return  # dropped by a stop: not checked this run, simply checked next run
         status, message = failure_reason(failure, self.settings)
         yield self._record(failure.request, http_status=status, error=message[:500])

@@ -101,7 +101,9 @@ def test_daemon_crawls_on_schedule_and_keeps_its_jobs_across_restart(site, db_ur
         url = "{site.route("ty/1.html", body=page(1))}"
         """)
     first = daemons(sources, db_url, tmp_path / "run1.log")
-    wait_until(lambda: any(r.status == "finished" for r in runs(db_url)), 90, first.text)
+    # a whole crawl child done: a run is `finished` once its crawl is, and `interrupted` again if it is
+    # stopped while extracting or diffing
+    first.wait_for_log("crawl finished")
     assert first.stop() == 0
     done = [r for r in runs(db_url) if r.status == "finished"]
     assert done and all(r.status != "running" for r in runs(db_url))
