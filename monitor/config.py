@@ -264,6 +264,8 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
         if not isinstance(name, str) or not name.strip():
             bad("name" if "name" in raw else None, "every source needs a non-empty name")
         name = name.strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in name):
+            bad("name", f"source name {name!r} contains control characters")
         label[0] = f"source {name!r}"
         if name in seen:
             bad("name", f"duplicate name (first defined on line {seen[name]})")

@@ -201,7 +201,7 @@ class Daemon:
         cmd = [sys.executable, "-m", "monitor", "check", "--sources", str(self.sources_path),
                "--progress", "line", "--wait", str(limit)]
         for name in names:
-            cmd += ["--source", name]
+            cmd.append(f"--source={name}")  # one argument: a name like "-v" or "--db=x" stays a value
         for item in self.overrides:
             cmd += ["-s", item]
         if self.verbose:

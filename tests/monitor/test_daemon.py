@@ -333,3 +333,30 @@ def test_daemon_never_puts_the_database_password_on_a_child_command_line(site, t
     daemon.wait_for_log("crawl finished with exit code 0")
     assert [line for line in seen.values() if password in line] == []
     assert [r.status for r in runs(db_url)][:1] == ["finished"]  # the child found the database all the same
+
+
+def test_daemon_crawls_sources_whose_names_look_like_options(site, tmp_path, daemons):
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [defaults]
+        schedule = "{EVERY_2S}"
+        [[source]]
+        name = "-v"
+        url = "{site.route("opt/1.html", body=page(1))}"
+        [[source]]
+        name = "--db=sqlite:///elsewhere.db"
+        url = "{site.route("opt/2.html", body=page(2))}"
+        """)
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    daemon = daemons(sources, db_url, tmp_path / "run.log")
+    daemon.wait_for_log("crawl finished")
+    assert daemon.stop() == 0
+    assert "exit code 2" not in daemon.text(), daemon.text()
+    store = SnapshotStore(Database(db_url))
+    assert {s["source"] for s in store.snapshots()} == {"-v", "--db=sqlite:///elsewhere.db"}
+    assert not (ROOT / "elsewhere.db").exists()
+
+
+def test_a_source_name_with_a_control_character_is_refused(tmp_path):
+    from monitor.config import ConfigError, parse_config
+    with pytest.raises(ConfigError, match="control characters"):
+        parse_config('[[source]]\nname = "a\\u0000b"\nurl = "http://127.0.0.1/a"\n')
