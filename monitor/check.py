@@ -75,8 +75,38 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"-s expects KEY=VALUE, got {item!r}")
+        check_setting_type(key.strip(), value)
         pairs.append((key.strip(), value))
     return pairs
+
+
+_BOOL_WORDS = {"true", "false", "1", "0", "yes", "no", "on", "off"}
+NONE_DEFAULT_TYPES = {"POLICYWATCH_WORKERS": 0}  # settings whose default is None: a sample of their type
+FLOAT_SETTINGS = {"DOWNLOAD_TIMEOUT", "DOWNLOAD_DELAY", "AUTOTHROTTLE_START_DELAY", "AUTOTHROTTLE_MAX_DELAY",
+                  "AUTOTHROTTLE_TARGET_CONCURRENCY", "CLOSESPIDER_TIMEOUT"}  # read with getfloat, int defaults
+
+
+def check_setting_type(key: str, value: str) -> None:
+    """ValueError when VALUE cannot be a value of KEY's type (bool, int, float), judged from Scrapy's and
+    policywatch's defaults: a bad -s used to fail inside the crawler, check nothing and exit 0."""
+    from scrapy.settings import default_settings
+    from spiders import settings as ours
+    default = (NONE_DEFAULT_TYPES[key] if key in NONE_DEFAULT_TYPES
+               else getattr(ours, key, getattr(default_settings, key, None)))
+    text = value.strip()
+    if isinstance(default, bool):
+        if text.lower() not in _BOOL_WORDS:
+            raise ValueError(f"-s {key}={value}: expected true or false")
+    elif isinstance(default, int) and key not in FLOAT_SETTINGS:
+        try:
+            int(text)
+        except ValueError:
+            raise ValueError(f"-s {key}={value}: expected a whole number") from None
+    elif isinstance(default, float) or key in FLOAT_SETTINGS:
+        try:
+            float(text)
+        except ValueError:
+            raise ValueError(f"-s {key}={value}: expected a number") from None
 
 
 def run_check(config: Config, db: Database, *, source_names: Sequence[str] | None = None,

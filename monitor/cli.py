@@ -263,6 +263,11 @@ def cmd_check(args) -> int:
     config = load_config(args.sources, allow_empty=args.allow_empty)
     config.select(args.source or None)  # unknown names fail before anything is crawled
     _targets(config, args.notify)
+    from monitor.check import parse_overrides
+    try:
+        parse_overrides(args.settings)  # a bad -s fails before a database is opened or made
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     db = open_db(args.db, create=True)
     interactive = {"auto": None, "bar": True, "line": False}[args.progress]
     try:

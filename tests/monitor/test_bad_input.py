@@ -72,3 +72,13 @@ def test_import_at_year_one_is_an_input_error_before_the_database(tmp_path):
 def test_version_names_the_package_and_the_extractor():
     proc = run_cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("policywatch ") and "extractor version" in proc.stdout
+
+
+@pytest.mark.parametrize("setting, needle", [("DOWNLOAD_TIMEOUT=abc", "expected a number"),
+                                             ("POLICYWATCH_WORKERS=abc", "expected a whole number"),
+                                             ("ROBOTSTXT_OBEY=maybe", "expected true or false")])
+def test_a_setting_of_the_wrong_type_is_a_usage_error_before_anything_runs(tmp_path, setting, needle):
+    sources = write_sources(tmp_path / "sources.toml", '[[source]]\nname = "a"\nurl = "http://127.0.0.1:1/"\n')
+    proc = run_cli("check", "--sources", str(sources), "--db", f"sqlite:///{tmp_path / 'h.db'}", "-s", setting)
+    one_line_error(proc, 2, needle)
+    assert not (tmp_path / "h.db").exists()  # no run recorded as finished with nothing checked
