@@ -174,6 +174,8 @@ def _crawl_run(config: Config, db: Database, store: SnapshotStore, ids: dict[str
         if reporter:
             reporter.stored(url, outcome, error)
 
+    opened = []
+
     def closed(spider, reason: str) -> None:
         result.reason = reason
 
@@ -181,6 +183,7 @@ def _crawl_run(config: Config, db: Database, store: SnapshotStore, ids: dict[str
     crawler.signals.connect(planned, signal=signals.pages_planned)
     crawler.signals.connect(stored, signal=signals.page_stored)
     crawler.signals.connect(closed, signal=scrapy_signals.spider_closed)
+    crawler.signals.connect(lambda spider: opened.append(spider), signal=scrapy_signals.spider_opened, weak=False)
     if reporter:
         reporter.start()
     # Scrapy replaces the SIGTERM/SIGINT handlers for a graceful crawl stop; ours come back afterwards,
@@ -196,6 +199,8 @@ def _crawl_run(config: Config, db: Database, store: SnapshotStore, ids: dict[str
             reporter.stop(result)
     if process.stopping and result.reason == "finished":
         result.reason = "shutdown"  # the reactor was stopped before the spider could close
+    if not opened and result.reason == "finished":
+        result.reason = "start_error"  # the crawler never started (its error is in the log): not a finished run
     if result.reason == "lock_lost":
         return result
     store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")
