@@ -50,6 +50,7 @@ ITEM_PIPELINES = {
 }
 
 # policywatch's own settings.
+POLICYWATCH_MAX_LIST_LINKS = 2000  # matching links watched per list page (the first ones)
 POLICYWATCH_STOP_GRACE = 3.0  # on SIGTERM, seconds in-flight downloads may take (queued ones are dropped)
 POLICYWATCH_DB = None            # database URL; None → $POLICYWATCH_DB or sqlite:///policywatch.db
 POLICYWATCH_SOURCES = []         # restrict the crawl to these source names

@@ -135,10 +135,13 @@ class SnapshotStore:
         urls = list(dict.fromkeys(urls))
         if not urls:
             return []
-        rows = [dict(source_id=source_id, url=u, role=role, first_seen_at=now) for u in urls]
-        stmt = self._insert(Page).values(rows).on_conflict_do_nothing(index_elements=["source_id", "url"])
-        s.execute(stmt)
-        return list(s.scalars(select(Page.id).where(Page.source_id == source_id, Page.url.in_(urls))))
+        ids = []
+        # In batches: one statement per 100,000 links exceeded SQLite's and PostgreSQL's bound-variable limits.
+        for chunk in _chunks(urls, SQL_BATCH):
+            rows = [dict(source_id=source_id, url=u, role=role, first_seen_at=now) for u in chunk]
+            s.execute(self._insert(Page).values(rows).on_conflict_do_nothing(index_elements=["source_id", "url"]))
+            ids += s.scalars(select(Page.id).where(Page.source_id == source_id, Page.url.in_(chunk)))
+        return ids
 
     def _insert(self, model):
         return (postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert)(model)
@@ -175,11 +178,16 @@ class SnapshotStore:
             return outcome, self._discover(s, source_id, urls, record.checked_at)
 
     def _discover(self, s, source_id: int, urls: Sequence[str], now: datetime) -> list[PageState]:
-        known = set(s.scalars(select(Page.url).where(Page.source_id == source_id, Page.url.in_(list(urls)))))
-        new = [u for u in dict.fromkeys(urls) if u not in known]
+        urls = list(dict.fromkeys(urls))
+        known: set[str] = set()
+        for chunk in _chunks(urls, SQL_BATCH):
+            known.update(s.scalars(select(Page.url).where(Page.source_id == source_id, Page.url.in_(chunk))))
+        new = [u for u in urls if u not in known]
         self._ensure_pages(s, source_id, new, "article", now)
         src = s.get(Source, source_id)
-        rows = s.scalars(select(Page).where(Page.source_id == source_id, Page.url.in_(new))).all()
+        rows = []
+        for chunk in _chunks(new, SQL_BATCH):
+            rows += s.scalars(select(Page).where(Page.source_id == source_id, Page.url.in_(chunk))).all()
         return [self._state(p, src) for p in rows]
 
     # -- runs ----------------------------------------------------------------
@@ -522,3 +530,11 @@ class ChangeStore(OutboxStore):
                 out.setdefault(name, dict(since=at, url=url, reason=(detail or {}).get("reason"),
                                           error=(detail or {}).get("error")))
         return out
+
+
+SQL_BATCH = 2000  # rows or IN-list values per statement, well under SQLite's and PostgreSQL's limits
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -129,6 +129,12 @@ class WatchSpider(scrapy.Spider):
             absolute = response.urljoin(href).split("#")[0]
             if absolute.startswith(("http://", "https://")) and follow.search(absolute):
                 urls.append(absolute)
+        urls = list(dict.fromkeys(urls))
+        cap = self.settings.getint("POLICYWATCH_MAX_LIST_LINKS", 2000)
+        if len(urls) > cap:  # a runaway list (a whole archive on one page) must not swamp the crawl
+            self.logger.warning("list %s: %d matching links, only the first %d are watched "
+                                "(POLICYWATCH_MAX_LIST_LINKS)", response.url, len(urls), cap)
+            urls = urls[:cap]
         links_hash = hashlib.sha256("\n".join(sorted(set(urls))).encode()).hexdigest()
         # The list's check and the articles it found are stored in one transaction, the articles first seen
         # at the check's time: a kill leaves both or neither, so the diff stage can tell which articles

@@ -130,3 +130,11 @@ def test_a_source_is_failing_while_any_of_its_pages_is(store):
                             health("source_recovered", article.page_id, article.url)])
     failing = changes.failing_sources()
     assert list(failing) == ["山西"] and failing["山西"]["url"] == "http://127.0.0.1/list/"
+
+
+def test_a_list_with_tens_of_thousands_of_links_is_registered_in_batches(store):
+    source_id = next(p.source_id for p in store.pages_to_check() if p.source_name == "山西")
+    urls = [f"http://127.0.0.1/list/t{i}" for i in range(40_000)]
+    new = store.add_discovered_pages(source_id, urls)  # one statement per call hit "too many SQL variables"
+    assert len(new) == 40_000
+    assert store.add_discovered_pages(source_id, urls[:5] + ["http://127.0.0.1/list/extra"])[0].url.endswith("extra")
