@@ -156,7 +156,9 @@ def _crawl_run(config: Config, db: Database, store: SnapshotStore, ids: dict[str
     settings = scrapy_settings(db.url, overrides, verbose, POLICYWATCH_RUN_ID=run_id,
                                POLICYWATCH_SOURCES=[s.name for s in selected],
                                POLICYWATCH_PROFILES=config.profiles_path, POLICYWATCH_FORCE=force,
-                               POLICYWATCH_WRITE_GUARD=lock.guard())
+                               POLICYWATCH_WRITE_GUARD=lock.guard(),
+                               POLICYWATCH_ALLOW_HOSTS={s.name: list(s.allow_hosts) for s in config.sources
+                                                        if s.allow_hosts})
     from spiders.stopping import PromptStopCrawlerProcess as CrawlerProcess
     from spiders.spiders.watch import WatchSpider
     process = CrawlerProcess(settings)

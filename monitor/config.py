@@ -46,7 +46,7 @@ DAY = 86400
 DAEMON_TIMING = {"jitter": (0, 0, DAY), "crawl_timeout": (3600, 1, 7 * DAY), "misfire_grace": (3600, 1, 31 * DAY),
                  "alert_retry": (300, 1, DAY)}
 SOURCE_KEYS = {"name", "url", "kind", "follow", "region", "enabled", "schedule", "notify", "profile",
-               "encoding", "alert_text", "mute", "mute_until", "notify_replace"}
+               "encoding", "alert_text", "mute", "mute_until", "notify_replace", "allow_hosts"}
 KINDS = ("page", "list")
 
 
@@ -71,6 +71,7 @@ class Source:
     mute: bool = False  # crawled and recorded, no alert sent
     mute_until: date | None = None  # muted through this day (the sources file's timezone)
     notify_replace: bool = False  # its own notify list replaces the top-level one
+    allow_hosts: tuple[str, ...] = ()  # a list source's links and redirects may also go to these hosts
 
     def muted(self, today: date) -> bool:
         return is_muted(self.mute, self.mute_until, today)
@@ -319,12 +320,16 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
         if mute_until is not None:
             mute_until = _day(mute_until, lambda m: bad("mute_until", m))
         replace = raw.get("notify_replace", False)
+        allow_hosts = raw.get("allow_hosts", [])
+        if not isinstance(allow_hosts, list) or not all(isinstance(h, str) and h.strip() for h in allow_hosts):
+            bad("allow_hosts", "allow_hosts must be a list of host names")
         sources.append(Source(name=name, url=raw["url"].strip(), kind=kind, follow=follow,
                               region=raw.get("region"), enabled=enabled, schedule=src_schedule,
                               notify=tuple(src_notify) if replace else tuple(default_notify) + tuple(src_notify),
                               profile=raw.get("profile"), encoding=raw.get("encoding"),
                               alert_text=raw.get("alert_text", False), line=line, mute=raw.get("mute", False),
-                              mute_until=mute_until, notify_replace=replace))
+                              mute_until=mute_until, notify_replace=replace,
+                              allow_hosts=tuple(h.strip().lower() for h in allow_hosts)))
     return Config(path=origin, sources=tuple(sources), notify=tuple(notify), schedule=schedule, timezone=tz,
                   timing=timing, profiles_path=profiles_path, min_severity=min_severity)
 

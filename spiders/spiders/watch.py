@@ -6,6 +6,7 @@ import re
 import time
 from datetime import datetime, timezone
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals as scrapy_signals
@@ -96,6 +97,11 @@ class WatchSpider(scrapy.Spider):
         if reason := not_html(response):
             yield self._record(response.request, http_status=response.status, error=reason)
             return
+        if page.role in ("list", "article") and not self._host_allowed(page, page.url, response.url):
+            yield self._record(response.request, http_status=response.status,
+                               error=f"redirected to another host ({urlsplit(response.url).hostname}); "
+                                     "allow it with allow_hosts")
+            return
         if page.role == "list":
             html, _ = decode_html(response.body, content_type, page.encoding)
             if reason := unreadable(html):
@@ -127,7 +133,8 @@ class WatchSpider(scrapy.Spider):
             if not href or href.startswith(("javascript:", "mailto:", "#")):
                 continue
             absolute = response.urljoin(href).split("#")[0]
-            if absolute.startswith(("http://", "https://")) and follow.search(absolute):
+            if absolute.startswith(("http://", "https://")) and follow.search(absolute) \
+                    and self._host_allowed(page, page.url, absolute):
                 urls.append(absolute)
         urls = list(dict.fromkeys(urls))
         cap = self.settings.getint("POLICYWATCH_MAX_LIST_LINKS", 2000)
@@ -147,6 +154,15 @@ class WatchSpider(scrapy.Spider):
         self.logger.info("list %s: %d matching links, %d new", response.url, len(set(urls)), len(new_pages))
         yield record
         yield from self._requests(new_pages)
+
+    def _host_allowed(self, page: PageState, base: str, url: str) -> bool:
+        """A list source stays on the host of its own pages unless its `allow_hosts` names the other one
+        (links to 127.0.0.2 or localhost matched `follow` and were followed)."""
+        host = (urlsplit(url).hostname or "").lower()
+        if host == (urlsplit(base).hostname or "").lower():
+            return True
+        allowed = self.settings.getdict("POLICYWATCH_ALLOW_HOSTS").get(page.source_name) or ()
+        return host in allowed
 
     def on_error(self, failure):
         if getattr(self, "stopping", False) or failure.check(StoppingRequested):
