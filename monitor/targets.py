@@ -42,10 +42,30 @@ def configured_targets(config, extra: Sequence[str] = ()) -> list[str]:
     targets = list(dict.fromkeys([*config.notify, *(t for s in config.sources for t in s.notify), *extra]))
     for t in targets:
         try:
-            expand_target(t)
+            url = expand_target(t)
         except ValueError as exc:
             raise ValueError(f"{config.path}: {exc}") from None
+        if not _apprise_knows(url):
+            where = "--notify" if t in extra and t not in config.notify else config.path
+            what = (f"{url.split('://', 1)[0]}:// is not a target scheme Apprise knows, or the URL is incomplete"
+                    if "://" in url else "an alert target needs a scheme")
+            raise ValueError(f"{where}: {what} (e.g. dingtalk://TOKEN, wecombot://KEY, mailto://user:pass@host, "
+                             "json://host/hook)")
     return targets
+
+
+def _apprise_knows(url: str) -> bool:
+    """Whether Apprise can build a notifier from `url` (nothing is sent)."""
+    import logging
+
+    import apprise
+    log = logging.getLogger("apprise")
+    level = log.level
+    log.setLevel(logging.CRITICAL)  # its "unsupported URL" warning would repeat our one line
+    try:
+        return apprise.Apprise.instantiate(url) is not None
+    finally:
+        log.setLevel(level)
 
 
 def target_key(url: str) -> str:
@@ -86,6 +106,12 @@ def _host_secret(hostport: str) -> bool:
     return not _is_hostname(host) and len(host) > 8
 
 
+def _secret_segment(segment: str) -> bool:
+    """A path segment that may be a token or an id: long, or with a digit (a Telegram chat id -1001234, a
+    short key); words such as `hook` or `api` are kept, they tell targets apart."""
+    return len(segment) > 8 or any(c.isdigit() for c in segment)
+
+
 def _secret_parts(url: str) -> list[str]:
     """The pieces of a target URL that `redact_target` masks (passwords, tokens, long path segments, query values)."""
     parts = _split_url(url)
@@ -100,7 +126,7 @@ def _secret_parts(url: str) -> list[str]:
             found.append(user)
     if _host_secret(parts["hostport"]):
         found.append(parts["hostport"])
-    found += [seg for seg in parts["path"].split("/") if len(seg) > 8]
+    found += [seg for seg in parts["path"].split("/") if _secret_segment(seg)]
     for pair in parts["query"].split("&"):
         value = pair.partition("=")[2]
         if value:
@@ -121,7 +147,7 @@ def redact_target(url: str) -> str:
         out += (MASK if len(user) > 8 else user) + (":" + MASK if colon else "") + "@"
     out += MASK if _host_secret(parts["hostport"]) else parts["hostport"]
     if parts["path"]:
-        out += "/".join(MASK if len(seg) > 8 else seg for seg in parts["path"].split("/"))
+        out += "/".join(MASK if _secret_segment(seg) else seg for seg in parts["path"].split("/"))
     if parts["query"]:
         out += "?" + "&".join(
             (pair.partition("=")[0] + ("=" + MASK if pair.partition("=")[2] else "=")) if "=" in pair else pair

@@ -222,7 +222,8 @@ def test_outbox_rows_and_logs_never_contain_target_secrets(db, monkeypatch, capl
     ("mailtos://alerts:pw@smtp.qq.com?to=ops@example.org", "mailtos://alerts:***@smtp.qq.com?to=***"),
     ("dingtalk://0123456789abcdef0123456789abcdef/?secret=SEC0123456789", "dingtalk://***/?secret=***"),
     ("wecombot://693axxx6-7aoc-4bc4-97a0-0ec2sifa5aaa", "wecombot://***"),
-    ("tgram://123456789:AAbbCCddEEffGG/-1001234", "tgram://***/-1001234"),
+    ("tgram://123456789:AAbbCCddEEffGG/-1001234", "tgram://***/***"),
+    ("json://127.0.0.1:8080/hook/ab12", "json://127.0.0.1:8080/hook/***"),
     ("pover://uQiRzpo4DXghDmr9QzzfQu27cmVRsG@azGDORePK8gMaC0QOYAMyEEuzJnyUi", "pover://***@***"),
     ("not a url with a secret", "***"),
 ])

@@ -82,3 +82,12 @@ def test_a_setting_of_the_wrong_type_is_a_usage_error_before_anything_runs(tmp_p
     proc = run_cli("check", "--sources", str(sources), "--db", f"sqlite:///{tmp_path / 'h.db'}", "-s", setting)
     one_line_error(proc, 2, needle)
     assert not (tmp_path / "h.db").exists()  # no run recorded as finished with nothing checked
+
+
+@pytest.mark.parametrize("target, needle", [("notascheme", "an alert target needs a scheme"),
+                                            ("nosuch://x", "nosuch:// is not a target scheme Apprise knows")])
+def test_an_unknown_notify_target_is_a_usage_error(tmp_path, target, needle):
+    sources = write_sources(tmp_path / "sources.toml", '[[source]]\nname = "a"\nurl = "http://127.0.0.1:1/"\n')
+    proc = run_cli("check", "--sources", str(sources), "--db", f"sqlite:///{tmp_path / 'h.db'}", "--notify", target)
+    one_line_error(proc, 2, needle)
+    assert "--notify:" in proc.stderr and not (tmp_path / "h.db").exists()
