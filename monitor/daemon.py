@@ -25,6 +25,7 @@ from typing import Sequence
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, ConfigError, cron_trigger, load_config
@@ -36,6 +37,17 @@ log = logging.getLogger("policywatch.daemon")
 
 DAEMON_LOCK = "daemon"
 JOBS_TABLE = "apscheduler_jobs"
+
+
+class StoppableScheduler(BackgroundScheduler):
+    """APScheduler 3's background scheduler, except that once paused or shut down it processes no job: its
+    main loop wakes after shutdown() and ran due jobs once more, into the closed executor ("cannot schedule
+    new futures after shutdown" tracebacks on every stop) and consuming their stored next run times."""
+
+    def _process_jobs(self):
+        if self.state != STATE_RUNNING:
+            return None
+        return super()._process_jobs()
 CRAWL_PREFIX = "crawl "
 ALERTS_JOB = "alerts"
 STOP_GRACE = 30.0  # after SIGTERM, how long a running crawl may take to stop cleanly before it is killed
@@ -97,7 +109,7 @@ class Daemon:
         _current = self
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         try:
-            self.scheduler = BackgroundScheduler(
+            self.scheduler = StoppableScheduler(
                 jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine, tablename=JOBS_TABLE)},
                 executors={"default": ThreadPoolExecutor(4)},
                 timezone=self.config.timezone)

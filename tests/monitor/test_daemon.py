@@ -182,7 +182,7 @@ def test_sigterm_during_a_crawl_leaves_the_database_consistent(site, db_url, tmp
 
     wait_until(some_checks, 90, daemon.text)
     assert daemon.stop(timeout=45) == 0
-    assert "stopped" in daemon.text()
+    assert "stopped" in daemon.text() and "Traceback" not in daemon.text(), daemon.text()
     all_runs = runs(db_url)
     assert all_runs and all(r.status in ("interrupted", "finished") for r in all_runs)
     assert all_runs[-1].status == "interrupted"
