@@ -19,18 +19,20 @@ from monitor.changes_cmd import change_json
 from monitor.config import Config, ConfigError
 from monitor.history import build_filter, to_json
 from monitor.options import local_minute
-from monitor.status import collect_status
+from monitor.diff import text_diff
+from monitor.status import collect_status, source_warnings
 from monitor.web.render import (
-    OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, parse_feed_query, safe_href,
+    OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, parse_feed_query, safe_href,
     source_path,
 )
-from storage import Database, HistoryStore
+from storage import ChangeStore, Database, HistoryStore
 from storage.webqueries import (
     ChangeFilter, change_feed, recent_runs, snapshot_text, source_checks, source_row, source_versions,
 )
 
 STATIC = Path(__file__).resolve().parent / "static"
 FEED_LIMIT = 200  # changes on one page of the feed, newest first
+DIFF_LIMIT = 200  # lines of a diff between two versions chosen on a source's page
 TOKEN_COOKIE = "policywatch_token"
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -139,12 +141,23 @@ class WebView:
                 return self.error_page(BadRequest(404, f"来源 {name!r} 没有版本 {wanted!r}"))
         elif versions:
             shown = snapshot_text(self.db, src["id"], versions[0]["id"])
+        compared = None
+        a, b = request.query_params.get("a"), request.query_params.get("b")
+        if a or b:
+            pair = [snapshot_text(self.db, src["id"], int(v)) if v and v.isdigit() else None for v in (a, b)]
+            if None in pair:
+                return self.error_page(BadRequest(404, f"来源 {name!r} 没有版本 {a!r} 或 {b!r}"))
+            compared = dict(a=pair[0], b=pair[1],
+                            lines=[diff_line(d) for d in text_diff(pair[0]["main_text"] or "",
+                                                                   pair[1]["main_text"] or "", limit=DIFF_LIMIT)])
         checks = source_checks(self.db, src["id"])
         changes = [change_view(r) for r in change_feed(self.db, ChangeFilter(source=name), limit=20,
                                                         newest_first=True)]
         return self.page("source.html", title=f"来源：{name}", nav="sources", src=src, versions=versions,
                          shown=shown, strip=[check_cell(c) for c in checks], checks=checks[::-1][:20],
-                         changes=changes, href=safe_href(src["url"]))
+                         changes=changes, href=safe_href(src["url"]), compared=compared, given_a=a, given_b=b,
+                         failing=ChangeStore(self.db).failing_sources().get(name),
+                         warnings=source_warnings(self.db).get(name, []))
 
     # -- API -------------------------------------------------------------------------------------
     def api_changes(self, request: Request) -> Response:

@@ -246,3 +246,15 @@ def test_serve_bad_input_is_one_line_and_its_exit_code(history, tmp_path):
     (tmp_path / "empty").write_text("\n", encoding="utf-8")
     proc = run_cli("serve", "--sources", str(sources), "--db", db, "--token", str(tmp_path / "empty"), timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip() == f"policywatch: --token {tmp_path / 'empty'}: the file is empty"
+
+
+def test_any_two_versions_of_a_source_are_diffed_on_its_page(server):
+    path = "/sources/" + quote("太原本地宝")
+    body = page(server, path)
+    assert "比较两个版本" in body and "<dt>健康</dt><dd class=\"health\">正常" in body
+    new, old = re.findall(r"\?version=(\d+)", body.split('class="versions"')[1].split("</table>")[0])
+    compared = page(server, f"{path}?a={old}&b={new}").split('class="diff compare"')[1].split("</ol>")[0]
+    assert "缴费截止日期为<del>2</del><ins>3</ins>月" in compared.replace("\n", "")
+    assert "两个版本的正文相同" in page(server, f"{path}?a={new}&b={new}")
+    code, _, body = server.get(f"{path}?a={old}&b=99999")
+    assert code == 404 and "没有版本" in body
