@@ -243,6 +243,14 @@ def test_serve_bad_input_is_one_line_and_its_exit_code(history, tmp_path):
         proc = run_cli("serve", "--sources", str(sources), "--db", db, *bad, timeout=60)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, bad
         assert proc.stderr.strip().splitlines()[-1].startswith("policywatch serve: error: argument")
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        proc = run_cli("serve", "--sources", str(sources), "--db", db, "--port", str(busy.getsockname()[1]),
+                       timeout=60)
+    assert proc.returncode == 2 and proc.stderr.startswith("policywatch: serve: cannot listen on 127.0.0.1:")
+    assert proc.stderr.count("\n") == 1
     (tmp_path / "empty").write_text("\n", encoding="utf-8")
     proc = run_cli("serve", "--sources", str(sources), "--db", db, "--token", str(tmp_path / "empty"), timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip() == f"policywatch: --token {tmp_path / 'empty'}: the file is empty"
@@ -258,3 +266,45 @@ def test_any_two_versions_of_a_source_are_diffed_on_its_page(server):
     assert "两个版本的正文相同" in page(server, f"{path}?a={new}&b={new}")
     code, _, body = server.get(f"{path}?a={old}&b=99999")
     assert code == 404 and "没有版本" in body
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through its chromedriver (installed by .ci/run); no traffic but 127.0.0.1."""
+    from selenium import webdriver
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--window-size=1280,1400", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-default-apps", "--no-default-browser-check",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def test_a_real_browser_draws_every_page_with_its_stylesheet_and_no_script(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    pages = {"overview": ("/", "概览"), "changes": ("/changes", "变化"), "sources": ("/sources", "来源"),
+             "source": ("/sources/" + quote("太原本地宝"), "来源：太原本地宝"),
+             "hostile": ("/sources/" + quote(HOSTILE_NAME, safe=""), "来源：" + HOSTILE_NAME)}
+    for name, (path, heading) in pages.items():
+        browser.get(server.url + path)
+        assert browser.find_element(By.TAG_NAME, "h1").text == heading, name
+        assert browser.execute_script("return document.scripts.length") == 0, name
+        header = browser.find_element(By.TAG_NAME, "header")
+        assert header.value_of_css_property("background-color") == "rgba(36, 52, 71, 1)", name  # style.css applied
+        browser.save_screenshot(str(tmp_path / f"{name}.png"))
+    browser.get(server.url + "/changes?" + urlencode({"source": "太原本地宝"}))
+    inserted = browser.find_elements(By.CSS_SELECTOR, "ol.diff ins")
+    assert any(e.text == "3" for e in inserted)
+    assert inserted[0].value_of_css_property("background-color") == "rgba(213, 245, 227, 1)"
+    before, after = browser.find_elements(By.CSS_SELECTOR, ".evidence .before")[0], \
+        browser.find_elements(By.CSS_SELECTOR, ".evidence .after")[0]
+    assert before.location["y"] == after.location["y"] and before.location["x"] < after.location["x"]  # side by side
+    browser.get(server.url + "/sources/" + quote("太原本地宝"))
+    cells = browser.find_elements(By.CSS_SELECTOR, ".strip .cell")
+    assert len(cells) == 2 and all(c.size["width"] > 0 and c.size["height"] > 0 for c in cells)
+    assert all((tmp_path / f"{name}.png").stat().st_size > 5000 for name in pages)
