@@ -1,16 +1,17 @@
 """The reads of the web view (`policywatch serve`): recent runs, a filtered change feed, one source's checks,
-versions and stored cut text. Read-only: nothing here writes."""
+versions and stored cut text, the current facts (the `latest_facts` view). Read-only: nothing here writes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Integer, String, Text, column, func, select, table
 
 from storage.db import Database
 from storage.history import _prefix_range
 from storage.models import Change, Check, Page, Run, Snapshot, Source
 from storage.store import change_dict
+from storage.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,30 @@ def snapshot_text(db: Database, source_id: int, snapshot_id: int) -> dict | None
     with db.session() as s:
         row = s.execute(q).first()
         return dict(row._mapping) if row else None
+
+
+LATEST_FACTS = table(
+    "latest_facts",
+    column("source", String), column("url", Text), column("kind", String), column("value", Text),
+    column("plan_year", Integer), column("region", String), column("evidence", Text),
+    column("snapshot_id", BigInteger), column("first_seen", UTCDateTime), column("last_seen", UTCDateTime),
+)
+
+
+def latest_facts(db: Database, plan_year: int | None = None) -> list[dict]:
+    """Rows of the `latest_facts` view (the current value per source, region, kind and plan year; value as JSON
+    text), of one plan year or all, by region, kind and source."""
+    v = LATEST_FACTS.c
+    q = select(LATEST_FACTS).order_by(v.region, v.kind, v.plan_year, v.source, v.value)
+    if plan_year is not None:
+        q = q.where(v.plan_year == plan_year)
+    with db.session() as s:
+        return [dict(r._mapping) for r in s.execute(q)]
+
+
+def fact_plan_years(db: Database) -> list[int]:
+    """The plan years the current facts are about, newest first."""
+    v = LATEST_FACTS.c
+    with db.session() as s:
+        return list(s.scalars(select(v.plan_year).where(v.plan_year.is_not(None)).distinct()
+                              .order_by(v.plan_year.desc())))

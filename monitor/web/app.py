@@ -1,4 +1,4 @@
-"""The web view's ASGI app: pages (概览, 变化, 来源) rendered by Jinja2 with autoescape, a JSON API in the shapes
+"""The web view's ASGI app: pages (概览, 变化, 来源, 事实) rendered by Jinja2 with autoescape, a JSON API in the shapes
 of the CLI's --json, package-served static files, and the token gate. It only reads the database."""
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from monitor.options import local_minute
 from monitor.diff import text_diff
 from monitor.status import collect_status, source_warnings
 from monitor.web.render import (
-    OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, parse_feed_query, safe_href,
+    OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query, safe_href,
     source_path,
 )
-from storage import ChangeStore, Database, HistoryStore
+from storage import ChangeStore, Database, DatabaseError, HistoryStore
 from storage.webqueries import (
-    ChangeFilter, change_feed, recent_runs, snapshot_text, source_checks, source_row, source_versions,
+    ChangeFilter, change_feed, fact_plan_years, latest_facts, recent_runs, snapshot_text, source_checks, source_row, source_versions,
 )
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -159,6 +159,16 @@ class WebView:
                          failing=ChangeStore(self.db).failing_sources().get(name),
                          warnings=source_warnings(self.db).get(name, []))
 
+    def facts(self, request: Request) -> Response:
+        years = fact_plan_years(self.db)
+        wanted = request.query_params.get("plan_year") or (str(years[0]) if years else "")
+        if wanted and not wanted.isdigit():
+            return self.error_page(BadRequest(400, f"年度 {wanted!r} 格式不对：应为四位年份，如 2025"))
+        year = int(wanted) if wanted else None
+        matrix = fact_matrix(latest_facts(self.db, year) if years else [], request.query_params.get("sort"))
+        return self.page("facts.html", title="事实", nav="facts", years=years, year=year, matrix=matrix,
+                         sort=request.query_params.get("sort"))
+
     # -- API -------------------------------------------------------------------------------------
     def api_changes(self, request: Request) -> Response:
         """The `changes --json` list (oldest first), filtered like the feed."""
@@ -188,6 +198,12 @@ class WebView:
         from monitor.cli import _jsonable
         return json_response(_jsonable(collect_status(self.config, self.db)))
 
+    async def unavailable(self, request: Request, exc: DatabaseError) -> Response:
+        """The database went away (PostgreSQL restarted, the file vanished): 503 with the one-line reason."""
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        return self.error_page(BadRequest(503, f"数据库暂时不可用：{exc}"))
+
     async def not_found(self, request: Request, exc) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": "not found"}, status_code=404)
@@ -204,10 +220,10 @@ def create_app(db: Database, config: Config, token: str | None = None) -> TokenG
     view = WebView(db, config)
     routes = [
         Route("/", view.overview), Route("/changes", view.changes), Route("/sources", view.sources),
-        Route("/sources/{name:path}", view.source),
+        Route("/sources/{name:path}", view.source), Route("/facts", view.facts),
         Route("/api/changes", view.api_changes), Route("/api/history", view.api_history),
         Route("/api/status", view.api_status),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: view.not_found})
+    app = Starlette(routes=routes, exception_handlers={404: view.not_found, DatabaseError: view.unavailable})
     return TokenGate(app, token)

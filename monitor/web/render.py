@@ -1,7 +1,8 @@
 """What the web view's templates show: changes as display data (line, region name, evidence pair, the stored
-text diff as segments), and the query-string filters of the change feed, validated."""
+text diff as segments), the query-string filters of the change feed, validated, and the current-facts table."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from extractors import FACT_KINDS
 from extractors.regions import COUNTRY, PROVINCE, load_regions
-from monitor.alerts import KIND_NAMES, TYPE_NAMES, _region_name, change_line
+from monitor.alerts import KIND_NAMES, TYPE_NAMES, _region_name, _unit, change_line, format_value
 from monitor.options import display_zone, local_minute
 from storage.webqueries import ChangeFilter
 
@@ -133,3 +134,30 @@ def check_cell(check: dict) -> dict:
                                                                 if check.get("http_status") else "")
     return dict(outcome=check["outcome"], name=what, title=f"{local_minute(check['checked_at'])} {what}{extra}",
                 snapshot_id=check.get("snapshot_id"))
+
+
+def fact_matrix(rows: list[dict], sort: str | None = None) -> dict:
+    """The current facts (latest_facts rows) as a region × kind table: {"kinds": [kind, …] in KIND_NAMES order,
+    "rows": [{"region", "region_name", "cells": {kind: {"entries": [{"text", "source", "evidence"}],
+    "conflict": bool}}}]}; by region code, or by the first amount in column `sort` (largest first)."""
+    kinds = [k for k in KIND_NAMES if any(r["kind"] == k for r in rows)]
+    regions: dict[str | None, dict] = {}
+    for r in rows:
+        value = json.loads(r["value"]) if isinstance(r["value"], str) else r["value"]
+        entry = regions.setdefault(r["region"], dict(region=r["region"], region_name=_region_name(r["region"]),
+                                                     cells={}))
+        cell = entry["cells"].setdefault(r["kind"], dict(entries=[], conflict=False, amount=None))
+        cell["entries"].append(dict(text=format_value(r["kind"], value) + _unit(r["kind"]), source=r["source"],
+                                   evidence=r["evidence"]))
+        if cell["amount"] is None and isinstance(value, dict) and isinstance(value.get("amount"), (int, float)):
+            cell["amount"] = value["amount"]
+    for entry in regions.values():
+        for cell in entry["cells"].values():
+            cell["conflict"] = len({v["text"] for v in cell["entries"]}) > 1
+    ordered = sorted(regions.values(), key=lambda e: (e["region"] is None, e["region"] or ""))
+    if sort in kinds:
+        def amount(entry: dict) -> tuple:
+            value = (entry["cells"].get(sort) or {}).get("amount")
+            return (value is None, -(value or 0))
+        ordered.sort(key=amount)
+    return dict(kinds=kinds, rows=ordered)

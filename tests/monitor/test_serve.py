@@ -289,7 +289,8 @@ def test_a_real_browser_draws_every_page_with_its_stylesheet_and_no_script(serve
     from selenium.webdriver.common.by import By
     pages = {"overview": ("/", "概览"), "changes": ("/changes", "变化"), "sources": ("/sources", "来源"),
              "source": ("/sources/" + quote("太原本地宝"), "来源：太原本地宝"),
-             "hostile": ("/sources/" + quote(HOSTILE_NAME, safe=""), "来源：" + HOSTILE_NAME)}
+             "hostile": ("/sources/" + quote(HOSTILE_NAME, safe=""), "来源：" + HOSTILE_NAME),
+             "facts": ("/facts", "事实")}
     for name, (path, heading) in pages.items():
         browser.get(server.url + path)
         assert browser.find_element(By.TAG_NAME, "h1").text == heading, name
@@ -308,3 +309,43 @@ def test_a_real_browser_draws_every_page_with_its_stylesheet_and_no_script(serve
     cells = browser.find_elements(By.CSS_SELECTOR, ".strip .cell")
     assert len(cells) == 2 and all(c.size["width"] > 0 and c.size["height"] > 0 for c in cells)
     assert all((tmp_path / f"{name}.png").stat().st_size > 5000 for name in pages)
+
+
+def matrix_rows(body: str) -> dict[str, str]:
+    table = body.split('<table class="matrix">')[1].split("</table>")[0]
+    return {m.group(1): m.group(2) for m in re.finditer(r"<tr><th>(.*?)</th>(.*?)</tr>", table, re.S)}
+
+
+def test_facts_page_is_a_region_by_kind_table_of_current_values(server):
+    body = page(server, "/facts")
+    assert "<h1>事实</h1>" in body and '<option value="2025" selected>2025年度</option>' in body
+    rows = matrix_rows(body)
+    assert "太原市" in rows and "山西省" in rows
+    assert "420 元/人/年" in rows["太原市"] and "400 元/人/年" not in rows["太原市"]  # the current value only
+    assert "个人缴费" in body.split("<thead>")[1].split("</thead>")[0]
+    regions = [name for name in rows if not name.startswith("<a")]
+    assert regions[:2] == ["山西省", "太原市"]  # by region code
+    by_fee = [name for name in matrix_rows(page(server, "/facts?plan_year=2025&sort=personal_contribution"))
+              if not name.startswith("<a")]
+    assert by_fee.index("太原市") < by_fee.index("山西省")  # 420 before 380: largest first
+    assert "没有当前事实" in page(server, "/facts?plan_year=1999")
+    assert server.get("/facts?plan_year=abc")[0] == 400
+
+
+def test_a_database_that_breaks_under_the_server_is_a_503_page_not_a_traceback(history, tmp_path):
+    from storage import Database
+    _, sources = history
+    path = tmp_path / "breaks.db"
+    Database(f"sqlite:///{path}").dispose()  # an empty history
+    srv = Server("--sources", str(sources), "--db", f"sqlite:///{path}")
+    try:
+        assert srv.get("/changes")[0] == 200
+        import sqlite3
+        with sqlite3.connect(path) as conn:  # another program breaks the schema under the running server
+            conn.execute("ALTER TABLE changes RENAME TO changes_gone")
+        code, _, body = srv.get("/changes")
+        assert code == 503 and "数据库暂时不可用" in body and "Traceback" not in body
+        code, _, body = srv.get("/api/changes")
+        assert code == 503 and "database" in json.loads(body)["error"]
+    finally:
+        assert "Traceback" not in srv.stop()
