@@ -22,12 +22,13 @@ from monitor.options import local_minute
 from monitor.diff import text_diff
 from monitor.status import collect_status, source_warnings
 from monitor.web.render import (
-    OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query, safe_href,
-    source_path,
+    OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query,
+    safe_href, source_path,
 )
 from storage import ChangeStore, Database, DatabaseError, HistoryStore
 from storage.webqueries import (
-    ChangeFilter, change_feed, fact_plan_years, latest_facts, recent_runs, snapshot_text, source_checks, source_row, source_versions,
+    ChangeFilter, change_feed, fact_plan_years, latest_facts, recent_runs, snapshot_text, source_checks, source_row,
+    source_versions,
 )
 
 STATIC = Path(__file__).resolve().parent / "static"

@@ -235,6 +235,17 @@ def test_a_token_is_then_required_on_every_request(history, tmp_path):
         assert "Traceback" not in srv.stop()
 
 
+def test_the_token_may_come_from_the_environment_and_then_binds_loopback_too(history):
+    db, sources = history
+    srv = Server("--sources", str(sources), "--db", db, env={"POLICYWATCH_TOKEN": "from-env"})
+    try:
+        assert "token required" in srv.start_line
+        assert srv.get("/api/changes")[0] == 401
+        assert srv.get("/api/changes", {"Authorization": "Bearer from-env"})[0] == 200
+    finally:
+        assert "Traceback" not in srv.stop()
+
+
 def test_serve_bad_input_is_one_line_and_its_exit_code(history, tmp_path):
     db, sources = history
     missing = run_cli("serve", "--sources", str(sources), "--db", f"sqlite:///{tmp_path / 'none.db'}", timeout=60)
@@ -253,7 +264,8 @@ def test_serve_bad_input_is_one_line_and_its_exit_code(history, tmp_path):
     assert proc.stderr.count("\n") == 1
     (tmp_path / "empty").write_text("\n", encoding="utf-8")
     proc = run_cli("serve", "--sources", str(sources), "--db", db, "--token", str(tmp_path / "empty"), timeout=60)
-    assert proc.returncode == 2 and proc.stderr.strip() == f"policywatch: --token {tmp_path / 'empty'}: the file is empty"
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"policywatch: --token {tmp_path / 'empty'}: the file is empty"
 
 
 def test_any_two_versions_of_a_source_are_diffed_on_its_page(server):
