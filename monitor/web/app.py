@@ -1,4 +1,4 @@
-"""The web view's ASGI app: pages (概览, 变化, 来源, 事实) rendered by Jinja2 with autoescape, a JSON API in the shapes
+"""The web view's ASGI app: pages (概览, 变化, 来源, 事实, 地区) rendered by Jinja2 with autoescape, a JSON API in the shapes
 of the CLI's --json, package-served static files, and the token gate. It only reads the database."""
 from __future__ import annotations
 
@@ -14,18 +14,20 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from monitor.alerts import KIND_NAMES, TYPE_NAMES, _region_name
+from extractors.regions import COUNTRY, PROVINCE, load_regions
+from monitor.alerts import KIND_NAMES, TYPE_NAMES, _region_name, _unit, format_value
 from monitor.changes_cmd import change_json
 from monitor.config import Config, ConfigError
 from monitor.history import build_filter, to_json
 from monitor.options import local_minute
 from monitor.diff import text_diff
+from monitor.web.charts import chart_groups
 from monitor.status import collect_status, source_warnings
 from monitor.web.render import (
     OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query,
     safe_href, source_path,
 )
-from storage import ChangeStore, Database, DatabaseError, HistoryStore
+from storage import ChangeStore, Database, DatabaseError, HistoryFilter, HistoryStore
 from storage.webqueries import (
     ChangeFilter, change_feed, fact_plan_years, latest_facts, recent_runs, snapshot_text, source_checks, source_row,
     source_versions,
@@ -170,6 +172,23 @@ class WebView:
         return self.page("facts.html", title="事实", nav="facts", years=years, year=year, matrix=matrix,
                          sort=request.query_params.get("sort"))
 
+    def region(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        found = load_regions().lookup(name)
+        if found is None:
+            return self.error_page(BadRequest(404, f"未知地区 {name!r}：请填写名称（山西、太原市）或区划代码（140000）"))
+        if found.level == COUNTRY:
+            f = HistoryFilter(region_prefix="")
+        elif found.level == PROVINCE:
+            f = HistoryFilter(region_prefix=found.code[:2])  # the province with its cities
+        else:
+            f = HistoryFilter(region=found.code)
+        rows = HistoryStore(self.db).history(f)
+        cities = sorted({r["region"] for r in rows if r["region"] and r["region"] != found.code})
+        table = [dict(r, value_text=format_value(r["kind"], json.loads(r["value"])) + _unit(r["kind"])) for r in rows]
+        return self.page("region.html", title=f"地区：{found.name}", nav="facts", region=found, cities=cities,
+                         charts=chart_groups(rows), rows=table)
+
     # -- API -------------------------------------------------------------------------------------
     def api_changes(self, request: Request) -> Response:
         """The `changes --json` list (oldest first), filtered like the feed."""
@@ -222,6 +241,7 @@ def create_app(db: Database, config: Config, token: str | None = None) -> TokenG
     routes = [
         Route("/", view.overview), Route("/changes", view.changes), Route("/sources", view.sources),
         Route("/sources/{name:path}", view.source), Route("/facts", view.facts),
+        Route("/regions/{name}", view.region),
         Route("/api/changes", view.api_changes), Route("/api/history", view.api_history),
         Route("/api/status", view.api_status),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

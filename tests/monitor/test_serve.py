@@ -1,106 +1,14 @@
-"""`policywatch serve`: the real server (uvicorn in a child process on 127.0.0.1) over a history made by real
-crawls of the local site — pages, filters, escaping, the JSON API against the CLI's --json, the token rule."""
+"""`policywatch serve`: pages, filters, escaping, the JSON API against the CLI's --json, the token rule, bad input
+— the real server over a history made by real crawls (tests/monitor/servehistory.py)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import urllib.error
-import urllib.request
+import sqlite3
 from urllib.parse import quote, urlencode
 
-import pytest
-
-from conftest import DEMO_SITE, ROOT, check, run_cli, write_sources
-
-TAIYUAN = "ty/live/2024903/67541.shtm"
-V1 = (DEMO_SITE / "v1" / TAIYUAN).read_text(encoding="utf-8")
-V2 = (DEMO_SITE / "v2" / TAIYUAN).read_text(encoding="utf-8").replace("400元/人/年", "420元/人/年")
-PROVINCE = DEMO_SITE / "v1" / "ybj/tzgg/202409/t20240901_1001.shtml"
-HOSTILE_NAME = '坏来源<script>alert("name")</script>"><img src=x onerror=alert(1)>'
-HOSTILE = """<html><head><meta charset="utf-8"><title>&lt;script&gt;alert("title")&lt;/script&gt;缴费通知</title></head>
-<body><div id="zoom"><h1>&lt;script&gt;alert("title")&lt;/script&gt;缴费通知</h1>
-<p>&lt;script&gt;alert("evidence")&lt;/script&gt;2025年度城乡居民医保个人缴费标准为每人每年{fee}元。</p>
-<p>缴费时间为2024年9月1日至2025年2月25日，请参保群众按时缴费。逾期未缴费的，待遇享受将受到影响。</p>
-<p>参保人员可通过税务APP、微信、支付宝等渠道缴费，也可到社区服务中心办理相关缴费手续。</p>
-</div></body></html>"""
-FEE_LINE = "个人缴费 400 → 420 元/人/年（2025年度）"
-
-
-@pytest.fixture(scope="module")
-def history(module_site, module_db, tmp_path_factory):
-    """Two real checks: the 太原 guide's fee goes 400 → 420 and its deadline moves; a hostile page changes too."""
-    site = module_site
-    site.route("guide.shtm", body=V1)
-    site.route("province.shtml", body=PROVINCE.read_text(encoding="utf-8"))
-    site.route("hostile.html", body=HOSTILE.format(fee=400))
-    sources = write_sources(tmp_path_factory.mktemp("cfg") / "sources.toml", f'''
-        [[source]]
-        name = "太原本地宝"
-        url = "{site.url('guide.shtm')}"
-        [[source]]
-        name = "山西省医保局"
-        url = "{site.url('province.shtml')}"
-        [[source]]
-        name = '{HOSTILE_NAME}'
-        url = "{site.url('hostile.html')}"
-    ''')
-    db = module_db()
-    for guide, fee in ((V1, 400), (V2, 420)):
-        site.route("guide.shtm", body=guide)
-        site.route("hostile.html", body=HOSTILE.format(fee=fee))
-        proc = check(sources, db)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return db, sources
-
-
-class Server:
-    """`python -m monitor serve … --port 0` in a child process; `url` once it listens."""
-
-    def __init__(self, *args: str, env: dict | None = None) -> None:
-        full_env = {k: v for k, v in os.environ.items() if k not in ("POLICYWATCH_DB", "POLICYWATCH_TOKEN")}
-        full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
-        self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--port", "0", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                                     env=full_env)
-        line = self.proc.stderr.readline()
-        found = re.search(r"http://[^:]+:(\d+)/", line)
-        if not found:
-            self.stop()
-            pytest.fail(f"serve did not start: {line}{self.proc.stderr.read()}")
-        self.start_line = line
-        self.url = f"http://127.0.0.1:{found.group(1)}"  # 0.0.0.0 binds answer on 127.0.0.1 too
-
-    def get(self, path: str, headers: dict | None = None) -> tuple[int, object, str]:
-        request = urllib.request.Request(self.url + path, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.headers, response.read().decode("utf-8")
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.headers, exc.read().decode("utf-8")
-
-    def stop(self) -> str:
-        self.proc.terminate()
-        _, err = self.proc.communicate(timeout=30)
-        return err
-
-
-@pytest.fixture(scope="module")
-def server(history):
-    db, sources = history
-    srv = Server("--sources", str(sources), "--db", db)
-    yield srv
-    err = srv.stop()
-    assert "Traceback" not in err, err
-
-
-def page(server, path: str) -> str:
-    status, headers, body = server.get(path)
-    assert status == 200, body
-    assert headers["Content-Type"].startswith("text/html")
-    return body
+from conftest import run_cli
+from servehistory import FEE_LINE, HOSTILE_NAME, Server, history, page, server  # noqa: F401 (fixtures)
 
 
 def test_overview_shows_last_runs_alerts_and_the_newest_high_changes(server):
@@ -280,70 +188,6 @@ def test_any_two_versions_of_a_source_are_diffed_on_its_page(server):
     assert code == 404 and "没有版本" in body
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's headless Chromium through its chromedriver (installed by .ci/run); no traffic but 127.0.0.1."""
-    from selenium import webdriver
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--window-size=1280,1400", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-default-apps", "--no-default-browser-check",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-
-
-def test_a_real_browser_draws_every_page_with_its_stylesheet_and_no_script(server, browser, tmp_path):
-    from selenium.webdriver.common.by import By
-    pages = {"overview": ("/", "概览"), "changes": ("/changes", "变化"), "sources": ("/sources", "来源"),
-             "source": ("/sources/" + quote("太原本地宝"), "来源：太原本地宝"),
-             "hostile": ("/sources/" + quote(HOSTILE_NAME, safe=""), "来源：" + HOSTILE_NAME),
-             "facts": ("/facts", "事实")}
-    for name, (path, heading) in pages.items():
-        browser.get(server.url + path)
-        assert browser.find_element(By.TAG_NAME, "h1").text == heading, name
-        assert browser.execute_script("return document.scripts.length") == 0, name
-        header = browser.find_element(By.TAG_NAME, "header")
-        assert header.value_of_css_property("background-color") == "rgba(36, 52, 71, 1)", name  # style.css applied
-        browser.save_screenshot(str(tmp_path / f"{name}.png"))
-    browser.get(server.url + "/changes?" + urlencode({"source": "太原本地宝"}))
-    inserted = browser.find_elements(By.CSS_SELECTOR, "ol.diff ins")
-    assert any(e.text == "3" for e in inserted)
-    assert inserted[0].value_of_css_property("background-color") == "rgba(213, 245, 227, 1)"
-    before, after = browser.find_elements(By.CSS_SELECTOR, ".evidence .before")[0], \
-        browser.find_elements(By.CSS_SELECTOR, ".evidence .after")[0]
-    assert before.location["y"] == after.location["y"] and before.location["x"] < after.location["x"]  # side by side
-    browser.get(server.url + "/sources/" + quote("太原本地宝"))
-    cells = browser.find_elements(By.CSS_SELECTOR, ".strip .cell")
-    assert len(cells) == 2 and all(c.size["width"] > 0 and c.size["height"] > 0 for c in cells)
-    assert all((tmp_path / f"{name}.png").stat().st_size > 5000 for name in pages)
-
-
-def matrix_rows(body: str) -> dict[str, str]:
-    table = body.split('<table class="matrix">')[1].split("</table>")[0]
-    return {m.group(1): m.group(2) for m in re.finditer(r"<tr><th>(.*?)</th>(.*?)</tr>", table, re.S)}
-
-
-def test_facts_page_is_a_region_by_kind_table_of_current_values(server):
-    body = page(server, "/facts")
-    assert "<h1>事实</h1>" in body and '<option value="2025" selected>2025年度</option>' in body
-    rows = matrix_rows(body)
-    assert "太原市" in rows and "山西省" in rows
-    assert "420 元/人/年" in rows["太原市"] and "400 元/人/年" not in rows["太原市"]  # the current value only
-    assert "个人缴费" in body.split("<thead>")[1].split("</thead>")[0]
-    regions = [name for name in rows if not name.startswith("<a")]
-    assert regions[:2] == ["山西省", "太原市"]  # by region code
-    by_fee = [name for name in matrix_rows(page(server, "/facts?plan_year=2025&sort=personal_contribution"))
-              if not name.startswith("<a")]
-    assert by_fee.index("太原市") < by_fee.index("山西省")  # 420 before 380: largest first
-    assert "没有当前事实" in page(server, "/facts?plan_year=1999")
-    assert server.get("/facts?plan_year=abc")[0] == 400
-
-
 def test_a_database_that_breaks_under_the_server_is_a_503_page_not_a_traceback(history, tmp_path):
     from storage import Database
     _, sources = history
@@ -352,7 +196,6 @@ def test_a_database_that_breaks_under_the_server_is_a_503_page_not_a_traceback(h
     srv = Server("--sources", str(sources), "--db", f"sqlite:///{path}")
     try:
         assert srv.get("/changes")[0] == 200
-        import sqlite3
         with sqlite3.connect(path) as conn:  # another program breaks the schema under the running server
             conn.execute("ALTER TABLE changes RENAME TO changes_gone")
         code, _, body = srv.get("/changes")
