@@ -77,6 +77,7 @@ def change_view(row: dict) -> dict:
                 type=row["type"], type_name=TYPE_NAMES.get(row["type"], row["type"]),
                 kind_name=KIND_NAMES.get(row.get("kind") or "", row.get("kind") or ""),
                 source=source, source_path=source_path(source), region_name=_region_name(row.get("region")),
+                region=row.get("region"),
                 line=change_line(row), href=safe_href(row.get("url")), url=row.get("url"),
                 evidence_before=row.get("evidence_before"), evidence_after=row.get("evidence_after"),
                 diff=[diff_line(str(d)) for d in detail.get("diff") or []],

@@ -24,6 +24,7 @@ def test_change_feed_shows_old_and_new_with_both_evidence_sentences_and_a_highli
     body = page(server, "/changes?" + urlencode({"source": "太原本地宝"}))
     card = next(c for c in body.split("<article")[1:] if FEE_LINE in c)
     assert "原文（此前）" in card and "原文（现在）" in card and "sev-high" in card
+    assert '［<a href="/regions/140100">太原市</a>］' in card  # the region's page
     deadline = next(c for c in body.split("<article")[1:] if "缴费截止日期 2025-02-25 → 2025-03-31" in c)
     before, after = deadline.split('class="after"')
     assert "缴费截止日期为2月25日" in before and "缴费截止日期为3月31日" in after
