@@ -22,6 +22,7 @@ from monitor.history import build_filter, to_json
 from monitor.options import local_minute
 from monitor.diff import text_diff
 from monitor.web.charts import chart_groups
+from monitor.web.downloads import MEDIA_TYPES, facts_download
 from monitor.status import collect_status, source_warnings
 from monitor.web.render import (
     OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query,
@@ -172,17 +173,35 @@ class WebView:
         return self.page("facts.html", title="事实", nav="facts", years=years, year=year, matrix=matrix,
                          sort=request.query_params.get("sort"))
 
-    def region(self, request: Request) -> Response:
-        name = request.path_params["name"]
+    @staticmethod
+    def _region_filter(name: str):
+        """(region, HistoryFilter) for a region's name or code; BadRequest(404) when unknown."""
         found = load_regions().lookup(name)
         if found is None:
-            return self.error_page(BadRequest(404, f"未知地区 {name!r}：请填写名称（山西、太原市）或区划代码（140000）"))
+            raise BadRequest(404, f"未知地区 {name!r}：请填写名称（山西、太原市）或区划代码（140000）")
         if found.level == COUNTRY:
-            f = HistoryFilter(region_prefix="")
-        elif found.level == PROVINCE:
-            f = HistoryFilter(region_prefix=found.code[:2])  # the province with its cities
-        else:
-            f = HistoryFilter(region=found.code)
+            return found, HistoryFilter(region_prefix="")
+        if found.level == PROVINCE:
+            return found, HistoryFilter(region_prefix=found.code[:2])  # the province with its cities
+        return found, HistoryFilter(region=found.code)
+
+    def region_download(self, request: Request) -> Response:
+        fmt = request.path_params["fmt"]
+        try:
+            if fmt not in MEDIA_TYPES:
+                raise BadRequest(404, f"没有 {fmt!r} 格式：可下载 csv、jsonl、parquet")
+            found, f = self._region_filter(request.path_params["name"])
+            return facts_download(HistoryStore(self.db), f, fmt, f"policywatch-{found.code}-facts.{fmt}")
+        except BadRequest as exc:
+            return self.error_page(exc)
+        except ConfigError as exc:  # Parquet without pyarrow
+            return self.error_page(BadRequest(501, str(exc)))
+
+    def region(self, request: Request) -> Response:
+        try:
+            found, f = self._region_filter(request.path_params["name"])
+        except BadRequest as exc:
+            return self.error_page(exc)
         rows = HistoryStore(self.db).history(f)
         cities = sorted({r["region"] for r in rows if r["region"] and r["region"] != found.code})
         table = [dict(r, value_text=format_value(r["kind"], json.loads(r["value"])) + _unit(r["kind"])) for r in rows]
@@ -241,7 +260,7 @@ def create_app(db: Database, config: Config, token: str | None = None) -> TokenG
     routes = [
         Route("/", view.overview), Route("/changes", view.changes), Route("/sources", view.sources),
         Route("/sources/{name:path}", view.source), Route("/facts", view.facts),
-        Route("/regions/{name}", view.region),
+        Route("/regions/{name}", view.region), Route("/regions/{name}/facts.{fmt}", view.region_download),
         Route("/api/changes", view.api_changes), Route("/api/history", view.api_history),
         Route("/api/status", view.api_status),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

@@ -94,3 +94,24 @@ def test_region_page_draws_a_step_chart_per_amount_with_the_national_minimum(ser
     code, _, body = server.get("/regions/" + quote("火星"))
     assert code == 404 and "未知地区" in body
     assert '<a href="/regions/140100">太原市</a>' in page(server, "/facts")
+
+
+def test_a_region_downloads_as_csv_jsonl_and_parquet_equal_to_export(server, history, tmp_path):
+    import urllib.request
+    import pyarrow.parquet as pq
+    from conftest import run_cli
+    db, _ = history
+    for fmt in ("csv", "jsonl", "parquet"):
+        with urllib.request.urlopen(server.url + f"/regions/140100/facts.{fmt}", timeout=30) as response:
+            got = response.read()
+            assert f"policywatch-140100-facts.{fmt}" in response.headers["Content-Disposition"]
+        out = tmp_path / f"export.{fmt}"
+        proc = run_cli("export", "--db", db, "--format", fmt, "--out", str(out), "--region", "太原市")
+        assert proc.returncode == 0, proc.stderr
+        if fmt == "parquet":
+            (tmp_path / "got.parquet").write_bytes(got)
+            assert pq.read_table(tmp_path / "got.parquet").to_pylist() == pq.read_table(out).to_pylist()
+        else:
+            assert got == out.read_bytes() and "420".encode() in got
+    assert server.get("/regions/140100/facts.xlsx")[0] == 404
+    assert 'href="/regions/140100/facts.csv"' in page(server, "/regions/140100")
