@@ -66,8 +66,10 @@ def step_chart(rows: list[dict], minimum: float | None = None) -> dict:
         out.append(dict(source=source, color=COLORS[i % len(COLORS)], d=" ".join(d), points=points))
     y_ticks = [(y(top * f / 4), f"{top * f / 4:.0f}") for f in range(5)]
     anchors = ("start", "middle", "middle", "end")  # the edge labels stay inside the chart
+    stamp = "%m-%d %H:%M" if end - start < timedelta(days=4) else "%Y-%m-%d"
     x_ticks = [(x(start + (end - start) * f / 3),
-                f"{(start + (end - start) * f / 3).astimezone(display_zone()):%Y-%m-%d}", anchors[f]) for f in range(4)]
+                (start + (end - start) * f / 3).astimezone(display_zone()).strftime(stamp), anchors[f])
+               for f in range(4)]
     return dict(width=WIDTH, height=HEIGHT, left=LEFT, right=WIDTH - RIGHT, bottom=HEIGHT - BOTTOM, series=out,
                 y_ticks=y_ticks, x_ticks=x_ticks,
-                minimum=dict(y=y(minimum), label=f"国家最低 {minimum:g}") if minimum else None)
+                minimum=dict(y=y(minimum), label_y=y(minimum) + 14, label=f"国家最低 {minimum:g}") if minimum else None)
