@@ -26,6 +26,7 @@ from monitor.options import (
 from monitor.export import OutputError, add_export_parser, cmd_export
 from monitor.extract_cmd import add_extract_parser, cmd_extract
 from monitor.history import add_history_parser, cmd_history
+from monitor.web.serve_cmd import add_serve_parser
 from storage import Database, DatabaseError, SnapshotStore
 from storage.db import safe_url
 from storage.locks import DatabaseLock, LockBusy
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_option(imp, "import")
     add_history_parser(sub)
     add_export_parser(sub)
+    add_serve_parser(sub)
     demo = sub.add_parser("demo", help="crawl the bundled sample site twice, offline, and show what was stored")
     add_common_options(demo, sources_help="accepted like every command's; the demo uses its own sources",
                        db_help="database URL (default: a new SQLite file in a temporary folder)")
@@ -507,6 +509,11 @@ def cmd_import(args) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args) -> int:
+    from monitor.web.serve_cmd import cmd_serve as serve
+    return serve(args)
+
+
 def cmd_demo(args) -> int:
     from monitor.demo import run_demo
     return run_demo(db_url=args.db, keep=args.keep)
@@ -518,4 +525,4 @@ COMMANDS = {"check": cmd_check, "run": cmd_run, "status": cmd_status, "sources":
             "extract": cmd_extract, "reextract": cmd_reextract, "import": cmd_import,
             "eval": cmd_eval,
             "demo": cmd_demo,
-            "history": cmd_history, "export": cmd_export}
+            "history": cmd_history, "export": cmd_export, "serve": cmd_serve}

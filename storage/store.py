@@ -465,6 +465,15 @@ class SnapshotStore:
 _pid_alive = pid_alive  # storage.locks imports it from here
 
 
+def change_dict(c: Change, source: str) -> dict:
+    """A change row as the readers use it (ChangeStore.changes, storage.webqueries.change_feed)."""
+    return dict(id=c.id, source=source, url=c.url, type=c.type, kind=c.kind, identity=c.identity,
+                old=c.old, new=c.new, severity=c.severity, region=c.region, plan_year=c.plan_year,
+                detected_at=c.detected_at, evidence_before=c.evidence_before,
+                evidence_after=c.evidence_after, snapshot_before=c.snapshot_before,
+                snapshot_after=c.snapshot_after, page_id=c.page_id, run_id=c.run_id, detail=c.detail)
+
+
 class ChangeStore(OutboxStore):
     """Changes and the alert outbox. Changes and the alerts they cause are written in one transaction."""
 
@@ -508,12 +517,7 @@ class ChangeStore(OutboxStore):
         if run_id is not None:
             q = q.where(Change.run_id == run_id)
         with self.db.session() as s:
-            return [dict(id=c.id, source=name, url=c.url, type=c.type, kind=c.kind, identity=c.identity,
-                         old=c.old, new=c.new, severity=c.severity, region=c.region, plan_year=c.plan_year,
-                         detected_at=c.detected_at, evidence_before=c.evidence_before,
-                         evidence_after=c.evidence_after, snapshot_before=c.snapshot_before,
-                         snapshot_after=c.snapshot_after, page_id=c.page_id, run_id=c.run_id, detail=c.detail)
-                    for c, name in s.execute(q)]
+            return [change_dict(c, name) for c, name in s.execute(q)]
 
     def failing_sources(self) -> dict[str, dict]:
         """Sources with a page whose latest health change is `source_failing` (no `source_recovered` since):

@@ -1,0 +1,269 @@
+"""The web view's ASGI app: pages (概览, 变化, 来源, 事实, 地区) rendered by Jinja2 with autoescape, a JSON API in the shapes
+of the CLI's --json, package-served static files, and the token gate. It only reads the database."""
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from extractors.regions import COUNTRY, PROVINCE, load_regions
+from monitor.alerts import KIND_NAMES, TYPE_NAMES, _region_name, _unit, format_value
+from monitor.changes_cmd import change_json
+from monitor.config import Config, ConfigError
+from monitor.history import build_filter, to_json
+from monitor.options import local_minute
+from monitor.diff import text_diff
+from monitor.web.charts import chart_groups
+from monitor.web.downloads import MEDIA_TYPES, facts_download
+from monitor.status import collect_status, source_warnings
+from monitor.web.render import (
+    OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query,
+    safe_href, source_path,
+)
+from storage import ChangeStore, Database, DatabaseError, HistoryFilter, HistoryStore
+from storage.webqueries import (
+    ChangeFilter, change_feed, fact_plan_years, latest_facts, recent_runs, snapshot_text, source_checks, source_row,
+    source_versions,
+)
+
+STATIC = Path(__file__).resolve().parent / "static"
+FEED_LIMIT = 200  # changes on one page of the feed, newest first
+DIFF_LIMIT = 200  # lines of a diff between two versions chosen on a source's page
+TOKEN_COOKIE = "policywatch_token"
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                                 b"base-uri 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class TokenGate:
+    """ASGI middleware: every response gets the security headers; with a token, a request without it
+    (`Authorization: Bearer TOKEN`, `?token=TOKEN`, or the cookie a `?token=` visit sets) gets 401."""
+
+    def __init__(self, app, token: str | None) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        set_cookie = False
+        if self.token is not None:
+            request = Request(scope)
+            auth = request.headers.get("authorization", "")
+            bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+            query = request.query_params.get("token")
+            cookie = request.cookies.get(TOKEN_COOKIE)
+            if not any(self._ok(v) for v in (bearer, query, cookie)):
+                await self._with_headers(PlainTextResponse(
+                    "401 需要访问令牌：请求头 Authorization: Bearer TOKEN，或在地址后加 ?token=TOKEN\n", status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"}), scope, receive, send)
+                return
+            set_cookie = self._ok(query) and not self._ok(cookie)
+
+        async def send_secured(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + SECURITY_HEADERS
+                if set_cookie:  # so the page's own links and stylesheet work without the token in their URLs
+                    headers.append((b"set-cookie", f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; "
+                                                   "SameSite=Strict".encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+    def _ok(self, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(given.encode("utf-8"), self.token.encode("utf-8"))
+
+    async def _with_headers(self, response: Response, scope, receive, send) -> None:
+        for name, value in SECURITY_HEADERS:
+            response.headers[name.decode()] = value.decode()
+        await response(scope, receive, send)
+
+
+class WebView:
+    """The routes over one opened database and the sources file (for the status parts)."""
+
+    def __init__(self, db: Database, config: Config) -> None:
+        self.db, self.config = db, config
+        self.env = Environment(loader=PackageLoader("monitor.web", "templates"), autoescape=True,
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.filters.update(minute=local_minute, region=_region_name, href=safe_href, source_path=source_path)
+        self.env.globals.update(KIND_NAMES=KIND_NAMES, TYPE_NAMES=TYPE_NAMES, SEVERITY_NAMES=SEVERITY_NAMES,
+                                OUTCOME_NAMES=OUTCOME_NAMES)
+
+    def page(self, name: str, status_code: int = 200, **context) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(**context), status_code=status_code)
+
+    def error_page(self, exc: BadRequest) -> HTMLResponse:
+        return self.page("error.html", exc.status, title="出错了", message=exc.message, status=exc.status)
+
+    # -- pages -------------------------------------------------------------------------------
+    def overview(self, request: Request) -> Response:
+        status = collect_status(self.config, self.db)
+        failing = [s for s in status["sources"] if s["failing"]]
+        high = [change_view(r) for r in change_feed(self.db, ChangeFilter(severity="high"), limit=10,
+                                                     newest_first=True)]
+        return self.page("overview.html", title="概览", nav="overview", status=status, failing=failing,
+                         runs=recent_runs(self.db, 10), changes=high)
+
+    def changes(self, request: Request) -> Response:
+        try:
+            query = parse_feed_query(request.query_params, HistoryStore(self.db).source_names())
+        except BadRequest as exc:
+            return self.error_page(exc)
+        rows = change_feed(self.db, query.filter, limit=FEED_LIMIT + 1, newest_first=True)
+        return self.page("changes.html", title="变化", nav="changes", given=query.given,
+                         changes=[change_view(r) for r in rows[:FEED_LIMIT]], more=len(rows) > FEED_LIMIT,
+                         limit=FEED_LIMIT, sources=HistoryStore(self.db).source_names(), kinds=KIND_NAMES)
+
+    def sources(self, request: Request) -> Response:
+        status = collect_status(self.config, self.db)
+        return self.page("sources.html", title="来源", nav="sources", sources=status["sources"])
+
+    def source(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        src = source_row(self.db, name)
+        if src is None:
+            return self.error_page(BadRequest(404, f"数据库中没有名为 {name!r} 的来源"))
+        versions = source_versions(self.db, src["id"])
+        wanted = request.query_params.get("version")
+        shown = None
+        if wanted:
+            if not wanted.isdigit() or (shown := snapshot_text(self.db, src["id"], int(wanted))) is None:
+                return self.error_page(BadRequest(404, f"来源 {name!r} 没有版本 {wanted!r}"))
+        elif versions:
+            shown = snapshot_text(self.db, src["id"], versions[0]["id"])
+        compared = None
+        a, b = request.query_params.get("a"), request.query_params.get("b")
+        if a or b:
+            pair = [snapshot_text(self.db, src["id"], int(v)) if v and v.isdigit() else None for v in (a, b)]
+            if None in pair:
+                return self.error_page(BadRequest(404, f"来源 {name!r} 没有版本 {a!r} 或 {b!r}"))
+            compared = dict(a=pair[0], b=pair[1],
+                            lines=[diff_line(d) for d in text_diff(pair[0]["main_text"] or "",
+                                                                   pair[1]["main_text"] or "", limit=DIFF_LIMIT)])
+        checks = source_checks(self.db, src["id"])
+        changes = [change_view(r) for r in change_feed(self.db, ChangeFilter(source=name), limit=20,
+                                                        newest_first=True)]
+        return self.page("source.html", title=f"来源：{name}", nav="sources", src=src, versions=versions,
+                         shown=shown, strip=[check_cell(c) for c in checks], checks=checks[::-1][:20],
+                         changes=changes, href=safe_href(src["url"]), compared=compared, given_a=a, given_b=b,
+                         failing=ChangeStore(self.db).failing_sources().get(name),
+                         warnings=source_warnings(self.db).get(name, []))
+
+    def facts(self, request: Request) -> Response:
+        years = fact_plan_years(self.db)
+        wanted = request.query_params.get("plan_year") or (str(years[0]) if years else "")
+        if wanted and not wanted.isdigit():
+            return self.error_page(BadRequest(400, f"年度 {wanted!r} 格式不对：应为四位年份，如 2025"))
+        year = int(wanted) if wanted else None
+        matrix = fact_matrix(latest_facts(self.db, year) if years else [], request.query_params.get("sort"))
+        return self.page("facts.html", title="事实", nav="facts", years=years, year=year, matrix=matrix,
+                         sort=request.query_params.get("sort"))
+
+    @staticmethod
+    def _region_filter(name: str):
+        """(region, HistoryFilter) for a region's name or code; BadRequest(404) when unknown."""
+        found = load_regions().lookup(name)
+        if found is None:
+            raise BadRequest(404, f"未知地区 {name!r}：请填写名称（山西、太原市）或区划代码（140000）")
+        if found.level == COUNTRY:
+            return found, HistoryFilter(region_prefix="")
+        if found.level == PROVINCE:
+            return found, HistoryFilter(region_prefix=found.code[:2])  # the province with its cities
+        return found, HistoryFilter(region=found.code)
+
+    def region_download(self, request: Request) -> Response:
+        fmt = request.path_params["fmt"]
+        try:
+            if fmt not in MEDIA_TYPES:
+                raise BadRequest(404, f"没有 {fmt!r} 格式：可下载 csv、jsonl、parquet")
+            found, f = self._region_filter(request.path_params["name"])
+            return facts_download(HistoryStore(self.db), f, fmt, f"policywatch-{found.code}-facts.{fmt}")
+        except BadRequest as exc:
+            return self.error_page(exc)
+        except ConfigError as exc:  # Parquet without pyarrow
+            return self.error_page(BadRequest(501, str(exc)))
+
+    def region(self, request: Request) -> Response:
+        try:
+            found, f = self._region_filter(request.path_params["name"])
+        except BadRequest as exc:
+            return self.error_page(exc)
+        rows = HistoryStore(self.db).history(f)
+        cities = sorted({r["region"] for r in rows if r["region"] and r["region"] != found.code})
+        table = [dict(r, value_text=format_value(r["kind"], json.loads(r["value"])) + _unit(r["kind"])) for r in rows]
+        return self.page("region.html", title=f"地区：{found.name}", nav="facts", region=found, cities=cities,
+                         charts=chart_groups(rows), rows=table)
+
+    # -- API -------------------------------------------------------------------------------------
+    def api_changes(self, request: Request) -> Response:
+        """The `changes --json` list (oldest first), filtered like the feed."""
+        try:
+            query = parse_feed_query(request.query_params, HistoryStore(self.db).source_names())
+        except BadRequest as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return json_response([change_json(r) for r in change_feed(self.db, query.filter)])
+
+    def api_history(self, request: Request) -> Response:
+        """The `history --json` list, with the history command's filters (region, kind, plan_year, source)."""
+        p = request.query_params
+        year = p.get("plan_year") or None
+        if year is not None and not year.isdigit():
+            return JSONResponse({"error": f"plan_year {year!r}: expected a year, e.g. 2025"}, status_code=400)
+        args = argparse.Namespace(region=p.get("region") or None, kind=p.get("kind") or None,
+                                  source=p.get("source") or None, plan_year=int(year) if year else None)
+        store = HistoryStore(self.db)
+        try:
+            f = build_filter(args, store)
+        except ConfigError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        return json_response([to_json(r) for r in store.history(f)])
+
+    def api_status(self, request: Request) -> Response:
+        """The `status --json` object."""
+        from monitor.cli import _jsonable
+        return json_response(_jsonable(collect_status(self.config, self.db)))
+
+    async def unavailable(self, request: Request, exc: DatabaseError) -> Response:
+        """The database went away (PostgreSQL restarted, the file vanished): 503 with the one-line reason."""
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        return self.error_page(BadRequest(503, f"数据库暂时不可用：{exc}"))
+
+    async def not_found(self, request: Request, exc) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return self.error_page(BadRequest(404, "没有这个页面"))
+
+
+def json_response(data) -> Response:
+    """JSON as the CLI prints it: UTF-8, Chinese unescaped."""
+    return Response(json.dumps(data, ensure_ascii=False, indent=2), media_type="application/json")
+
+
+def create_app(db: Database, config: Config, token: str | None = None) -> TokenGate:
+    """The whole web view over `db`; with `token`, every request must carry it."""
+    view = WebView(db, config)
+    routes = [
+        Route("/", view.overview), Route("/changes", view.changes), Route("/sources", view.sources),
+        Route("/sources/{name:path}", view.source), Route("/facts", view.facts),
+        Route("/regions/{name}", view.region), Route("/regions/{name}/facts.{fmt}", view.region_download),
+        Route("/api/changes", view.api_changes), Route("/api/history", view.api_history),
+        Route("/api/status", view.api_status),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: view.not_found, DatabaseError: view.unavailable})
+    return TokenGate(app, token)

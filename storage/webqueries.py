@@ -1,0 +1,132 @@
+"""The reads of the web view (`policywatch serve`): recent runs, a filtered change feed, one source's checks,
+versions and stored cut text, the current facts (the `latest_facts` view). Read-only: nothing here writes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String, Text, column, func, select, table
+
+from storage.db import Database
+from storage.history import _prefix_range
+from storage.models import Change, Check, Page, Run, Snapshot, Source
+from storage.store import change_dict
+from storage.types import UTCDateTime
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    """Which changes: severity, change type, fact kind, source name, detected on or after `since`, and region —
+    one 6-digit code, or every code starting with `region_prefix` (a province's two digits)."""
+
+    severity: str | None = None
+    type: str | None = None
+    kind: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    region: str | None = None
+    region_prefix: str | None = None
+
+
+def change_feed(db: Database, f: ChangeFilter, *, limit: int | None = None, newest_first: bool = False) -> list[dict]:
+    """Changes matching `f` (the dicts of ChangeStore.changes), oldest first or newest first, at most `limit`."""
+    q = select(Change, Source.name).join(Source, Change.source_id == Source.id)
+    if f.severity is not None:
+        q = q.where(Change.severity == f.severity)
+    if f.type is not None:
+        q = q.where(Change.type == f.type)
+    if f.kind is not None:
+        q = q.where(Change.kind == f.kind)
+    if f.source is not None:
+        q = q.where(Source.name == f.source)
+    if f.since is not None:
+        q = q.where(Change.detected_at >= f.since)
+    if f.region is not None:
+        q = q.where(Change.region == f.region)
+    elif f.region_prefix:
+        q = q.where(_prefix_range(Change.region, f.region_prefix))
+    q = q.order_by(Change.id.desc() if newest_first else Change.id)
+    if limit is not None:
+        q = q.limit(limit)
+    with db.session() as s:
+        return [change_dict(c, name) for c, name in s.execute(q)]
+
+
+def recent_runs(db: Database, limit: int = 10) -> list[dict]:
+    """The newest runs, newest first: id, status, start and end, host, pid, counts."""
+    with db.session() as s:
+        return [dict(id=r.id, status=r.status, started_at=r.started_at, finished_at=r.finished_at, host=r.host,
+                     pid=r.pid, counts=r.counts or {})
+                for r in s.scalars(select(Run).order_by(Run.id.desc()).limit(limit))]
+
+
+def source_row(db: Database, name: str) -> dict | None:
+    """One source as stored (name, url, kind, region, profile, encoding, enabled), None when unknown."""
+    with db.session() as s:
+        src = s.scalars(select(Source).where(Source.name == name)).first()
+        if src is None:
+            return None
+        return dict(id=src.id, name=src.name, url=src.url, kind=src.kind, region=src.region, profile=src.profile,
+                    encoding=src.encoding, enabled=src.enabled)
+
+
+def source_checks(db: Database, source_id: int, limit: int = 200) -> list[dict]:
+    """The source's newest `limit` checks (every page), oldest first: time, page, outcome, HTTP status, error."""
+    q = (select(Check.id, Check.checked_at, Check.outcome, Check.http_status, Check.error, Check.snapshot_id,
+                Page.url)
+         .join(Page, Check.page_id == Page.id).where(Page.source_id == source_id)
+         .order_by(Check.checked_at.desc(), Check.id.desc()).limit(limit))
+    with db.session() as s:
+        rows = [dict(id=r.id, checked_at=r.checked_at, outcome=r.outcome, http_status=r.http_status, error=r.error,
+                     snapshot_id=r.snapshot_id, url=r.url) for r in s.execute(q)]
+    return rows[::-1]
+
+
+def source_versions(db: Database, source_id: int, limit: int = 200) -> list[dict]:
+    """The source's newest `limit` snapshots (versions), newest first, without their text: id, page, fetch and
+    publish time, title, profile that cut it, health, text length."""
+    q = (select(Snapshot.id, Snapshot.fetched_at, Snapshot.published_at, Snapshot.title, Snapshot.profile,
+                Snapshot.health, func.length(Snapshot.main_text).label("chars"), Page.url)
+         .join(Page, Snapshot.page_id == Page.id).where(Page.source_id == source_id)
+         .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(limit))
+    with db.session() as s:
+        return [dict(r._mapping) for r in s.execute(q)]
+
+
+def snapshot_text(db: Database, source_id: int, snapshot_id: int) -> dict | None:
+    """One snapshot of the source with its stored cut text (id, url, fetched_at, title, profile, health,
+    main_text); None when it does not exist or belongs to another source."""
+    q = (select(Snapshot.id, Snapshot.fetched_at, Snapshot.title, Snapshot.profile, Snapshot.health,
+                Snapshot.main_text, Page.url)
+         .join(Page, Snapshot.page_id == Page.id)
+         .where(Page.source_id == source_id, Snapshot.id == snapshot_id))
+    with db.session() as s:
+        row = s.execute(q).first()
+        return dict(row._mapping) if row else None
+
+
+LATEST_FACTS = table(
+    "latest_facts",
+    column("source", String), column("url", Text), column("kind", String), column("value", Text),
+    column("plan_year", Integer), column("region", String), column("evidence", Text),
+    column("snapshot_id", BigInteger), column("first_seen", UTCDateTime), column("last_seen", UTCDateTime),
+)
+
+
+def latest_facts(db: Database, plan_year: int | None = None) -> list[dict]:
+    """Rows of the `latest_facts` view (the current value per source, region, kind and plan year; value as JSON
+    text), of one plan year or all, by region, kind and source."""
+    v = LATEST_FACTS.c
+    q = select(LATEST_FACTS).order_by(v.region, v.kind, v.plan_year, v.source, v.value)
+    if plan_year is not None:
+        q = q.where(v.plan_year == plan_year)
+    with db.session() as s:
+        return [dict(r._mapping) for r in s.execute(q)]
+
+
+def fact_plan_years(db: Database) -> list[int]:
+    """The plan years the current facts are about, newest first."""
+    v = LATEST_FACTS.c
+    with db.session() as s:
+        return list(s.scalars(select(v.plan_year).where(v.plan_year.is_not(None)).distinct()
+                              .order_by(v.plan_year.desc())))
