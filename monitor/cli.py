@@ -11,41 +11,23 @@ import json
 import signal
 import sys
 import threading
-from datetime import datetime
 from typing import Sequence
 
 from extractors import EXTRACTOR_VERSION
 from monitor.check import (
     CHECK_LOCK, EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
 )
+from monitor.alerts_cmd import cmd_alerts
+from monitor.cliutil import load_config, open_db, since_date, targets
 from monitor.config import DEFAULT_SOURCES, ConfigError
-from monitor.config import load_config as _load_config
-from monitor.options import (
-    LocalTimeFormatter, add_common_options, display_zone, iso, local_minute, set_display_zone,
-)
+from monitor.options import LocalTimeFormatter, add_common_options, local_minute
 from monitor.export import OutputError, add_export_parser, cmd_export
 from monitor.extract_cmd import add_extract_parser, cmd_extract
 from monitor.history import add_history_parser, cmd_history
 from monitor.web.serve_cmd import add_serve_parser
-from storage import Database, DatabaseError, SnapshotStore
-from storage.db import safe_url
+from monitor.sources_cmd import cmd_sources, cmd_status
+from storage import DatabaseError, SnapshotStore
 from storage.locks import DatabaseLock, LockBusy
-
-
-def load_config(path, *, allow_empty: bool = False):
-    """The sources file, validated; people's times are shown in its timezone from then on."""
-    config = _load_config(path, allow_empty=allow_empty)
-    set_display_zone(config.timezone)
-    return config
-
-
-def open_db(url: str | None, *, create: bool) -> Database:
-    """The history database: commands that only read pass create=False (a missing one is an error, never
-    made); the others may create it in an existing folder and then say so on stderr, once."""
-    db = Database(url, create=create)
-    if db.created:
-        print(f"policywatch: created a new history database: {safe_url(db.url)}", file=sys.stderr)
-    return db
 
 
 def package_version() -> str:
@@ -252,19 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _targets(config, extra: list[str]) -> list[str]:
-    """Every configured alert target, with ${ENV} checked now so a missing token fails before any crawl."""
-    from monitor.alerts import configured_targets
-    try:
-        return configured_targets(config, extra)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
 def cmd_check(args) -> int:
     config = load_config(args.sources, allow_empty=args.allow_empty)
     config.select(args.source or None)  # unknown names fail before anything is crawled
-    _targets(config, args.notify)
+    targets(config, args.notify)
     from monitor.check import parse_overrides
     try:
         parse_overrides(args.settings)  # a bad -s fails before a database is opened or made
@@ -302,115 +275,10 @@ def cmd_run(args) -> int:
     return daemon.run()
 
 
-def cmd_status(args) -> int:
-    from monitor.status import collect_status, print_status, status_healthy
-    config = load_config(args.sources)
-    status = collect_status(config, open_db(args.db, create=False))
-    if args.json:
-        print(json.dumps(_jsonable(status), ensure_ascii=False, indent=2))
-        return EXIT_OK if status_healthy(status) else EXIT_SOME_FAILED
-    print_status(status)
-    return EXIT_OK if status_healthy(status) else EXIT_SOME_FAILED
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return iso(value) if isinstance(value, datetime) else value
-
-
-def configured_row(src, stored: dict | None) -> dict:
-    """A source as the sources file says it is now, with its stored pages and last check (`sources` reads,
-    it does not write the file's changes into the database; the next check does)."""
-    blank = dict(pages=0, snapshots=0, last_checked_at=None, last_outcome=None, last_status=None, last_error=None)
-    return {**blank, **(stored or {}), "name": src.name, "url": src.url, "kind": src.kind, "region": src.region,
-            "enabled": src.enabled}
-
-
-def cmd_sources(args) -> int:
-    from monitor.status import below_minimum_by_source, print_warnings, source_warnings
-    config = load_config(args.sources)
-    db = open_db(args.db, create=False)
-    store = SnapshotStore(db)
-    warnings = source_warnings(db)
-    below = below_minimum_by_source(db)
-    stored = {r["name"]: r for r in store.source_overview()}
-    rows = [dict(configured_row(src, stored.get(src.name)), warnings=warnings.get(src.name, []),
-                 below_national_minimum=below.get(src.name, [])) for src in config.sources]
-    if args.json:
-        print(json.dumps([{**r, "last_checked_at": iso(r["last_checked_at"])} for r in rows],
-                         ensure_ascii=False, indent=2))
-        return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
-    table = Table("name", "kind", "region", "pages", "snapshots", "last check", "result")
-    for r in rows:
-        result = r["last_outcome"] or "never checked"
-        if r["last_error"]:
-            result += f": {r['last_error']}"
-        table.add_row(r["name"] + ("" if r["enabled"] else " (disabled)"), r["kind"], r["region"] or "",
-                      str(r["pages"]), str(r["snapshots"]), local_minute(r["last_checked_at"]), result)
-    console = Console(width=160 if not sys.stdout.isatty() else None)
-    console.print(table)
-    print_warnings(console, rows)
-    return EXIT_OK
-
-
 def cmd_changes(args) -> int:
     from monitor.changes_cmd import cmd_changes as print_changes
-    since = _since(args.since)
+    since = since_date(args.since)
     return print_changes(args, since, open_db(args.db, create=False))
-
-
-def cmd_alerts(args) -> int:
-    from monitor.delivery import deliver_due
-    from storage import ChangeStore
-    if args.test is not None:
-        return _alerts_test(args)
-    config = load_config(args.sources)
-    targets = _targets(config, args.notify)
-    store = ChangeStore(open_db(args.db, create=False))
-    if args.retry:
-        store.reset_alerts()
-        counts = deliver_due(store, targets)
-        print(f"alerts: {counts.get('sent', 0)} sent, {counts.get('retried', 0)} still pending, "
-              f"{counts.get('failed', 0)} failed")
-    rows = store.alerts(args.status)
-    from monitor.delivery import NOT_CONFIGURED
-    waiting = [r for r in rows if r["status"] == "pending" and r["last_error"] == NOT_CONFIGURED]
-    if waiting:
-        labels = ", ".join(dict.fromkeys(r["target"] for r in waiting))
-        print(f"policywatch: {len(waiting)} alerts wait for targets not configured now ({labels}): deliver them "
-              "with `policywatch alerts --retry --notify URL` (the full URL), or they are given up after 2 days",
-              file=sys.stderr)
-    if args.json:
-        keys = ("id", "target", "status", "title", "attempts", "created_at", "sent_at", "next_attempt_at",
-                "last_error", "change_ids", "claimed_by", "attempted_at", "possible_duplicate")
-        print(json.dumps([{k: iso(r[k]) if k.endswith("_at") else r[k] for k in keys} for r in rows],
-                         ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not args.retry or rows:
-        from rich.console import Console
-        from rich.table import Table
-        table = Table("id", "created", "target", "status", "attempts", "title", "last error")
-        for r in rows:
-            table.add_row(str(r["id"]), local_minute(r["created_at"]), r["target"], r["status"], str(r["attempts"]),
-                          r["title"], r["last_error"] or "")
-        Console(width=200 if not sys.stdout.isatty() else None).print(table)
-    return EXIT_SOME_FAILED if any(r["status"] in ("failed", "unknown") for r in rows) else EXIT_OK
-
-
-def _alerts_test(args) -> int:
-    from monitor.alerttest import send_test
-    targets = [args.test] if args.test else _targets(load_config(args.sources), args.notify)
-    if not targets:
-        raise ConfigError("no alert targets configured (notify = [...] in the sources file), and no URL given")
-    results = send_test(targets)
-    for label, error in results:
-        print(f"{'sent' if error is None else 'FAILED'}  {label}" + (f": {error}" if error else ""))
-    return EXIT_SOME_FAILED if any(error for _, error in results) else EXIT_OK
 
 
 def cmd_eval(args) -> int:
@@ -440,19 +308,9 @@ def cmd_eval(args) -> int:
     return EXIT_OK if report.passed else EXIT_SOME_FAILED
 
 
-def _since(value: str | None) -> datetime | None:
-    """--since YYYY-MM-DD as the start of that day in the display zone (the sources file's timezone)."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=display_zone())
-    except ValueError:
-        raise ConfigError(f"--since {value!r}: expected YYYY-MM-DD") from None
-
-
 def cmd_reextract(args) -> int:
     from monitor.reextract import ReextractError, reextract
-    since = _since(args.since)
+    since = since_date(args.since)
 
     def progress(done) -> None:  # a terminal sees the batches go by; cron gets only the summary line
         print(f"\rreextract: {done.pages} pages, {done.extracted} snapshots extracted", end="", file=sys.stderr)

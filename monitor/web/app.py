@@ -234,7 +234,7 @@ class WebView:
 
     def api_status(self, request: Request) -> Response:
         """The `status --json` object."""
-        from monitor.cli import _jsonable
+        from monitor.cliutil import jsonable as _jsonable
         return json_response(_jsonable(collect_status(self.config, self.db)))
 
     async def unavailable(self, request: Request, exc: DatabaseError) -> Response:

@@ -88,7 +88,7 @@ def listen(host: str, port: int) -> socket.socket:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Check the sources file, the safety rule and the database, bind, then serve until stopped."""
     import uvicorn
-    from monitor.cli import load_config, open_db
+    from monitor.cliutil import load_config, open_db
     from monitor.web.app import create_app
     config = load_config(args.sources)
     token = read_token(args.token)
