@@ -72,3 +72,21 @@ def test_a_setting_scrapy_rejects_exits_2_with_one_line_and_nothing_finished(sit
             assert [r.status for r in s.scalars(select(Run))] == ["interrupted"]
     finally:
         db.dispose()
+
+
+def test_sigterm_while_the_command_line_is_parsed_exits_130_with_one_line(tmp_path):
+    # A real SIGTERM, sent by the child to itself while argparse is being set up (after monitor.cli is imported
+    # and before its own handler is installed): the window a random kill hit in the crash-consistency trials.
+    code = ("import os, signal, monitor.cli as cli, monitor.__main__ as entry\n"
+            "build = cli.build_parser\n"
+            "def stopped():\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    return build()\n"
+            "cli.build_parser = stopped\n"
+            "raise SystemExit(entry.entry())\n")
+    env = {k: v for k, v in os.environ.items() if k != "POLICYWATCH_DB"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-c", code, "sources"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.stderr.strip() == "policywatch: terminated", proc.stderr
+    assert proc.returncode == 130
