@@ -70,6 +70,7 @@ def notice(city: str, amount: int, end_day: int) -> str:
 
 
 def article_path(city_index: int) -> str:
+    """The path of the list's article about CITIES[city_index]."""
     return f"tz/2025{city_index % 12 + 1:02d}/t20250901_{city_index}.shtml"
 
 
@@ -141,6 +142,7 @@ def _cli(*args: str) -> list[str]:
 
 
 def check_args(scenario: Scenario, db_url: str) -> list[str]:
+    """The command line of one `policywatch check` of the scenario (waits for a lock a killed check left)."""
     return _cli("check", "--sources", str(scenario.sources), "--db", db_url, "--progress", "line",
                 "--wait", "60", *FAST)
 

@@ -125,7 +125,8 @@ def trials(kill: str, seeds, reference, template, tmp_path, db_urls=None) -> lis
         return list(pool.map(one, zip(seeds, urls)))
 
 
-def failures(results) -> str:
+def failures(results: list[tuple[int, Outcome, str | None]]) -> str:
+    """The failure messages of `trials`, one per line."""
     return "\n".join(f for _, _, f in results if f)
 
 
