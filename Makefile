@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: venv demo test bench lock clean
+.PHONY: venv demo test test-slow bench lock clean
 
 venv: $(STAMP)
 
@@ -20,7 +20,11 @@ demo: $(STAMP)
 	$(BIN)/policywatch demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/slow
+
+# The crash-consistency campaign (22 killed-check trials, ~10 min on 2 busy cores), run on its own.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/slow
 
 bench: $(STAMP)
 	$(BIN)/python bench/crawl.py

@@ -19,10 +19,12 @@ def entry() -> int:
     signal.signal(signal.SIGTERM, _stop_early)
     try:
         from monitor.cli import main
+        # main() handles signals once its command runs; until then (argparse set-up) they end up here.
+        return main()
     except (_StoppedEarly, KeyboardInterrupt) as exc:
-        print("policywatch: " + ("terminated" if isinstance(exc, _StoppedEarly) else "interrupted"), file=sys.stderr)
+        stopped = isinstance(exc, _StoppedEarly) or type(exc).__name__ == "Terminated"
+        print("policywatch: " + ("terminated" if stopped else "interrupted"), file=sys.stderr)
         return 130
-    return main()
 
 
 # Guarded: worker processes (forkserver) import this module without running the CLI.

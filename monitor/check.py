@@ -191,14 +191,24 @@ def _crawl_run(config: Config, db: Database, store: SnapshotStore, ids: dict[str
     # Scrapy replaces the SIGTERM/SIGINT handlers for a graceful crawl stop; ours come back afterwards,
     # so a signal during extraction or diffing still stops the run (its transactions roll back).
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    start_failure: list[BaseException] = []
     try:
-        process.crawl(crawler)
+        # Building the crawler (settings, extensions, middlewares) runs inside a Deferred, before Scrapy's own
+        # signal handlers exist: a SIGTERM or a bad setting there fails that Deferred instead of the crawl.
+        process.crawl(crawler).addErrback(lambda failure: start_failure.append(failure.value))
         process.start()
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
         if reporter:
             reporter.stop(result)
+    if start_failure:
+        # Nothing was crawled: never "finished" (it would extract, diff and exit 0).
+        store.finish_run(run_id, result.counts, "interrupted")
+        if isinstance(start_failure[0], KeyboardInterrupt):
+            raise start_failure[0]
+        from monitor.config import ConfigError
+        raise ConfigError(f"could not start the crawl: {start_failure[0]}") from None
     if process.stopping and result.reason == "finished":
         result.reason = "shutdown"  # the reactor was stopped before the spider could close
     if not opened and result.reason == "finished":

@@ -174,11 +174,13 @@ class WebhookReceiver:
 
     With `hold=True` it records each POST, sets `received`, and answers only once `release` is set, so a
     test can kill the sender while its request is in flight (the receiver already has the message).
+    With `delay` it answers each POST that many seconds after recording it, like a slow webhook.
     """
 
-    def __init__(self, port: int = 0, hold: bool = False) -> None:
+    def __init__(self, port: int = 0, hold: bool = False, delay: float = 0.0) -> None:
         self.port, self.posts, self.server = port, [], None
         self.hold, self.received, self.release = hold, threading.Event(), threading.Event()
+        self.delay = delay
 
     def start(self) -> "WebhookReceiver":
         posts, receiver = self.posts, self
@@ -190,6 +192,8 @@ class WebhookReceiver:
                 receiver.received.set()
                 if receiver.hold:
                     receiver.release.wait(120)
+                elif receiver.delay:
+                    receiver.release.wait(receiver.delay)
                 try:
                     self.send_response(200)
                     self.send_header("Content-Length", "0")
