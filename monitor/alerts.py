@@ -184,7 +184,11 @@ def _evidence(change: dict) -> str | None:
     whose error is part of its line, not a sentence of the page."""
     if change.get("type") in ("source_failing", "source_recovered"):
         return None
-    text = change.get("evidence_after") or change.get("evidence_before")
+    return short_evidence(change.get("evidence_after") or change.get("evidence_before"))
+
+
+def short_evidence(text: str | None) -> str | None:
+    """An evidence sentence on one line, cut to EVIDENCE_MAX characters (None for none)."""
     if not text:
         return None
     text = re.sub(r"\s+", " ", str(text)).strip()

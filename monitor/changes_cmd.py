@@ -25,7 +25,7 @@ def change_json(row: dict) -> dict:
 
 def change_block(row: dict) -> list[str]:
     """The lines `changes` prints for one change: header with the Chinese line, then evidence, diff, link."""
-    from monitor.alerts import _evidence, _region_name, change_line
+    from monitor.alerts import _evidence, _region_name, change_line, short_evidence
     detail = row["detail"] or {}
     where = _region_name(row.get("region"))
     lines = [f"#{row['id']}  {local_minute(row['detected_at'])}  {row['severity']}  {row['source']}  [{where}]  "
@@ -40,8 +40,8 @@ def change_block(row: dict) -> list[str]:
     else:
         evidence = _evidence(row)
         if row.get("evidence_before") and row.get("evidence_after") and row["type"] == "fact_changed":
-            lines.append(f"    原文（此前）：{_evidence(dict(evidence_after=row['evidence_before']))}")
-            lines.append(f"    原文（现在）：{evidence}")
+            lines.append(f"    原文（此前）：{short_evidence(row['evidence_before'])}")
+            lines.append(f"    原文（现在）：{short_evidence(row['evidence_after'])}")
         elif evidence:
             lines.append(f"    原文：{evidence}")
     if row.get("url"):

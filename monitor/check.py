@@ -227,13 +227,19 @@ def _crawl_run(config: Config, db: Database, store: SnapshotStore, ids: dict[str
             except Exception:  # the database itself failed: the error being raised says so
                 pass
             raise
-    if result.reason == "finished" and threading.current_thread() is threading.main_thread():
-        # Everything is stored: a stop signal from here on would only turn a complete run into a failure.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if result.reason == "finished":
+        ignore_stop_signals()  # everything is stored: a stop now would only turn a complete run into a failure
     if reporter:
         reporter.summary(result)
     return result
+
+
+def ignore_stop_signals() -> None:
+    """From now on SIGTERM and Ctrl-C are ignored (main thread only): the work is stored and reported, and a
+    stop during teardown used to raise inside weakref callbacks, print tracebacks and exit 1 or -15."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _after_crawl(config: Config, db: Database, store: SnapshotStore, run_id: int, ids: dict[str, int],

@@ -15,7 +15,8 @@ from typing import Sequence
 
 from extractors import EXTRACTOR_VERSION
 from monitor.check import (
-    CHECK_LOCK, EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, run_check,
+    CHECK_LOCK, EXIT_CONFIG, EXIT_DATABASE, EXIT_LOCKED, EXIT_OK, EXIT_SOME_FAILED, Reporter, ignore_stop_signals,
+    run_check,
 )
 from monitor.alerts_cmd import cmd_alerts
 from monitor.cliutil import load_config, open_db, since_date, targets
@@ -190,14 +191,6 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-def _done() -> None:
-    """The command's work and its report are complete: a SIGTERM or Ctrl-C now (interpreter teardown) changes
-    nothing, so it is ignored; it used to raise inside weakref callbacks, print tracebacks and exit 1 or -15."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -210,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in READ_SOURCES_FOR_ZONE and args.sources:
             load_config(args.sources)  # their output's times in the sources file's timezone
         code = COMMANDS[args.command](args)
-        _done()
+        ignore_stop_signals()  # the command's work and report are complete
         return code
     except ConfigError as exc:
         print(f"policywatch: {exc}", file=sys.stderr)

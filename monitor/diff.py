@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from extractors import EXTRACTOR_VERSION
 from extractors.plausibility import assess, is_low
 from extractors.regions import load_regions
+from extractors.scope import source_region
 from storage.diffdata import DiffData
 
 SEVERITY = {
@@ -283,11 +284,9 @@ FAILING_AFTER = 3  # consecutive unhealthy checks before a "source failing" aler
 
 
 def _source_region_code(name: str | None) -> str | None:
-    """The GB/T 2260 code of a source's configured `region` (运城市 → 140800), so its health alerts are
-    grouped under it instead of 未注明地区; None when unset or unknown."""
-    if not name:
-        return None
-    found = load_regions().lookup(name)
+    """The GB/T 2260 code of a source's configured `region` (运城市 → 140800), as its facts are scoped
+    (extractors.scope.source_region), so its health alerts are grouped under it instead of 未注明地区."""
+    found = source_region(name)
     return found.code if found else None
 
 

@@ -74,9 +74,8 @@ class PromptStopCrawlerProcess(CrawlerProcess):
             dropped = drop_queued(crawler)
             if dropped:
                 logger.info("stopping: %d queued requests dropped (checked next run)", dropped)
-        grace = max(0.0, min(float(next(iter(self.crawlers)).settings.getfloat("POLICYWATCH_STOP_GRACE", STOP_GRACE)
-                                   if self.crawlers else STOP_GRACE), 60.0))
-        reactor.callLater(grace, self._stop_reactor)
+        grace = self.settings.getfloat("POLICYWATCH_STOP_GRACE", STOP_GRACE)
+        reactor.callLater(max(0.0, min(grace, 60.0)), self._stop_reactor)
 
 
 class StopGuardMiddleware:

@@ -15,7 +15,7 @@ from storage.diffdata import DiffData, read_facts
 from storage.factruns import link_runs
 from storage.models import Change, Check, Extraction, FactRow, Page, RawPage, Snapshot, Source
 from storage.store import PageContent, SnapshotStore
-from storage.types import utcnow
+from storage.types import chunks, utcnow
 
 # Health of an imported snapshot until the import has judged it: not None, so a check's diff stage
 # (which judges health-None snapshots and alerts their changes) never picks it up.
@@ -107,7 +107,7 @@ class BackfillStore:
         """Raw response bytes by raw_pages id, decompressed."""
         out: dict[int, bytes] = {}
         with self.db.session() as s:
-            for chunk in _chunks(sorted(raw_ids), 200):
+            for chunk in chunks(sorted(raw_ids), 200):
                 for raw in s.scalars(select(RawPage).where(RawPage.id.in_(chunk))):
                     out[raw.id] = decompress(raw.data, raw.compression)
         return out
@@ -116,7 +116,7 @@ class BackfillStore:
         """Facts in each snapshot's newest stored extraction (any version); snapshots without one are absent."""
         out: dict[int, int] = {}
         with self.db.session() as s:
-            for chunk in _chunks(list(snapshot_ids), 500):
+            for chunk in chunks(list(snapshot_ids), 500):
                 newest = (select(func.max(Extraction.id)).where(Extraction.snapshot_id.in_(chunk))
                           .group_by(Extraction.snapshot_id))
                 q = (select(Extraction.snapshot_id, func.count(FactRow.id))
@@ -158,12 +158,12 @@ class BackfillStore:
         relink the whole fact runs of `link_pages` (storage.factruns), in one transaction (no alerts)."""
         now = utcnow()
         with self.db.session() as s:
-            for chunk in _chunks(list(delete_ids), 500):
+            for chunk in chunks(list(delete_ids), 500):
                 s.execute(delete(Change).where(Change.id.in_(chunk)))
             if inserts:
                 rows = [{"detected_at": now, **c} for c in inserts]
                 bases = list({k for k in map(base_key, rows) if k is not None})
-                taken = [key for chunk in _chunks(bases, 500) for key in s.scalars(
+                taken = [key for chunk in chunks(bases, 500) for key in s.scalars(
                     select(Change.change_key).where(func.substr(Change.change_key, 1, 64).in_(chunk)))]
                 assign_keys(rows, taken)  # a kept row with the same key (two equal facts): numbered after it
                 s.execute(insert(Change), rows)
@@ -243,10 +243,6 @@ class BackfillStore:
                 page.last_snapshot_id = snapshot_id or previous.id
             return outcome, snapshot_id
 
-
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 def change_key(c: dict) -> tuple:

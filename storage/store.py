@@ -20,7 +20,7 @@ from storage.db import Database, compress, decompress
 from storage.factruns import link_snapshots
 from storage.models import Alert, Change, Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
 from storage.outbox import OutboxStore
-from storage.types import pid_alive, utcnow
+from storage.types import chunks, pid_alive, utcnow
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class SnapshotStore:
             return []
         ids = []
         # In batches: one statement per 100,000 links exceeded SQLite's and PostgreSQL's bound-variable limits.
-        for chunk in _chunks(urls, SQL_BATCH):
+        for chunk in chunks(urls, SQL_BATCH):
             rows = [dict(source_id=source_id, url=u, role=role, first_seen_at=now) for u in chunk]
             s.execute(self._insert(Page).values(rows).on_conflict_do_nothing(index_elements=["source_id", "url"]))
             ids += s.scalars(select(Page.id).where(Page.source_id == source_id, Page.url.in_(chunk)))
@@ -180,13 +180,13 @@ class SnapshotStore:
     def _discover(self, s, source_id: int, urls: Sequence[str], now: datetime) -> list[PageState]:
         urls = list(dict.fromkeys(urls))
         known: set[str] = set()
-        for chunk in _chunks(urls, SQL_BATCH):
+        for chunk in chunks(urls, SQL_BATCH):
             known.update(s.scalars(select(Page.url).where(Page.source_id == source_id, Page.url.in_(chunk))))
         new = [u for u in urls if u not in known]
         self._ensure_pages(s, source_id, new, "article", now)
         src = s.get(Source, source_id)
         rows = []
-        for chunk in _chunks(new, SQL_BATCH):
+        for chunk in chunks(new, SQL_BATCH):
             rows += s.scalars(select(Page).where(Page.source_id == source_id, Page.url.in_(chunk))).all()
         return [self._state(p, src) for p in rows]
 
@@ -538,7 +538,3 @@ class ChangeStore(OutboxStore):
 
 SQL_BATCH = 2000  # rows or IN-list values per statement, well under SQLite's and PostgreSQL's limits
 
-
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]

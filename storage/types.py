@@ -48,3 +48,9 @@ def pid_alive(pid: int) -> bool:
     except (OverflowError, ValueError):
         return False
     return True
+
+
+def chunks(items: list, size: int):
+    """`items` in consecutive slices of at most `size` (statements stay under bound-variable limits)."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
