@@ -135,3 +135,17 @@ def receiver():
     server = Receiver().start()
     yield server
     server.stop()
+
+
+def run_rows(db_url: str) -> list:
+    """The `runs` rows of a database, oldest first (read with a short-lived engine of its own)."""
+    from sqlalchemy import select
+
+    from storage import Database
+    from storage.models import Run
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            return list(s.scalars(select(Run).order_by(Run.id)))
+    finally:
+        db.dispose()

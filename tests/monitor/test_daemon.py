@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import FAST, ROOT, check, run_cli, write_sources
+from conftest import FAST, ROOT, check, run_cli, run_rows, write_sources
 from storage import Database, SnapshotStore
-from storage.models import Check, Run
+from storage.models import Check
 
 EVERY_2S = "*/2 * * * * *"
 NEVER_SOON = "0 3 1 1 *"  # 03:00 on 1 January
@@ -63,15 +63,6 @@ def wait_until(predicate, timeout: float, message=lambda: "timed out") -> None:
         time.sleep(0.2)
 
 
-def runs(db_url: str) -> list[Run]:
-    db = Database(db_url)
-    try:
-        with db.session() as s:
-            return list(s.scalars(select(Run).order_by(Run.id)))
-    finally:
-        db.dispose()
-
-
 def status(sources: Path, db_url: str) -> dict:
     proc = run_cli("status", "--sources", str(sources), "--db", db_url, "--json")
     assert proc.returncode in (0, 1), proc.stderr
@@ -105,8 +96,8 @@ def test_daemon_crawls_on_schedule_and_keeps_its_jobs_across_restart(site, db_ur
     # stopped while extracting or diffing
     first.wait_for_log("crawl finished")
     assert first.stop() == 0
-    done = [r for r in runs(db_url) if r.status == "finished"]
-    assert done and all(r.status != "running" for r in runs(db_url))
+    done = [r for r in run_rows(db_url) if r.status == "finished"]
+    assert done and all(r.status != "running" for r in run_rows(db_url))
     assert "1 jobs added" in first.text()
 
     jobs = status(sources, db_url)["sources"]
@@ -116,7 +107,7 @@ def test_daemon_crawls_on_schedule_and_keeps_its_jobs_across_restart(site, db_ur
     second.wait_for_log("crawl finished")
     assert second.stop() == 0
     assert "0 jobs added, 0 removed, 0 changed, 1 kept" in second.text()
-    assert len([r for r in runs(db_url) if r.status == "finished"]) > len(done)
+    assert len([r for r in run_rows(db_url) if r.status == "finished"]) > len(done)
 
 
 def test_edited_sources_file_changes_the_jobs_and_a_broken_one_keeps_them(site, tmp_path, daemons):
@@ -183,7 +174,7 @@ def test_sigterm_during_a_crawl_leaves_the_database_consistent(site, db_url, tmp
     wait_until(some_checks, 90, daemon.text)
     assert daemon.stop(timeout=45) == 0
     assert "stopped" in daemon.text() and "Traceback" not in daemon.text(), daemon.text()
-    all_runs = runs(db_url)
+    all_runs = run_rows(db_url)
     assert all_runs and all(r.status in ("interrupted", "finished") for r in all_runs)
     assert all_runs[-1].status == "interrupted"
     store = SnapshotStore(Database(db_url))
@@ -193,7 +184,7 @@ def test_sigterm_during_a_crawl_leaves_the_database_consistent(site, db_url, tmp
 
     proc = check(sources, db_url)
     assert proc.returncode == 0, proc.stderr
-    last = runs(db_url)[-1]
+    last = run_rows(db_url)[-1]
     assert last.status == "finished" and sum(last.counts.values()) == len(urls)
 
 
@@ -215,7 +206,7 @@ def test_a_hanging_crawl_is_killed_at_its_time_limit(site, tmp_path, daemons):
     daemon = daemons(sources, db_url, tmp_path / "run.log", "-s", "DOWNLOAD_TIMEOUT=600")
     daemon.wait_for_log("crawl stopped after its 10 s time limit", timeout=120)
     assert daemon.stop() == 0
-    timed_out = [r for r in runs(db_url) if r.status == "timeout"]
+    timed_out = [r for r in run_rows(db_url) if r.status == "timeout"]
     assert timed_out, daemon.text()
     checks = [c for c in SnapshotStore(Database(db_url)).checks() if c["run_id"] == timed_out[0].id]
     by_url = {c["url"]: c for c in checks}
@@ -278,7 +269,7 @@ def test_daemon_delivers_pending_alerts_between_crawls(site, tmp_path, daemons, 
     assert daemon.stop() == 0
     assert len(receiver.posts) == 1 and "400" in json.dumps(receiver.posts[0][1], ensure_ascii=False)
     assert [a["status"] for a in ChangeStore(db).alerts()] == ["sent"]
-    assert runs(db_url) == []  # no crawl was needed
+    assert run_rows(db_url) == []  # no crawl was needed
 
 
 def _descendants(pid: int) -> list[int]:
@@ -332,7 +323,7 @@ def test_daemon_never_puts_the_database_password_on_a_child_command_line(site, t
     wait_until(crawl_child_seen, 90, lambda: f"no crawl child started:\n{daemon.text()}")
     daemon.wait_for_log("crawl finished with exit code 0")
     assert [line for line in seen.values() if password in line] == []
-    assert [r.status for r in runs(db_url)][:1] == ["finished"]  # the child found the database all the same
+    assert [r.status for r in run_rows(db_url)][:1] == ["finished"]  # the child found the database all the same
 
 
 def test_daemon_crawls_sources_whose_names_look_like_options(site, tmp_path, daemons):

@@ -10,24 +10,15 @@ import time
 
 from sqlalchemy import func, select
 
-from conftest import FAST, ROOT, check, write_sources
+from conftest import FAST, ROOT, check, run_rows, write_sources
 from extractors import EXTRACTOR_VERSION
 from storage import Database
-from storage.models import Extraction, Run, Snapshot
+from storage.models import Extraction, Snapshot
 
 sys.path.insert(0, str(ROOT / "bench"))
 from pagegen import generate, write_site  # noqa: E402
 
 PAGES = 240
-
-
-def run_rows(db_url: str) -> list[Run]:
-    db = Database(db_url)
-    try:
-        with db.session() as s:
-            return list(s.scalars(select(Run).order_by(Run.id)))
-    finally:
-        db.dispose()
 
 
 def test_sigterm_while_extracting_marks_the_run_interrupted_and_the_next_check_finishes_it(site, tmp_path):
