@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import Database, DatabaseError, _first_line
 from storage.models import Lock
-from storage.store import _pid_alive
+from storage.types import pid_alive
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ class DatabaseLock:
     def _stale(self, row, now: datetime) -> bool:
         if row.expires_at <= now:
             return True
-        return row.host == self.host and row.pid != self.pid and not _pid_alive(row.pid)
+        return row.host == self.host and row.pid != self.pid and not pid_alive(row.pid)
 
     def _renew(self) -> None:
         while not self._stop.wait(RENEW_EVERY):
@@ -298,7 +298,7 @@ def current_holder(db: Database, name: str) -> LockHolder | None:
                 return None
         elif row is not None:
             if row.expires_at <= utcnow() or (row.host == socket.gethostname()[:255]
-                                               and not _pid_alive(row.pid)):
+                                               and not pid_alive(row.pid)):
                 return None
     if row is None:
         return LockHolder(name, "?", 0, utcnow(), utcnow()) if db.dialect == "postgresql" else None

@@ -428,7 +428,7 @@ class SnapshotStore:
         n = 0
         with self.db.session() as s:
             for run in s.scalars(select(Run).where(Run.status == "running", Run.host == host)):
-                if run.pid and not _pid_alive(run.pid):
+                if run.pid and not pid_alive(run.pid):
                     run.status = "interrupted"
                     run.finished_at = utcnow()
                     n += 1
@@ -460,9 +460,6 @@ class SnapshotStore:
             run.status = "timeout"
             run.finished_at = run.finished_at or now
             return run.id
-
-
-_pid_alive = pid_alive  # storage.locks imports it from here
 
 
 def change_dict(c: Change, source: str) -> dict:
