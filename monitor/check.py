@@ -112,10 +112,13 @@ def check_setting_type(key: str, value: str) -> None:
 def run_check(config: Config, db: Database, *, source_names: Sequence[str] | None = None,
               overrides: Sequence[str] = (), reporter: "Reporter | None" = None,
               verbose: bool = False, notify: Sequence[str] = (),
-              lock_wait: float | None = None, force: bool = False) -> CheckResult:
+              lock_wait: float | None = None, force: bool = False, redis_url: str | None = None,
+              wait_workers: float | None = None) -> CheckResult:
     """Crawl the selected sources once, then extract, diff and alert; returns the run's counters.
 
     `force` fetches every page in full, ignoring its stored ETag / Last-Modified for this run only.
+    `redis_url` crawls on the `policywatch worker` processes of that shared queue instead of in this process
+    (monitor.coordinator), waiting at most `wait_workers` s for a worker to take the pages.
 
     Holds the database's `check` lock throughout, so overlapping runs (cron, the daemon, several
     machines) never crawl or alert twice: raises LockBusy when it is held, after waiting `lock_wait` s.
@@ -125,20 +128,25 @@ def run_check(config: Config, db: Database, *, source_names: Sequence[str] | Non
         # and another check may take it. Losing it raises LockLost (exit 3) before anything more is written.
         lock.protect(db)
         result = _run_locked(config, db, source_names=source_names, overrides=overrides, reporter=reporter,
-                             verbose=verbose, notify=notify, force=force, lock=lock)
+                             verbose=verbose, notify=notify, force=force, lock=lock, redis_url=redis_url,
+                             wait_workers=wait_workers)
         if result.reason == "lock_lost":
             raise LockLost(CHECK_LOCK)
         return result
 
 
 def _run_locked(config: Config, db: Database, *, source_names, overrides, reporter, verbose,
-                notify, force, lock: DatabaseLock) -> CheckResult:
+                notify, force, lock: DatabaseLock, redis_url: str | None = None,
+                wait_workers: float | None = None) -> CheckResult:
     store = SnapshotStore(db)
     selected = config.select(list(source_names) if source_names else None)
     ids = store.sync_sources([s.spec() for s in config.sources])
     store.interrupt_stale_runs()
     run_id = store.start_run()
     try:
+        if redis_url:
+            return _cluster_run(config, db, store, ids, selected, run_id, redis_url=redis_url,
+                                wait_workers=wait_workers, reporter=reporter, notify=notify, force=force)
         return _crawl_run(config, db, store, ids, selected, run_id, overrides=overrides, reporter=reporter,
                           verbose=verbose, notify=notify, force=force, lock=lock)
     except BaseException:
@@ -215,6 +223,21 @@ def _crawl_run(config: Config, db: Database, store: SnapshotStore, ids: dict[str
         result.reason = "start_error"  # the crawler never started (its error is in the log): not a finished run
     if result.reason == "lock_lost":
         return result
+    return _finish(config, db, store, run_id, ids, notify, reporter, result)
+
+
+def _cluster_run(config: Config, db: Database, store: SnapshotStore, ids: dict[str, int], selected, run_id: int, *,
+                 redis_url: str, wait_workers: float | None, reporter, notify, force) -> CheckResult:
+    from monitor.coordinator import DEFAULT_WAIT_WORKERS, crawl_on_workers
+    result = CheckResult(run_id=run_id)
+    crawl_on_workers(config, db, store, selected, run_id, result, redis_url=redis_url, force=force,
+                     wait_workers=DEFAULT_WAIT_WORKERS if wait_workers is None else wait_workers, reporter=reporter)
+    return _finish(config, db, store, run_id, ids, notify, reporter, result)
+
+
+def _finish(config: Config, db: Database, store: SnapshotStore, run_id: int, ids: dict[str, int], notify,
+            reporter, result: CheckResult) -> CheckResult:
+    """Record the crawl's end; after a complete crawl extract, diff and alert; report."""
     store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")
     if result.reason == "finished":
         try:
@@ -293,6 +316,11 @@ class Reporter:
             self.progress.update(self.task, advance=1, errors=self.errors)
             if error:
                 self.progress.console.print(f"[red]error[/red] {url}: {error}")
+
+    def checked(self, done: int, total: int) -> None:
+        """Pages checked so far of a run crawled by workers (their checks are counted in the database)."""
+        if self.progress:
+            self.progress.update(self.task, completed=done, total=total)
 
     def stop(self, result: CheckResult) -> None:
         if self.progress:

@@ -1,8 +1,9 @@
 """The `policywatch` command line.
 
 Exit codes: 0 success (changes or not) · 1 some pages failed (for `extract URL`:
-the page could not be fetched or used) · 2 bad sources or profiles file, or usage · 3 database unavailable · 4 another check or daemon holds the
-lock (try later, or `check --wait`) · 130 interrupted.
+the page could not be fetched or used) · 2 bad sources or profiles file, or usage · 3 database unavailable (or, with
+--redis, the Redis queue, or no worker took the pages) · 4 another check or daemon holds the lock (try later, or
+`check --wait`) · 130 interrupted.
 """
 from __future__ import annotations
 
@@ -26,7 +27,10 @@ from monitor.export import OutputError, add_export_parser, cmd_export
 from monitor.extract_cmd import add_extract_parser, cmd_extract
 from monitor.history import add_history_parser, cmd_history
 from monitor.web.serve_cmd import add_serve_parser
+from monitor.worker import add_redis_option, add_worker_parser, cmd_worker, redis_url
 from monitor.sources_cmd import cmd_sources, cmd_status
+from monitor.coordinator import NoWorkers
+from spiders.cluster import QueueUnavailable
 from storage import DatabaseError, SnapshotStore
 from storage.locks import DatabaseLock, LockBusy
 
@@ -101,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(no 304; e.g. after fixing a site profile)")
     _wait_option(check)
     _allow_empty_option(check)
+    add_redis_option(check, "crawl on the `policywatch worker` processes of this shared queue")
+    check.add_argument("--wait-workers", type=_seconds, default=None, metavar="SECONDS",
+                       help="with --redis: give up (exit 3) when no worker takes the pages for SECONDS (default 30)")
 
     run = sub.add_parser("run", help="the scheduler daemon: crawl each source on its schedule, retry alerts")
     _common(run)
@@ -110,10 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stop-timeout", type=_seconds, default=30.0, metavar="SECONDS",
                      help="on SIGTERM/SIGINT, how long a running crawl may take to stop cleanly (default 30)")
     _allow_empty_option(run)
+    add_redis_option(run, "every crawl on the `policywatch worker` processes of this shared queue")
 
     st = sub.add_parser("status", help="daemon, next run per source, last results, failing sources, pending alerts")
     _common(st)
     st.add_argument("--json", action="store_true", help="print JSON")
+    add_redis_option(st, "also show the length of this shared queue")
 
     sources = sub.add_parser("sources", help="list the configured sources with their last check")
     _common(sources)
@@ -180,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(demo, sources_help="accepted like every command's; the demo uses its own sources",
                        db_help="database URL (default: a new SQLite file in a temporary folder)")
     demo.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    add_worker_parser(sub)
     return parser
 
 
@@ -208,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"policywatch: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except DatabaseError as exc:
+    except (DatabaseError, QueueUnavailable, NoWorkers) as exc:
         print(f"policywatch: {exc}", file=sys.stderr)
         return EXIT_DATABASE
     except LockBusy as exc:
@@ -241,7 +251,8 @@ def cmd_check(args) -> int:
     try:
         result = run_check(config, db, source_names=args.source, overrides=args.settings,
                            reporter=Reporter(interactive=interactive), verbose=args.verbose,
-                           notify=args.notify, lock_wait=args.wait, force=args.force)
+                           notify=args.notify, lock_wait=args.wait, force=args.force,
+                           redis_url=redis_url(args, config), wait_workers=args.wait_workers)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return result.exit_code
@@ -263,6 +274,10 @@ def cmd_run(args) -> int:
         parse_overrides(args.settings)  # checked once here, not in every crawl the daemon starts
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if args.redis:  # the crawl children read it from the environment (a URL may hold a password)
+        import os
+        from monitor.worker import REDIS_ENV
+        os.environ[REDIS_ENV] = args.redis
     daemon = Daemon(args.sources, open_db(args.db, create=True), overrides=args.settings, verbose=args.verbose,
                     stop_grace=args.stop_timeout, allow_empty=args.allow_empty)
     return daemon.run()
@@ -376,4 +391,4 @@ COMMANDS = {"check": cmd_check, "run": cmd_run, "status": cmd_status, "sources":
             "extract": cmd_extract, "reextract": cmd_reextract, "import": cmd_import,
             "eval": cmd_eval,
             "demo": cmd_demo,
-            "history": cmd_history, "export": cmd_export, "serve": cmd_serve}
+            "history": cmd_history, "export": cmd_export, "serve": cmd_serve, "worker": cmd_worker}

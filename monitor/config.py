@@ -40,7 +40,8 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 TOP_KEYS = {"notify", "profiles", "defaults", "source"}
 DEFAULT_KEYS = {"schedule", "timezone", "notify", "enabled", "jitter", "crawl_timeout", "misfire_grace",
-                "alert_retry"}
+                "alert_retry", "redis"}
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 DAY = 86400
 # The daemon's timing keys in [defaults]: (default seconds, minimum, maximum)
 DAEMON_TIMING = {"jitter": (0, 0, DAY), "crawl_timeout": (3600, 1, 7 * DAY), "misfire_grace": (3600, 1, 31 * DAY),
@@ -93,6 +94,7 @@ class Config:
     timing: dict = field(default_factory=lambda: {k: v[0] for k, v in DAEMON_TIMING.items()})
     profiles_path: str | None = None  # absolute path of the user profiles file (`profiles =`), if any
     min_severity: dict = field(default_factory=dict)  # target URL → lowest severity it receives
+    redis: str | None = None  # `redis =` in [defaults]: crawl on the workers of this shared queue
 
     def today(self) -> date:
         """Today's date in the sources file's timezone (for mute_until)."""
@@ -240,6 +242,9 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
     default_notify, more = parse_targets(defaults.get("notify", []),
                                          lambda m: fail(lines.key("notify", defaults_line), m), "notify")
     min_severity.update(more)
+    redis = defaults.get("redis")
+    if redis is not None and (not isinstance(redis, str) or not redis.startswith(REDIS_SCHEMES)):
+        fail(lines.key("redis", defaults_line), "redis must be a URL like \"redis://HOST:6379/0\"")
     default_enabled = defaults.get("enabled", True)
     profiles_path, profiles = _user_profiles(data.get("profiles"), origin, lambda m: fail(lines.key("profiles"), m))
 
@@ -331,7 +336,7 @@ def parse_config(text: str, origin: str = DEFAULT_SOURCES) -> Config:
                               mute_until=mute_until, notify_replace=replace,
                               allow_hosts=tuple(h.strip().lower() for h in allow_hosts)))
     return Config(path=origin, sources=tuple(sources), notify=tuple(notify), schedule=schedule, timezone=tz,
-                  timing=timing, profiles_path=profiles_path, min_severity=min_severity)
+                  timing=timing, profiles_path=profiles_path, min_severity=min_severity, redis=redis)
 
 
 def _day(value, fail) -> date:

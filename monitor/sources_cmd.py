@@ -14,7 +14,8 @@ from storage import SnapshotStore
 def cmd_status(args) -> int:
     from monitor.status import collect_status, print_status, status_healthy
     config = load_config(args.sources)
-    status = collect_status(config, open_db(args.db, create=False))
+    from monitor.worker import redis_url
+    status = collect_status(config, open_db(args.db, create=False), redis_url(args, config))
     if args.json:
         print(json.dumps(jsonable(status), ensure_ascii=False, indent=2))
         return EXIT_OK if status_healthy(status) else EXIT_SOME_FAILED

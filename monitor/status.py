@@ -70,7 +70,25 @@ def scheduled_jobs(db: Database) -> dict[str, dict]:
     return jobs
 
 
-def collect_status(config: Config, db: Database) -> dict:
+def cluster_status(db: Database, redis_url: str | None) -> dict | None:
+    """The cluster's workers (not known to have stopped) and the shared queue's length; None when there is no
+    cluster (no queue configured, no worker ever registered)."""
+    from storage.cluster import ClusterStore, any_running_cluster_run
+    workers = ClusterStore(db).workers()
+    if not workers and not redis_url:
+        return None
+    queue: dict = dict(url=None, length=None, error=None)
+    if redis_url:
+        from spiders.cluster import PROTOCOL, QueueUnavailable, connect_queue, queue_key, redact
+        queue["url"] = redact(redis_url)
+        try:
+            queue["length"] = int(connect_queue(redis_url, timeout=3).llen(queue_key(PROTOCOL)))
+        except QueueUnavailable as exc:
+            queue["error"] = str(exc)
+    return dict(run_id=any_running_cluster_run(db), workers=workers, queue=queue)
+
+
+def collect_status(config: Config, db: Database, redis_url: str | None = None) -> dict:
     """Everything `status` shows, as plain data (datetimes are aware)."""
     store = SnapshotStore(db)  # read only: `status` never writes (issue 13)
     daemon = current_holder(db, DAEMON_LOCK)
@@ -102,7 +120,8 @@ def collect_status(config: Config, db: Database) -> dict:
     return dict(
         daemon=None if daemon is None else dict(host=daemon.host, pid=daemon.pid, since=daemon.acquired_at),
         check_running=None if crawl is None else dict(host=crawl.host, pid=crawl.pid, since=crawl.acquired_at),
-        last_run=store.last_run(), sources=sources, alerts=ChangeStore(db).alert_summary())
+        last_run=store.last_run(), sources=sources, alerts=ChangeStore(db).alert_summary(),
+        cluster=cluster_status(db, redis_url))
 
 
 def status_healthy(status: dict) -> bool:
@@ -144,6 +163,8 @@ def print_status(status: dict) -> None:
                   + f", {a['failed']} failed, {a['sent']} sent"
                   + (f", {a['unknown']} unknown (sender died mid-send; resend with `alerts --retry`)"
                      if a.get("unknown") else ""))
+    if status.get("cluster"):
+        print_cluster(console, status["cluster"])
     table = Table("source", "schedule", "next run", "last check", "result", "failing")
     for s in status["sources"]:
         result = (s["last_outcome"] or "never checked") + (f": {s['last_error']}" if s["last_error"] else "")
@@ -154,3 +175,21 @@ def print_status(status: dict) -> None:
                       local_minute(s["last_checked_at"]), result, failing)
     console.print(table)
     print_warnings(console, status["sources"])
+
+
+def print_cluster(console, cluster: dict) -> None:
+    """The queue's length and one line per worker (host, pid, last seen, pages done in its current run)."""
+    from spiders.cluster import PROTOCOL
+    q = cluster["queue"]
+    if q["url"]:
+        console.print(f"queue: {q['url']}: " + (q["error"] if q["error"] else f"{q['length']} requests waiting"),
+                      markup=False, highlight=False)
+    run = cluster["run_id"]
+    alive = [w for w in cluster["workers"] if w["alive"]]
+    console.print(f"workers: {len(alive)} running" + (f", cluster run {run} in progress" if run else ""))
+    for w in cluster["workers"]:
+        state = "running" if w["alive"] else "gone (no heartbeat)"
+        old = "" if w["protocol"] == PROTOCOL else f", queue protocol {w['protocol']}: upgrade it"
+        pages = f", {w['pages_done']} pages in run {w['run_id']}" if w["run_id"] else ", no run yet"
+        console.print(f"  worker {w['id']}: pid {w['pid']} on {w['host']} ({w['version']}), {state}, last seen "
+                      f"{local_minute(w['last_seen'])}{pages}{old}", markup=False, highlight=False)

@@ -13,3 +13,4 @@ class PageCheck:
     url: str
     record: CheckRecord
     stored: str | None = None  # the outcome, when the check was already stored (a list page with its links)
+    run_id: int | None = None  # the run it belongs to (a cluster worker serves many runs)

@@ -63,13 +63,14 @@ class StorePipeline:
         return self.writing
 
     def _write(self, batch: list[PageCheck]) -> defer.Deferred:
-        run_id = self.crawler.spider.run_id
-        d = threads.deferToThread(self.store.record_checks, run_id, [b.record for b in batch])
+        d = threads.deferToThread(self.crawler.spider.record_checks, batch)
         d.addCallbacks(lambda outcomes: self._stored(batch, outcomes), lambda f: self._failed(batch, f))
         return d
 
     def _stored(self, batch: list[PageCheck], outcomes: list[str]) -> None:
         for b, outcome in zip(batch, outcomes):
+            if outcome is None:  # a cluster worker's page stored by another worker: not this worker's check
+                continue
             self.counts[outcome] = self.counts.get(outcome, 0) + 1
             self.crawler.stats.inc_value(f"policywatch/outcome/{outcome}")
             self.crawler.signals.send_catch_log(signals.page_stored, url=b.url, outcome=outcome,

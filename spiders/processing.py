@@ -115,10 +115,12 @@ class PageCutter:
             self._warmup = [self.pool.submit(_warm, profiles_path) for _ in range(workers)]
 
     async def cut(self, body: bytes, content_type: str | None, url: str, encoding: str | None,
-                  profile: str | None) -> CutPage:
+                  profile: str | None, profiles_path: str | None = None) -> CutPage:
+        """Cut one page; `profiles_path` overrides the cutter's user profiles (a cluster run's own)."""
+        profiles_path = profiles_path or self.profiles_path
         if self.pool is None:
-            return cut_page(body, content_type, url, encoding, profile, self.profiles_path)
-        future = self.pool.submit(cut_page, body, content_type, url, encoding, profile, self.profiles_path)
+            return cut_page(body, content_type, url, encoding, profile, profiles_path)
+        future = self.pool.submit(cut_page, body, content_type, url, encoding, profile, profiles_path)
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:

@@ -39,6 +39,11 @@ class StoppingRequested(IgnoreRequest):
     """A request dropped because the crawl is stopping; it is not an error of its page."""
 
 
+class LeaseNotHeld(IgnoreRequest):
+    """A queued page this worker must not fetch: done, held by another worker, of a dead run or of another
+    protocol version. Not an error of the page (nothing is recorded)."""
+
+
 def drop_queued(crawler) -> int:
     """Fail every request waiting in the crawler's downloader slots with StoppingRequested; how many."""
     engine = getattr(crawler, "engine", None)

@@ -239,3 +239,48 @@ class Lock(Base):
     pid: Mapped[int] = mapped_column(Integer)
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ClusterRun(Base):
+    """A run crawled by workers over the shared Redis queue: what every worker needs to fetch its pages the
+    way the coordinator's sources file says (0011)."""
+
+    __tablename__ = "cluster_runs"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    queue_key: Mapped[str] = mapped_column(String(200))
+    force: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_hosts: Mapped[dict | None] = mapped_column(JSON)  # source name → extra hosts its links may reach
+    profiles_toml: Mapped[str | None] = mapped_column(Text)  # the user profiles file's text, if any
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Worker(Base):
+    """A `policywatch worker` process; it renews last_seen every few seconds while it runs (0011)."""
+
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    protocol: Mapped[int] = mapped_column(Integer)  # the queue protocol it speaks (spiders.cluster.PROTOCOL)
+    version: Mapped[str] = mapped_column(String(40))  # policywatch's version
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(BigId)  # the run it last worked on
+    pages_done: Mapped[int] = mapped_column(Integer, default=0)  # checks it stored in that run
+
+
+class RunLease(Base):
+    """One planned page of a cluster run: who fetches it, and whether its check is stored (0011).
+
+    Exactly one check per page and run: a worker claims the row before fetching and sets `done` in the
+    transaction that stores the check, guarded by its own worker_id."""
+
+    __tablename__ = "run_leases"
+    __table_args__ = (Index("ix_run_leases_run_id_done", "run_id", "done"),)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True)
+    worker_id: Mapped[int | None] = mapped_column(Integer)
+    leased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)

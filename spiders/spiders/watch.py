@@ -17,7 +17,7 @@ from spiders.encoding import decode_html, unreadable
 from spiders.processing import PageCutter, default_workers
 from spiders.items import PageCheck
 from spiders.responses import failure_reason, header as _header, not_html
-from spiders.stopping import StoppingRequested
+from spiders.stopping import LeaseNotHeld, StoppingRequested
 from storage import Database, SnapshotStore
 from storage.store import CheckRecord, PageContent, PageState
 
@@ -31,6 +31,7 @@ class WatchSpider(scrapy.Spider):
         self.run_id: int | None = None
         self.owns_run = False
         self._scheduled: set[int] = set()
+        self.worker = None  # a cluster worker (spiders.cluster.ClusterWorker): pages come from the Redis queue
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -48,12 +49,19 @@ class WatchSpider(scrapy.Spider):
         only = settings.getlist("POLICYWATCH_SOURCES") or (kwargs.get("source", "").split(",") if kwargs.get("source") else [])
         spider.only_sources = [s for s in only if s]
         spider.run_id = settings.get("POLICYWATCH_RUN_ID")
-        if spider.run_id is None:
+        if settings.getbool("POLICYWATCH_CLUSTER_WORKER"):
+            from spiders.cluster import ClusterWorker
+            spider.worker = ClusterWorker(spider.db)
+            spider.worker.register(settings.get("POLICYWATCH_VERSION") or "unknown")
+        elif spider.run_id is None:
             spider.run_id = spider.store.start_run()
             spider.owns_run = True
         return spider
 
     async def start(self):
+        if self.worker is not None:
+            return  # a worker's requests come from the shared queue
+            yield
         pages = self.store.pages_to_check(self.only_sources or None)
         if not pages:
             self.logger.warning("no pages to check: the database has no enabled sources "
@@ -84,7 +92,18 @@ class WatchSpider(scrapy.Spider):
         duration = int((time.monotonic() - request.meta.get("started", time.monotonic())) * 1000)
         rec = CheckRecord(page_id=page.page_id, checked_at=datetime.now(timezone.utc), duration_ms=duration,
                           **fields)
-        return PageCheck(url=page.url, record=rec)
+        return PageCheck(url=page.url, record=rec, run_id=request.meta.get("pw_run", self.run_id))
+
+    def record_checks(self, batch: list[PageCheck]) -> list[str | None]:
+        """Store a batch of checks (in a thread); each one's outcome, None for one a worker no longer leases."""
+        if self.worker is None:
+            return self.store.record_checks(self.run_id, [b.record for b in batch])
+        outcomes: dict[int, str | None] = {}
+        for run_id in dict.fromkeys(b.run_id for b in batch):
+            items = [b for b in batch if b.run_id == run_id]
+            for b, outcome in zip(items, self.worker.record_checks(run_id, [b.record for b in items])):
+                outcomes[id(b)] = outcome
+        return [outcomes[id(b)] for b in batch]
 
     async def parse_page(self, response: Response):
         page: PageState = response.meta["page"]
@@ -97,7 +116,7 @@ class WatchSpider(scrapy.Spider):
         if reason := not_html(response):
             yield self._record(response.request, http_status=response.status, error=reason)
             return
-        if page.role in ("list", "article") and not self._host_allowed(page, page.url, response.url):
+        if page.role in ("list", "article") and not self._host_allowed(page, page.url, response.url, response.meta):
             yield self._record(response.request, http_status=response.status,
                                error=f"redirected to another host ({urlsplit(response.url).hostname}); "
                                      "allow it with allow_hosts")
@@ -110,7 +129,9 @@ class WatchSpider(scrapy.Spider):
             for item in self._parse_list(response, page, html, etag, last_modified):
                 yield item
             return
-        cut = await self.cutter.cut(response.body, content_type, response.url, page.encoding, page.profile)
+        options = response.meta.get("pw_options") or {}
+        cut = await self.cutter.cut(response.body, content_type, response.url, page.encoding, page.profile,
+                                    options.get("profiles_path", self.cutter.profiles_path))
         if cut.unreadable:
             yield self._record(response.request, http_status=response.status, error=cut.unreadable)
             return
@@ -134,7 +155,7 @@ class WatchSpider(scrapy.Spider):
                 continue
             absolute = response.urljoin(href).split("#")[0]
             if absolute.startswith(("http://", "https://")) and follow.search(absolute) \
-                    and self._host_allowed(page, page.url, absolute):
+                    and self._host_allowed(page, page.url, absolute, response.meta):
                 urls.append(absolute)
         urls = list(dict.fromkeys(urls))
         cap = self.settings.getint("POLICYWATCH_MAX_LIST_LINKS", 2000)
@@ -149,23 +170,35 @@ class WatchSpider(scrapy.Spider):
         record = self._record(response.request, http_status=response.status, etag=etag,
                               last_modified=last_modified, links_hash=links_hash)
         new_pages = []
+        if self.worker is not None:
+            from spiders.cluster import page_request
+            record.stored, new_pages = self.worker.record_list_check(record.run_id, record.record, page.source_id,
+                                                                     urls)
+            if record.stored is None:
+                return  # another worker stored this list's check: its articles are queued by it
+            yield record
+            for p in new_pages:
+                yield page_request(self, record.run_id, p.page_id, p.url)
+            return
         if urls:
             record.stored, new_pages = self.store.record_list_check(self.run_id, record.record, page.source_id, urls)
         self.logger.info("list %s: %d matching links, %d new", response.url, len(set(urls)), len(new_pages))
         yield record
         yield from self._requests(new_pages)
 
-    def _host_allowed(self, page: PageState, base: str, url: str) -> bool:
+    def _host_allowed(self, page: PageState, base: str, url: str, meta: dict) -> bool:
         """A list source stays on the host of its own pages unless its `allow_hosts` names the other one
         (links to 127.0.0.2 or localhost matched `follow` and were followed)."""
         host = (urlsplit(url).hostname or "").lower()
         if host == (urlsplit(base).hostname or "").lower():
             return True
-        allowed = self.settings.getdict("POLICYWATCH_ALLOW_HOSTS").get(page.source_name) or ()
+        hosts = (meta["pw_options"]["allow_hosts"] if "pw_options" in meta
+                 else self.settings.getdict("POLICYWATCH_ALLOW_HOSTS"))
+        allowed = hosts.get(page.source_name) or ()
         return host in allowed
 
     def on_error(self, failure):
-        if getattr(self, "stopping", False) or failure.check(StoppingRequested):
+        if getattr(self, "stopping", False) or failure.check(StoppingRequested, LeaseNotHeld):
             return  # dropped by a stop: not checked this run, simply checked next run
         status, message = failure_reason(failure, self.settings)
         yield self._record(failure.request, http_status=status, error=message[:500])
