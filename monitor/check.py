@@ -81,7 +81,7 @@ def parse_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
 
 
 _BOOL_WORDS = {"true", "false", "1", "0", "yes", "no", "on", "off"}
-NONE_DEFAULT_TYPES = {"POLICYWATCH_WORKERS": 0}  # settings whose default is None: a sample of their type
+NONE_DEFAULT_TYPES = {"POLICYWATCH_WORKERS": 0, "POLICYWATCH_QUEUE_PROTOCOL": 0}  # settings whose default is None: a sample of their type
 FLOAT_SETTINGS = {"DOWNLOAD_TIMEOUT", "DOWNLOAD_DELAY", "AUTOTHROTTLE_START_DELAY", "AUTOTHROTTLE_MAX_DELAY",
                   "AUTOTHROTTLE_TARGET_CONCURRENCY", "CLOSESPIDER_TIMEOUT"}  # read with getfloat, int defaults
 

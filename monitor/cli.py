@@ -246,13 +246,17 @@ def cmd_check(args) -> int:
         parse_overrides(args.settings)  # a bad -s fails before a database is opened or made
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    queue = redis_url(args, config)
+    if queue:
+        from spiders.cluster import connect_queue
+        connect_queue(queue)  # unreachable: one line, exit 3, before a run is started
     db = open_db(args.db, create=True)
     interactive = {"auto": None, "bar": True, "line": False}[args.progress]
     try:
         result = run_check(config, db, source_names=args.source, overrides=args.settings,
                            reporter=Reporter(interactive=interactive), verbose=args.verbose,
                            notify=args.notify, lock_wait=args.wait, force=args.force,
-                           redis_url=redis_url(args, config), wait_workers=args.wait_workers)
+                           redis_url=queue, wait_workers=args.wait_workers)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return result.exit_code

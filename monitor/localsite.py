@@ -46,8 +46,12 @@ class LocalSite:
     """Serve `root` on 127.0.0.1:<random port> in a background thread; use as a context manager."""
 
     def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0,
-                 validators: bool = True) -> None:
+                 validators: bool = True, latency: float = 0.0) -> None:
+        """`latency`: seconds every file's answer takes (a slow government site); `peak_in_flight` then
+        records the most requests the site served at once."""
         self.root = Path(root)
+        self.latency = latency
+        self.in_flight = self.peak_in_flight = 0
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.validators = validators
@@ -64,9 +68,21 @@ class LocalSite:
                 self.do_GET(head=True)
 
             def do_GET(self, head: bool = False):
+                with site._lock:
+                    site.in_flight += 1
+                    site.peak_in_flight = max(site.peak_in_flight, site.in_flight)
+                try:
+                    self._get(head)
+                finally:
+                    with site._lock:
+                        site.in_flight -= 1
+
+            def _get(self, head: bool) -> None:
                 path = urlsplit(self.path).path
                 with site._lock:
                     site.requests.append((self.path, {k: v for k, v in self.headers.items()}))
+                if site.latency and not path.endswith("robots.txt"):
+                    time.sleep(site.latency)
                 route = site.routes.get(path)
                 if route is not None:
                     if route.delay:

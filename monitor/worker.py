@@ -56,7 +56,7 @@ def worker_settings(db_url: str, redis: str, overrides=(), verbose: bool = False
     from monitor.check import scrapy_settings
     from monitor.cli import package_version
     from scrapy.settings import Settings
-    from spiders.cluster import PROTOCOL, queue_key
+    from spiders.cluster import PROTOCOL, chosen_protocol, queue_key
     base = Settings()
     base.setmodule("spiders.settings", priority="project")
     middlewares = {**base.getdict("DOWNLOADER_MIDDLEWARES"), "spiders.worker.LeaseMiddleware": 50}
@@ -72,6 +72,7 @@ def worker_settings(db_url: str, redis: str, overrides=(), verbose: bool = False
     from monitor.check import parse_overrides
     for key, value in parse_overrides(overrides):
         settings.set(key, value, priority="cmdline")
+    settings.set("SCHEDULER_QUEUE_KEY", queue_key(chosen_protocol(settings)), priority="cmdline")
     return settings
 
 

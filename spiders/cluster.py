@@ -16,6 +16,12 @@ from pathlib import Path
 PROTOCOL = 1  # the queue protocol: request meta and lease rules; bumped on any incompatible change
 
 
+def chosen_protocol(settings) -> int:
+    """The queue protocol a worker speaks: POLICYWATCH_QUEUE_PROTOCOL, else this version's."""
+    chosen = settings.get("POLICYWATCH_QUEUE_PROTOCOL")
+    return PROTOCOL if chosen in (None, "") else int(chosen)
+
+
 def queue_key(protocol: int = PROTOCOL) -> str:
     """The Redis list of one protocol version: a worker of another version never sees these requests."""
     return f"policywatch:v{protocol}:requests"
@@ -31,14 +37,15 @@ def page_request(spider, run_id: int, page_id: int, url: str):
 class ClusterWorker:
     """The database side of one worker process: its row in `workers`, its claims, its check writes."""
 
-    def __init__(self, db) -> None:
+    def __init__(self, db, protocol: int = PROTOCOL) -> None:
         from storage.cluster import ClusterStore
         self.store = ClusterStore(db)
+        self.protocol = protocol
         self.worker_id: int | None = None
         self._options: dict[int, dict] = {}  # run id → fetch options (read once; a run's options never change)
 
     def register(self, version: str) -> int:
-        self.worker_id = self.store.register_worker(PROTOCOL, version)
+        self.worker_id = self.store.register_worker(self.protocol, version)
         return self.worker_id
 
     def claim(self, run_id: int, page_id: int):

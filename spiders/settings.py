@@ -10,6 +10,7 @@ ROBOTSTXT_OBEY = True
 # Politeness: few parallel requests per site, adaptive delay, bounded waits and sizes.
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOADER = "spiders.downloader.PoliteDownloader"  # enforces CONCURRENT_REQUESTS_PER_DOMAIN (see its docstring)
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
@@ -60,6 +61,7 @@ POLICYWATCH_STORE_INTERVAL = 1.0  # seconds between flushes of a partial batch
 POLICYWATCH_PROFILES = None      # path of a user profiles file, merged over spiders/profiles.toml
 POLICYWATCH_FORCE = False        # True: ignore stored ETag / Last-Modified (no conditional GET) this run
 POLICYWATCH_WORKERS = None       # page-processing processes; None → cores - 1, 0 → inline
+POLICYWATCH_QUEUE_PROTOCOL = None  # `worker`: the queue protocol it speaks; None → this version's (tests of old ones)
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -1,9 +1,8 @@
 """Prompt stop on SIGTERM / Ctrl-C: the requests still waiting in the downloader are dropped at once, nothing
 new starts (StopGuardMiddleware), in-flight downloads get POLICYWATCH_STOP_GRACE seconds to finish, then the
 reactor is stopped; the pages not checked are simply checked next run. Scrapy's own graceful stop ran every
-queued and in-flight request first (29 s, issue 13). Note: Scrapy 2.19 starts every queued request of a
-downloader slot at once (the slot's transferring set is filled only when each coroutine runs), so most of a
-run's requests are in flight, not queued: the grace is what bounds the stop."""
+queued and in-flight request first (29 s, issue 13). Only CONCURRENT_REQUESTS_PER_DOMAIN requests per site are
+in flight (spiders.downloader.PoliteDownloader); the rest wait in the slots' queues and are dropped at once."""
 from __future__ import annotations
 
 import logging

@@ -13,7 +13,6 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task, threads
 
-from spiders.cluster import PROTOCOL
 from spiders.stopping import LeaseNotHeld
 
 logger = logging.getLogger(__name__)
@@ -83,9 +82,9 @@ class LeaseMiddleware:
         meta = request.meta
         if "pw_run" not in meta or meta.get("page") is not None:
             return None
-        if meta.get("pw_v") != PROTOCOL:
-            raise LeaseNotHeld(f"request of queue protocol {meta.get('pw_v')}, this worker speaks {PROTOCOL}")
         worker = self.crawler.spider.worker
+        if meta.get("pw_v") != worker.protocol:
+            raise LeaseNotHeld(f"request of queue protocol {meta.get('pw_v')}, this worker speaks {worker.protocol}")
         run_id, page_id = meta["pw_run"], meta["pw_page"]
         state = await maybe_deferred_to_future(threads.deferToThread(worker.claim, run_id, page_id))
         if state is None:
@@ -113,6 +112,7 @@ class WorkerExtension:
         self.base = dict(concurrency=s.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), delay=s.getfloat("DOWNLOAD_DELAY"),
                          target=s.getfloat("AUTOTHROTTLE_TARGET_CONCURRENCY"))
         self.workers = 1
+        self.applied = False
         self.loops: list[task.LoopingCall] = []
         crawler.signals.connect(self.opened, signal=scrapy_signals.spider_opened)
         crawler.signals.connect(self.idle, signal=scrapy_signals.spider_idle)
@@ -123,6 +123,8 @@ class WorkerExtension:
         return cls(crawler)
 
     def opened(self, spider) -> None:
+        worker = self.crawler.spider.worker
+        self.share_budget(worker.store.live_workers(worker.protocol))  # before the first request is fetched
         beat = task.LoopingCall(self._beat)
         beat.start(HEARTBEAT, now=False).addErrback(lambda f: logger.error("heartbeat stopped: %s", f.value))
         poll = task.LoopingCall(self._poke)
@@ -134,7 +136,7 @@ class WorkerExtension:
 
         def beat() -> int:
             worker.store.heartbeat(worker.worker_id)
-            return worker.store.live_workers(PROTOCOL)
+            return worker.store.live_workers(worker.protocol)
 
         d = threads.deferToThread(beat)
         d.addCallbacks(self.share_budget, lambda f: logger.warning("heartbeat not stored: %s", f.value))
@@ -143,8 +145,9 @@ class WorkerExtension:
     def share_budget(self, workers: int) -> None:
         """Give this worker its 1/`workers` share of every site's concurrency and delay."""
         n = max(1, workers)
-        if n == self.workers:
+        if n == self.workers and self.applied:
             return
+        self.applied = True
         self.workers = n
         downloader = self.crawler.engine.downloader
         concurrency = max(1, self.base["concurrency"] // n)

@@ -11,7 +11,7 @@ import socket
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, case, exists, func, insert, or_, select, update
 
 from storage.db import Database
 from storage.models import Check, ClusterRun, Page, Run, RunLease, Source, Worker
@@ -32,6 +32,11 @@ def worker_gone(row, now: datetime, stale: float = WORKER_STALE) -> bool:
     if row.stopped_at is not None or row.last_seen < now - timedelta(seconds=stale):
         return True
     return row.host == this_host() and not pid_alive(row.pid)
+
+
+def _in_run(run_id: int, same, other):
+    """`same` when the worker row is already on this run, else `other` (pages_done counts the current run)."""
+    return case((Worker.run_id == run_id, same), else_=other)
 
 
 class ClusterStore:
@@ -163,7 +168,8 @@ class ClusterStore:
                 return None
             page, src = s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
                                   .where(Page.id == page_id)).one()
-            s.execute(update(Worker).where(Worker.id == worker_id).values(run_id=run_id, last_seen=utcnow()))
+            s.execute(update(Worker).where(Worker.id == worker_id).values(
+                run_id=run_id, last_seen=utcnow(), pages_done=_in_run(run_id, Worker.pages_done, 0)))
             return SnapshotStore._state(page, src)
 
     def _finish_leases(self, s, worker_id: int, run_id: int, page_ids: Sequence[int]) -> set[int]:
@@ -175,8 +181,9 @@ class ClusterStore:
             s.execute(update(RunLease).where(RunLease.run_id == run_id, RunLease.page_id.in_(list(held)),
                                              RunLease.worker_id == worker_id, RunLease.done.is_(False))
                       .values(done=True))
-            s.execute(update(Worker).where(Worker.id == worker_id)
-                      .values(pages_done=Worker.pages_done + len(held), run_id=run_id, last_seen=utcnow()))
+            s.execute(update(Worker).where(Worker.id == worker_id).values(
+                pages_done=_in_run(run_id, Worker.pages_done + len(held), len(held)), run_id=run_id,
+                last_seen=utcnow()))
         return held
 
     def record_checks(self, worker_id: int, run_id: int, records: Sequence[CheckRecord]) -> list[str | None]:

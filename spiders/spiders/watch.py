@@ -50,8 +50,8 @@ class WatchSpider(scrapy.Spider):
         spider.only_sources = [s for s in only if s]
         spider.run_id = settings.get("POLICYWATCH_RUN_ID")
         if settings.getbool("POLICYWATCH_CLUSTER_WORKER"):
-            from spiders.cluster import ClusterWorker
-            spider.worker = ClusterWorker(spider.db)
+            from spiders.cluster import ClusterWorker, chosen_protocol
+            spider.worker = ClusterWorker(spider.db, chosen_protocol(settings))
             spider.worker.register(settings.get("POLICYWATCH_VERSION") or "unknown")
         elif spider.run_id is None:
             spider.run_id = spider.store.start_run()
