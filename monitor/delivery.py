@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Mapping
 import apprise
 
 from monitor.targets import expand_target, redact_target, scrubber, target_key
-from storage.store import ChangeStore
+from storage.changes import ChangeStore
 
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=1)

@@ -86,7 +86,11 @@ class LeaseMiddleware:
         if meta.get("pw_v") != worker.protocol:
             raise LeaseNotHeld(f"request of queue protocol {meta.get('pw_v')}, this worker speaks {worker.protocol}")
         run_id, page_id = meta["pw_run"], meta["pw_page"]
-        state = await maybe_deferred_to_future(threads.deferToThread(worker.claim, run_id, page_id))
+        try:
+            state = await maybe_deferred_to_future(threads.deferToThread(worker.claim, run_id, page_id))
+        except Exception as exc:  # the database is unreachable: the lease stays free, the coordinator requeues
+            logger.error("could not claim page %s of run %s: %s", page_id, run_id, exc)
+            raise LeaseNotHeld(f"page {page_id} not claimed: {exc}") from None
         if state is None:
             raise LeaseNotHeld(f"page {page_id} of run {run_id} is done, leased elsewhere or of a dead run")
         options = worker.options(run_id)

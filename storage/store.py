@@ -9,17 +9,15 @@ import hashlib
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.changekeys import assign_keys
 from storage.db import Database, compress, decompress
 from storage.factruns import link_snapshots
-from storage.models import Alert, Change, Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
-from storage.outbox import OutboxStore
+from storage.models import Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
 from storage.types import chunks, pid_alive, utcnow
 
 
@@ -460,77 +458,6 @@ class SnapshotStore:
             run.status = "timeout"
             run.finished_at = run.finished_at or now
             return run.id
-
-
-def change_dict(c: Change, source: str) -> dict:
-    """A change row as the readers use it (ChangeStore.changes, storage.webqueries.change_feed)."""
-    return dict(id=c.id, source=source, url=c.url, type=c.type, kind=c.kind, identity=c.identity,
-                old=c.old, new=c.new, severity=c.severity, region=c.region, plan_year=c.plan_year,
-                detected_at=c.detected_at, evidence_before=c.evidence_before,
-                evidence_after=c.evidence_after, snapshot_before=c.snapshot_before,
-                snapshot_after=c.snapshot_after, page_id=c.page_id, run_id=c.run_id, detail=c.detail)
-
-
-class ChangeStore(OutboxStore):
-    """Changes and the alert outbox. Changes and the alerts they cause are written in one transaction."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def record_changes(self, changes: Sequence[dict], alerts: Sequence[dict] = (),
-                       snapshot_health: dict[int, str] | None = None) -> list[int]:
-        """Insert changes (dicts of Change columns) and alerts (dicts of Alert columns whose `change_index`
-        lists positions in `changes`), and set snapshots' health, atomically; returns the change ids.
-        The facts of the snapshots judged healthy are linked into their runs (storage.factruns) in the same
-        transaction."""
-        now = utcnow()
-        with self.db.session() as s:
-            ids: list[int] = []
-            if changes:
-                rows = [{"detected_at": now, **c} for c in changes]
-                # Numbered within this batch only: the same change stored by another run is refused (0010).
-                assign_keys(rows)
-                ids = list(s.scalars(insert(Change).returning(Change.id, sort_by_parameter_order=True), rows))
-            for alert in alerts:
-                row = {k: v for k, v in alert.items() if k != "change_index"}
-                if "change_ids" not in row:
-                    row["change_ids"] = [ids[i] for i in alert.get("change_index", [])]
-                row.update(status="pending", created_at=now, attempts=0, next_attempt_at=now)
-                insert_ = (postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert)(Alert)
-                s.execute(insert_.values(**row).on_conflict_do_nothing(index_elements=["target_key", "dedupe_key"]))
-            for snapshot_id, health in (snapshot_health or {}).items():
-                s.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(health=health))
-            if snapshot_health:
-                link_snapshots(s, list(snapshot_health))  # it takes the healthy ones
-            return ids
-
-    def changes(self, since: datetime | None = None, source: str | None = None,
-                run_id: int | None = None) -> list[dict]:
-        q = (select(Change, Source.name).join(Source, Change.source_id == Source.id).order_by(Change.id))
-        if since is not None:
-            q = q.where(Change.detected_at >= since)
-        if source:
-            q = q.where(Source.name == source)
-        if run_id is not None:
-            q = q.where(Change.run_id == run_id)
-        with self.db.session() as s:
-            return [change_dict(c, name) for c, name in s.execute(q)]
-
-    def failing_sources(self) -> dict[str, dict]:
-        """Sources with a page whose latest health change is `source_failing` (no `source_recovered` since):
-        name → detail of its earliest such page."""
-        types = ("source_failing", "source_recovered")
-        latest = (select(Change.page_id, func.max(Change.id).label("id"))
-                  .where(Change.type.in_(types)).group_by(Change.page_id).subquery())
-        q = (select(Source.name, Change.detected_at, Change.url, Change.detail)
-             .join(latest, Change.id == latest.c.id).join(Source, Source.id == Change.source_id)
-             .where(Change.type == "source_failing").order_by(Change.id))
-        out: dict[str, dict] = {}
-        with self.db.session() as s:
-            for name, at, url, detail in s.execute(q):
-                out.setdefault(name, dict(since=at, url=url, reason=(detail or {}).get("reason"),
-                                          error=(detail or {}).get("error")))
-        return out
 
 
 SQL_BATCH = 2000  # rows or IN-list values per statement, well under SQLite's and PostgreSQL's limits

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Integer, String, Text, column, func, select, 
 from storage.db import Database
 from storage.history import _prefix_range
 from storage.models import Change, Check, Page, Run, Snapshot, Source
-from storage.store import change_dict
+from storage.changes import change_dict
 from storage.types import UTCDateTime
 
 

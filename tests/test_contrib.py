@@ -25,7 +25,8 @@ def policywatch_commands() -> list[tuple[str, list[str]]]:
 
 def test_contrib_has_the_cron_and_systemd_examples():
     names = {p.name for p in CONTRIB.iterdir()}
-    assert {"crontab", "policywatch.service", "policywatch-check.service", "policywatch-check.timer"} <= names
+    assert {"crontab", "policywatch.service", "policywatch-check.service", "policywatch-check.timer",
+            "policywatch-worker.service"} <= names
     assert {name for name, _ in policywatch_commands()} >= {"crontab", "policywatch.service",
                                                             "policywatch-check.service"}
 
@@ -33,4 +34,4 @@ def test_contrib_has_the_cron_and_systemd_examples():
 @pytest.mark.parametrize("where, argv", policywatch_commands(), ids=lambda v: v if isinstance(v, str) else " ".join(v))
 def test_contrib_command_lines_parse(where, argv):
     args = build_parser().parse_args(argv)
-    assert args.command in ("check", "run", "alerts")
+    assert args.command in ("check", "run", "alerts", "worker")

@@ -198,7 +198,8 @@ class WatchSpider(scrapy.Spider):
         return host in allowed
 
     def on_error(self, failure):
-        if getattr(self, "stopping", False) or failure.check(StoppingRequested, LeaseNotHeld):
+        if getattr(self, "stopping", False) or failure.check(StoppingRequested, LeaseNotHeld) \
+                or "page" not in failure.request.meta:  # a worker's request that failed before it was claimed
             return  # dropped by a stop: not checked this run, simply checked next run
         status, message = failure_reason(failure, self.settings)
         yield self._record(failure.request, http_status=status, error=message[:500])

@@ -16,7 +16,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from monitor.alerts import expand_target, queue_for_run, redact_target, render, target_key
 from monitor.delivery import NOT_CONFIGURED, deliver_due
 from storage import Database, DatabaseError
-from storage.store import ChangeStore, SnapshotStore, SourceSpec
+from storage.changes import ChangeStore
+from storage.store import SnapshotStore, SourceSpec
 
 PAGE = "http://ty.bendibao.com/live/2024903/67541.shtm"
 TAIYUAN, SHANXI = "140100", "140000"

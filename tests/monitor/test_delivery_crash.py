@@ -15,7 +15,8 @@ from conftest import ROOT, run_cli, write_sources
 from monitor.delivery import DUPLICATE_MARK, deliver_due
 from monitor.localsite import WebhookReceiver
 from storage import Database
-from storage.store import ChangeStore, SnapshotStore, SourceSpec
+from storage.changes import ChangeStore
+from storage.store import SnapshotStore, SourceSpec
 from storage.types import utcnow
 from test_alerts import PAGE, change, record
 
