@@ -67,7 +67,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 # -- rendering ---------------------------------------------------------------------------
 @cache
-def _region_name(code: str | None) -> str:
+def region_name(code: str | None) -> str:
     """The Chinese name of a GB/T 2260 code (the code itself if unknown)."""
     if not code:
         return NO_REGION
@@ -115,7 +115,7 @@ def format_value(kind: str | None, value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _unit(kind: str | None) -> str:
+def unit_of(kind: str | None) -> str:
     """The unit shown after a value of `kind`, with its leading space."""
     unit = UNITS.get(kind or "")
     return f" {unit}" if unit else ""
@@ -128,7 +128,7 @@ def _kind_name(kind: str | None) -> str:
 
 def _arrow(kind: str | None, old: Any, new: Any) -> str:
     """``old → new unit`` for values of `kind`."""
-    return f"{format_value(kind, old)} → {format_value(kind, new)}{_unit(kind)}"
+    return f"{format_value(kind, old)} → {format_value(kind, new)}{unit_of(kind)}"
 
 
 def change_line(change: dict) -> str:
@@ -149,7 +149,7 @@ def confidence_note(change: dict) -> str:
 
 def _line(change: dict) -> str:
     type_, kind, old, new = change.get("type"), change.get("kind"), change.get("old"), change.get("new")
-    name, unit, label = _kind_name(kind), _unit(kind), TYPE_NAMES.get(type_ or "", type_ or "变化")
+    name, unit, label = _kind_name(kind), unit_of(kind), TYPE_NAMES.get(type_ or "", type_ or "变化")
     year = f"（{change['plan_year']}年度）" if change.get("plan_year") else ""
     detail = change.get("detail") if isinstance(change.get("detail"), dict) else {}
     if type_ == "fact_changed":
@@ -179,7 +179,7 @@ def _line(change: dict) -> str:
     return label
 
 
-def _evidence(change: dict) -> str | None:
+def change_evidence(change: dict) -> str | None:
     """The evidence sentence of a change (after, else before), shortened; none for a source's health change,
     whose error is part of its line, not a sentence of the page."""
     if change.get("type") in ("source_failing", "source_recovered"):
@@ -201,7 +201,7 @@ def _grouped(changes: Sequence[dict]) -> list[tuple[str, list[dict]]]:
     for c in changes:
         groups.setdefault(c.get("region") or None, []).append(c)
     order = sorted(groups, key=lambda code: (code is None, code or ""))
-    return [(_region_name(code), groups[code]) for code in order]
+    return [(region_name(code), groups[code]) for code in order]
 
 
 def render(changes: list[dict], when: datetime) -> tuple[str, str, str]:
@@ -224,7 +224,7 @@ def render(changes: list[dict], when: datetime) -> tuple[str, str, str]:
         text.append(f"【{name}】")
         md += [f"#### {_md(name)}", ""]
         for i, c in enumerate(items, 1):
-            line, evidence, url, source = change_line(c), _evidence(c), c.get("url"), c.get("source")
+            line, evidence, url, source = change_line(c), change_evidence(c), c.get("url"), c.get("source")
             text.append(f"{i}. {line}")
             md_item = [f"{i}. **{_md(line)}**"]
             if evidence:

@@ -25,9 +25,9 @@ def change_json(row: dict) -> dict:
 
 def change_block(row: dict) -> list[str]:
     """The lines `changes` prints for one change: header with the Chinese line, then evidence, diff, link."""
-    from monitor.alerts import _evidence, _region_name, change_line, short_evidence
+    from monitor.alerts import change_evidence, region_name, change_line, short_evidence
     detail = row["detail"] or {}
-    where = _region_name(row.get("region"))
+    where = region_name(row.get("region"))
     lines = [f"#{row['id']}  {local_minute(row['detected_at'])}  {row['severity']}  {row['source']}  [{where}]  "
              f"{change_line(row)}"]
     if row["type"] in ("source_failing", "source_recovered"):
@@ -38,7 +38,7 @@ def change_block(row: dict) -> list[str]:
         if len(diff) > DIFF_LINES:
             lines.append(f"    …（另有{len(diff) - DIFF_LINES}处，见 --json 的 detail.diff）")
     else:
-        evidence = _evidence(row)
+        evidence = change_evidence(row)
         if row.get("evidence_before") and row.get("evidence_after") and row["type"] == "fact_changed":
             lines.append(f"    原文（此前）：{short_evidence(row['evidence_before'])}")
             lines.append(f"    原文（现在）：{short_evidence(row['evidence_after'])}")

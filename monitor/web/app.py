@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from extractors.regions import COUNTRY, PROVINCE, load_regions
-from monitor.alerts import KIND_NAMES, TYPE_NAMES, _region_name, _unit, format_value
+from monitor.alerts import KIND_NAMES, TYPE_NAMES, region_name, unit_of, format_value
 from monitor.changes_cmd import change_json
 from monitor.config import Config, ConfigError
 from monitor.history import build_filter, to_json
@@ -99,7 +99,7 @@ class WebView:
         self.db, self.config = db, config
         self.env = Environment(loader=PackageLoader("monitor.web", "templates"), autoescape=True,
                                trim_blocks=True, lstrip_blocks=True)
-        self.env.filters.update(minute=local_minute, region=_region_name, href=safe_href, source_path=source_path)
+        self.env.filters.update(minute=local_minute, region=region_name, href=safe_href, source_path=source_path)
         self.env.globals.update(KIND_NAMES=KIND_NAMES, TYPE_NAMES=TYPE_NAMES, SEVERITY_NAMES=SEVERITY_NAMES,
                                 OUTCOME_NAMES=OUTCOME_NAMES)
 
@@ -204,7 +204,7 @@ class WebView:
             return self.error_page(exc)
         rows = HistoryStore(self.db).history(f)
         cities = sorted({r["region"] for r in rows if r["region"] and r["region"] != found.code})
-        table = [dict(r, value_text=format_value(r["kind"], json.loads(r["value"])) + _unit(r["kind"])) for r in rows]
+        table = [dict(r, value_text=format_value(r["kind"], json.loads(r["value"])) + unit_of(r["kind"])) for r in rows]
         return self.page("region.html", title=f"地区：{found.name}", nav="facts", region=found, cities=cities,
                          charts=chart_groups(rows), rows=table)
 

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from extractors import FACT_KINDS
 from extractors.regions import COUNTRY, PROVINCE, load_regions
-from monitor.alerts import KIND_NAMES, TYPE_NAMES, _region_name, _unit, change_line, format_value
+from monitor.alerts import KIND_NAMES, TYPE_NAMES, region_name, unit_of, change_line, format_value
 from monitor.options import display_zone, local_minute
 from storage.webqueries import ChangeFilter
 
@@ -76,7 +76,7 @@ def change_view(row: dict) -> dict:
                 severity_name=SEVERITY_NAMES.get(row["severity"], row["severity"]),
                 type=row["type"], type_name=TYPE_NAMES.get(row["type"], row["type"]),
                 kind_name=KIND_NAMES.get(row.get("kind") or "", row.get("kind") or ""),
-                source=source, source_path=source_path(source), region_name=_region_name(row.get("region")),
+                source=source, source_path=source_path(source), region_name=region_name(row.get("region")),
                 region=row.get("region"),
                 line=change_line(row), href=safe_href(row.get("url")), url=row.get("url"),
                 evidence_before=row.get("evidence_before"), evidence_after=row.get("evidence_after"),
@@ -145,10 +145,10 @@ def fact_matrix(rows: list[dict], sort: str | None = None) -> dict:
     regions: dict[str | None, dict] = {}
     for r in rows:
         value = json.loads(r["value"]) if isinstance(r["value"], str) else r["value"]
-        entry = regions.setdefault(r["region"], dict(region=r["region"], region_name=_region_name(r["region"]),
+        entry = regions.setdefault(r["region"], dict(region=r["region"], region_name=region_name(r["region"]),
                                                      cells={}))
         cell = entry["cells"].setdefault(r["kind"], dict(entries=[], conflict=False, amount=None))
-        cell["entries"].append(dict(text=format_value(r["kind"], value) + _unit(r["kind"]), source=r["source"],
+        cell["entries"].append(dict(text=format_value(r["kind"], value) + unit_of(r["kind"]), source=r["source"],
                                    evidence=r["evidence"]))
         if cell["amount"] is None and isinstance(value, dict) and isinstance(value.get("amount"), (int, float)):
             cell["amount"] = value["amount"]
