@@ -200,3 +200,15 @@ def test_missing_user_profiles_file_names_the_sources_line(tmp_path, monkeypatch
 
 def test_source_profile_unknown_without_the_user_file_is_rejected():
     assert "unknown site profile 'xinzhou'" in error_of(GOOD.replace('region = "太原市"', 'profile = "xinzhou"'))
+
+
+def test_the_cluster_queue_comes_from_defaults():
+    assert parse_config(GOOD).redis is None
+    text = GOOD.replace('schedule = "0 8 * * *"', 'schedule = "0 8 * * *"\nredis = "redis://queue:6379/0"')
+    assert parse_config(text).redis == "redis://queue:6379/0"
+
+
+@pytest.mark.parametrize("value", ['"queue:6379"', '"http://queue:6379/0"', "6379"])
+def test_a_redis_value_that_is_no_redis_url_names_its_line(value):
+    text = GOOD.replace('schedule = "0 8 * * *"', f'schedule = "0 8 * * *"\nredis = {value}')
+    assert error_of(text) == 'sources.toml:5: redis must be a URL like "redis://HOST:6379/0"'
