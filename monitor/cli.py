@@ -259,6 +259,9 @@ def cmd_check(args) -> int:
                            redis_url=queue, wait_workers=args.wait_workers)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    from spiders.pipelines import DATABASE_ERROR, store_failure
+    if result.reason == DATABASE_ERROR:  # the database refused the checks (disk full): exit 3, one line
+        raise store_failure() or DatabaseError("the database refused the crawl's checks")
     return result.exit_code
 
 

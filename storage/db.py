@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import socket
 import zlib
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ DB_ENV = "POLICYWATCH_DB"
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Arbitrary constant naming policywatch's migration lock among PostgreSQL advisory locks.
 MIGRATION_LOCK_KEY = 0x706F6C77
+FULL_DISK_BYTES = 1 << 20  # less free space than this beside an SQLite file explains its I/O errors
 
 
 class DatabaseError(Exception):
@@ -186,7 +188,7 @@ class Database:
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot open database {safe_url(self.url)}: {_first_line(exc)}") from exc
+            raise DatabaseError(f"cannot open database {safe_url(self.url)}: {self.reason(exc)}") from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -200,7 +202,7 @@ class Database:
                         session.flush()
                         self.write_guard()
             except SQLAlchemyError as exc:
-                raise DatabaseError(f"database error on {safe_url(self.url)}: {_first_line(exc)}") from exc
+                raise DatabaseError(f"database error on {safe_url(self.url)}: {self.reason(exc)}") from exc
 
     def refresh_statistics(self) -> None:
         """Tell the query planner how big the tables are and how selective their indexes: SQLite keeps no
@@ -214,7 +216,20 @@ class Database:
                 conn.exec_driver_sql("PRAGMA analysis_limit=400")
                 conn.exec_driver_sql("ANALYZE")
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"database error on {safe_url(self.url)}: {_first_line(exc)}") from exc
+            raise DatabaseError(f"database error on {safe_url(self.url)}: {self.reason(exc)}") from exc
+
+    def reason(self, exc: BaseException) -> str:
+        """The driver's message, one line; SQLite's vague "disk I/O error" names a full disk when it is one
+        (the -shm/-wal files cannot grow: no space left on the folder's filesystem)."""
+        message = _first_line(exc)
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() != "sqlite" or "full" in message or not parsed.database:
+            return message
+        try:
+            free = shutil.disk_usage(Path(parsed.database).expanduser().parent).free
+        except OSError:
+            return message
+        return f"{message} (disk full: {free // 1024} KB free)" if free < FULL_DISK_BYTES else message
 
     def dispose(self) -> None:
         self.engine.dispose()

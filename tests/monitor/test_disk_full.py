@@ -1,0 +1,133 @@
+"""A check whose database cannot be written because the disk is full (issue 16 item 15): exit 3 with one line
+on stderr, never exit 1 with "50 error" in runs.counts only. The disk is a real one: a small tmpfs mounted in
+a private mount namespace (`unshare -m` as root, `unshare -rm` — a user namespace — otherwise), filled up
+with a file, so SQLite gets ENOSPC from the kernel."""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FAST, ROOT, check, write_sources
+from monitor.localsite import LocalSite
+from storage import Database
+
+DISK_KB = 4096
+PAGES = 30
+
+
+def _unshare() -> list[str]:
+    return ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
+
+
+@pytest.fixture(scope="module")
+def namespaces():
+    """Skip (with the reason) where no private mount namespace can be made (no unshare, user namespaces off)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    probe = subprocess.run([*_unshare(), "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt || exit 9"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs in a private mount namespace here: {probe.stderr.strip()}")
+
+
+def run_on_full_disk(tmp_path: Path, db_file: Path, args: list[str], free_kb: int) -> subprocess.CompletedProcess:
+    """`policywatch ARGS --db <copy of db_file>` with the copy on a DISK_KB tmpfs filled up but for `free_kb`;
+    the database files are copied back beside db_file afterwards (the mount vanishes with its namespace)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir(exist_ok=True)
+    script = f"""
+        set -e
+        mount -t tmpfs -o size={DISK_KB}k tmpfs "{mnt}"
+        cp "{db_file}" "{mnt}/h.db"
+        used=$(du -sk "{mnt}" | cut -f1)
+        head -c $(( ({DISK_KB} - used - {free_kb}) * 1024 )) /dev/zero > "{mnt}/fill" 2>/dev/null || true
+        set +e
+        "$0" -m monitor "$@" --db "sqlite:///{mnt}/h.db"
+        rc=$?
+        rm -f "{db_file}-wal" "{db_file}-shm"
+        for f in "{mnt}"/h.db*; do cp "$f" "{db_file}${{f#{mnt}/h.db}}"; done
+        exit $rc
+        """
+    env = {k: v for k, v in os.environ.items() if k != "POLICYWATCH_DB"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([*_unshare(), "sh", "-c", script, sys.executable, *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def big_site(tmp_path):
+    """PAGES pages of 8,000 random CJK characters each (≈ 24 KB, they hardly compress)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    rnd = random.Random(16)
+    for i in range(PAGES):
+        text = "".join(chr(rnd.randrange(0x4E00, 0x9FA5)) for _ in range(8000))
+        (www / f"p{i}.html").write_text(f"<html><head><title>通知{i}</title></head><body><div class='content'>"
+                                        f"<h1>通知{i}</h1><p>{text}</p></div></body></html>", encoding="utf-8")
+    server = LocalSite(www).start()
+    yield server
+    server.stop()
+
+
+def _sources(tmp_path: Path, site) -> Path:
+    return write_sources(tmp_path / "sources.toml", "".join(
+        f'[[source]]\nname = "来源{i}"\nurl = "{site.url(f"p{i}.html")}"\n' for i in range(PAGES)))
+
+
+def _check_args(sources: Path) -> list[str]:
+    return ["check", "--sources", str(sources), "--progress", "line", *FAST]
+
+
+@pytest.mark.parametrize("free_kb", [0, 40, 200], ids=lambda kb: f"{kb}k-free")
+def test_a_check_on_a_full_disk_exits_3_with_one_line_and_loses_nothing(namespaces, big_site, tmp_path, free_kb):
+    db_file = tmp_path / "h.db"
+    Database(f"sqlite:///{db_file}").dispose()
+    sources = _sources(tmp_path, big_site)
+    proc = run_on_full_disk(tmp_path, db_file, _check_args(sources), free_kb)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("policywatch: "), proc.stderr
+    # SQLite says "database or disk is full" (a write) or "disk I/O error" (its -shm file cannot grow)
+    assert "database or disk is full" in lines[0] or "disk I/O error (disk full: 0 KB free)" in lines[0], lines
+    assert "Traceback" not in proc.stdout + proc.stderr
+    conn = sqlite3.connect(db_file)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        counts = [c for (c,) in conn.execute("SELECT counts FROM runs")]
+        assert not any('"error"' in (c or "") for c in counts), counts  # no page failed: the database did
+    finally:
+        conn.close()
+    # With room again, the next check stores every page.
+    again = check(sources, f"sqlite:///{db_file}")
+    assert again.returncode == 0, (again.stdout, again.stderr)
+    assert f"{PAGES} pages checked: {PAGES} new" in again.stdout, again.stdout
+
+
+def test_a_list_page_that_cannot_be_stored_on_a_full_disk_exits_3(namespaces, big_site, tmp_path):
+    """The list's check and the articles it found are written by the spider itself, in one transaction: the
+    database refusing it stops the crawl the same way (it was a spider error in the log: exit 0, 0 pages)."""
+    long = "x" * 300
+    links = "".join(f'<li><a href="/a/{i}-{long}.html">通知{i}</a></li>' for i in range(2000))  # ≈ 1 MB of rows
+    (big_site.root / "list.html").write_text(f"<html><head><title>通知公告</title></head><body><ul>{links}</ul>"
+                                             "</body></html>", encoding="utf-8")
+    sources = write_sources(tmp_path / "sources.toml", f"""
+        [[source]]
+        name = "通知公告"
+        url = "{big_site.url('list.html')}"
+        kind = "list"
+        follow = '/a/\\d+-x+\\.html$'
+        """)
+    db_file = tmp_path / "h.db"
+    Database(f"sqlite:///{db_file}").dispose()
+    proc = run_on_full_disk(tmp_path, db_file, _check_args(sources), 200)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "database or disk is full" in lines[0], proc.stderr
+    assert "0 pages checked" in proc.stdout and "(stopped: database_error)" in proc.stdout, proc.stdout
