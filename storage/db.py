@@ -5,11 +5,13 @@ import getpass
 import os
 import shutil
 import socket
+import sqlite3
 import zlib
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -20,6 +22,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 DEFAULT_DB_URL = "sqlite:///policywatch.db"
 DB_ENV = "POLICYWATCH_DB"
@@ -67,6 +70,42 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _sqlite_read_only(url: str) -> str | None:
+    """Why this process cannot write an existing SQLite database file (its folder too: SQLite makes its -wal
+    and -shm files there), or None when it can, or for other databases and files not made yet."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    path = Path(parsed.database).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "on a read-only filesystem"
+    except OSError:
+        pass
+    if not os.access(path, os.W_OK):
+        return "no write permission on the file"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"no write permission on its folder {path.parent}"
+    return None
+
+
+def _read_only_connector(path: Path) -> Callable[[], sqlite3.Connection]:
+    """Connections that only read a file this process cannot write. With its -wal file present (a writer has it
+    open, or one died) SQLite reads through the WAL; without one it must be told the file is immutable, as it
+    can create no -shm beside it. A check writing it at that moment can make such a read fail: run it again."""
+    uri = "file:" + quote(str(path.resolve()))
+
+    def connect() -> sqlite3.Connection:
+        wal = path.with_name(path.name + "-wal").exists()
+        conn = sqlite3.connect(uri + ("?mode=ro" if wal else "?mode=ro&immutable=1"), uri=True, timeout=30,
+                               check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+    return connect
+
+
 def _fast_timestamp(fallback):
     """A pg8000 input adapter: the timestamp as PostgreSQL prints it (DateStyle ISO) parsed in C, `fallback`
     (pg8000's own) for the rest: infinity, BC dates, years past 9999."""
@@ -109,9 +148,15 @@ class Database:
         self.url = resolve_db_url(url)
         self.created = False
         self._check_sqlite_path(self.url, create)
+        # Why this process cannot write the SQLite file, or None: then it is opened read-only (the commands that
+        # only read work), and a command that writes (create=True) is refused at once.
+        self.read_only = _sqlite_read_only(self.url)
+        if self.read_only and create:
+            raise DatabaseError(f"cannot write database {make_url(self.url).database}: it is read-only "
+                                f"({self.read_only}); the commands that only read can still use it")
         # Called before a transaction that wrote commits (raising rolls it back): DatabaseLock.protect sets it.
         self.write_guard: Callable[[], None] | None = None
-        self.engine = self._make_engine(self.url)
+        self.engine = self._make_engine(self.url, read_only=bool(self.read_only))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "do_orm_execute", _mark_write)
         event.listen(self._sessions, "after_flush", _mark_flushed)
@@ -137,8 +182,11 @@ class Database:
                                 "(a mistyped --db? create the folder first)")
 
     @staticmethod
-    def _make_engine(url: str) -> Engine:
+    def _make_engine(url: str, read_only: bool = False) -> Engine:
         parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and read_only:
+            return create_engine("sqlite://", creator=_read_only_connector(Path(parsed.database).expanduser()),
+                                 poolclass=QueuePool)
         if parsed.get_backend_name() == "sqlite":
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -222,6 +270,8 @@ class Database:
         """The driver's message, one line; SQLite's vague "disk I/O error" names a full disk when it is one
         (the -shm/-wal files cannot grow: no space left on the folder's filesystem)."""
         message = _first_line(exc)
+        if self.read_only and "readonly" in message:
+            return f"{message} ({self.read_only})"
         parsed = make_url(self.url)
         if parsed.get_backend_name() != "sqlite" or "full" in message or not parsed.database:
             return message
