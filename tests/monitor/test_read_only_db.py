@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,11 @@ def _expect_reads_work_and_check_refused(prefix: list[str], sources: Path, db_fi
     assert proc.returncode == 3, (proc.stdout, proc.stderr)
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and "read-only" in lines[0] and str(db_file) in lines[0], proc.stderr
+    for writing in (("reextract",), ("alerts", "--retry")):  # they open it like the reading ones, then write
+        proc = _run(prefix, *writing, *db)
+        assert proc.returncode == 3, (writing, proc.stdout, proc.stderr)
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and "readonly database" in lines[0], (writing, proc.stderr)
     assert _digest(db_file) == before
     assert sorted(p.name for p in db_file.parent.iterdir()) == ["h.db"]
 
@@ -112,3 +118,24 @@ def test_a_database_on_a_read_only_filesystem_serves_the_reading_commands_and_re
     if probe.returncode != 0:
         pytest.skip(f"cannot make a read-only bind mount in a private mount namespace: {probe.stderr.strip()}")
     _expect_reads_work_and_check_refused([*prefix, "sh", "-c", script, "sh"], sources, db_file)
+
+
+def test_a_read_only_reader_sees_the_owners_latest_commit_still_in_the_wal(site, checked):
+    """While the owner writes (its -wal file is there), the reader goes through the WAL, not an old file."""
+    sources, db_file = checked
+    holder = sqlite3.connect(db_file)  # keeps -wal and -shm; its open read stops a full checkpoint
+    try:
+        holder.execute("BEGIN")
+        holder.execute("SELECT count(*) FROM checks").fetchone()
+        site.route("ro/a.html", body=PAGE.replace("400元", "420元"))
+        proc = check(sources, f"sqlite:///{db_file}", "--force")
+        assert proc.returncode == 0, proc.stderr
+        assert (db_file.parent / "h.db-wal").exists()
+        db_file.chmod(0o444)
+        db_file.parent.chmod(0o555)
+        history = _run(_as_unprivileged_user(), "history", "--json", "--db", f"sqlite:///{db_file}")
+        assert history.returncode == 0 and history.stderr == "", history.stderr
+        assert '"amount": 420' in history.stdout or "420" in history.stdout, history.stdout
+    finally:
+        holder.rollback()
+        holder.close()
