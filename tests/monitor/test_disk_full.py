@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,54 @@ def test_a_list_page_that_cannot_be_stored_on_a_full_disk_exits_3(namespaces, bi
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and "database or disk is full" in lines[0], proc.stderr
     assert "0 pages checked" in proc.stdout and "(stopped: database_error)" in proc.stdout, proc.stdout
+
+
+@pytest.fixture
+def small_pg_database(request, tmp_path):
+    """A database of the test PostgreSQL server whose tables live in a tablespace on a DISK_KB tmpfs (its WAL
+    stays on the server's own disk, so a full disk is an ordinary error, not a server PANIC). Root only: the
+    tmpfs must be visible to the running server."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a tmpfs mounted where the shared test PostgreSQL server can use it")
+    import uuid
+
+    import sqlalchemy as sa
+    admin_url = request.getfixturevalue("pg_admin_url")
+    disk = Path(tempfile.mkdtemp(prefix="policywatch-pgdisk-"))
+    disk.chmod(0o755)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_KB}k,mode=700,uid=postgres", "tmpfs",
+                              str(disk)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    name = "pw_full_" + uuid.uuid4().hex[:10]
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE TABLESPACE {name} LOCATION '{disk}'"))
+            conn.execute(sa.text(f"CREATE DATABASE {name} TABLESPACE {name}"))
+        url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        Database(url).dispose()  # the schema first, then the disk is filled up
+        yield url, disk
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(sa.text(f"DROP TABLESPACE IF EXISTS {name}"))
+        admin.dispose()
+        subprocess.run(["umount", str(disk)], check=False)
+        disk.rmdir()
+
+
+def test_a_check_on_a_full_postgresql_disk_exits_3_with_one_line(small_pg_database, big_site, tmp_path):
+    url, disk = small_pg_database
+    used = sum(f.stat().st_size for f in disk.rglob("*") if f.is_file())
+    with (disk / "fill").open("wb") as fill:
+        try:
+            fill.write(b"\0" * max(0, DISK_KB * 1024 - used - 600 * 1024))  # room for the sources, not the pages
+        except OSError:
+            pass  # full already
+    proc = check(_sources(tmp_path, big_site), url)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("policywatch: database error on postgresql"), proc.stderr
+    assert lines[0].endswith(": No space left on device") and "could not extend file" in lines[0], lines
+    assert "(stopped: database_error)" in proc.stdout, proc.stdout
