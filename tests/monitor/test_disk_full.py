@@ -105,10 +105,16 @@ def test_a_check_on_a_full_disk_exits_3_with_one_line_and_loses_nothing(namespac
         assert not any('"error"' in (c or "") for c in counts), counts  # no page failed: the database did
     finally:
         conn.close()
-    # With room again, the next check stores every page.
+    # With room again, the next check stores every page the full disk refused (batches stored before it are
+    # complete: their pages come back not modified).
     again = check(sources, f"sqlite:///{db_file}")
     assert again.returncode == 0, (again.stdout, again.stderr)
-    assert f"{PAGES} pages checked: {PAGES} new" in again.stdout, again.stdout
+    assert f"{PAGES} pages checked" in again.stdout and " 0 error" in again.stdout, again.stdout
+    conn = sqlite3.connect(db_file)
+    try:
+        assert conn.execute("SELECT count(DISTINCT page_id) FROM snapshots").fetchone() == (PAGES,)
+    finally:
+        conn.close()
 
 
 def test_a_list_page_that_cannot_be_stored_on_a_full_disk_exits_3(namespaces, big_site, tmp_path):
