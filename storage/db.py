@@ -87,6 +87,9 @@ def _sqlite_read_only(url: str) -> str | None:
     if not os.access(path, os.W_OK):
         return "no write permission on the file"
     if not os.access(path.parent, os.W_OK | os.X_OK):
+        beside = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+        if all(f.exists() and os.access(f, os.W_OK) for f in beside):
+            return None  # SQLite writes through the -wal and -shm files it finds there
         return f"no write permission on its folder {path.parent}"
     return None
 
