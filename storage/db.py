@@ -304,11 +304,13 @@ def _wrote(session: Session) -> bool:
 
 def _first_line(exc: BaseException) -> str:
     """The driver's error as one readable line: pg8000 gives the server's fields as a dict, its message is 'M'
-    ("could not extend file …: No space left on device" rather than "{'S': 'ERROR', 'V': …}")."""
+    and its hint 'H' ("could not extend file …: No space left on device (Check free disk space.)" rather than
+    "{'S': 'ERROR', 'V': …}")."""
     orig = getattr(exc, "orig", None) or exc
     fields = orig.args[0] if getattr(orig, "args", None) else None
     if isinstance(fields, dict) and fields.get("M"):
-        return str(fields["M"]).strip().splitlines()[0]
+        hint = f" ({str(fields['H']).strip().splitlines()[0]})" if str(fields.get("H") or "").strip() else ""
+        return str(fields["M"]).strip().splitlines()[0] + hint  # the hint: "Check free disk space."
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
 
 
