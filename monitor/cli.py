@@ -20,7 +20,7 @@ from monitor.check import (
     run_check,
 )
 from monitor.alerts_cmd import cmd_alerts
-from monitor.cliutil import load_config, open_db, since_date, targets
+from monitor.cliutil import load_config, open_db, since_date, targets, warn_password_in_argv
 from monitor.config import DEFAULT_SOURCES, ConfigError
 from monitor.options import LocalTimeFormatter, add_common_options, local_minute
 from monitor.export import OutputError, add_export_parser, cmd_export
@@ -209,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+    warn_password_in_argv(getattr(args, "db", None))
     try:
         if args.command in READ_SOURCES_FOR_ZONE and args.sources:
             load_config(args.sources)  # their output's times in the sources file's timezone
@@ -259,6 +260,9 @@ def cmd_check(args) -> int:
                            redis_url=queue, wait_workers=args.wait_workers)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    from spiders.pipelines import DATABASE_ERROR, store_failure
+    if result.reason == DATABASE_ERROR:  # the database refused the checks (disk full): exit 3, one line
+        raise store_failure() or DatabaseError("the database refused the crawl's checks")
     return result.exit_code
 
 

@@ -9,7 +9,23 @@ from monitor.config import ConfigError
 from monitor.config import load_config as _load_config
 from monitor.options import display_zone, iso, set_display_zone
 from storage import Database
-from storage.db import safe_url
+from storage.db import DB_ENV, safe_url
+
+
+def warn_password_in_argv(url: str | None) -> None:
+    """One line on stderr when --db carries a password: every user sees a command line (`ps`, /proc). The
+    command still runs with it; argv is not rewritten (that would hide the leak, not stop it)."""
+    if not url:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return  # not a URL: opening the database says so
+    if password:
+        print(f"policywatch: warning: the database password in --db is visible to every user of this machine; "
+              f"set {DB_ENV} instead", file=sys.stderr)
 
 
 def load_config(path, *, allow_empty: bool = False):

@@ -13,6 +13,15 @@ from storage.locks import LockLost
 
 logger = logging.getLogger(__name__)
 
+DATABASE_ERROR = "database_error"  # the crawl's close reason when the database refused a batch (disk full, …)
+_store_failures: list[DatabaseError] = []
+
+
+def store_failure() -> DatabaseError | None:
+    """The DatabaseError that stopped this process's crawl, if one did (a check crawls once per process):
+    the CLI reports it as the run's outcome, exit 3."""
+    return _store_failures[0] if _store_failures else None
+
 
 class StorePipeline:
     """Buffers PageCheck items and stores them, each batch in one transaction.
@@ -32,7 +41,9 @@ class StorePipeline:
         self.counts: dict[str, int] = {}
         self.writing: defer.Deferred = defer.succeed(None)  # the tail of the write queue
         self.lock_lost: LockLost | None = None  # set when a batch found the check lock gone
+        self.database_error: DatabaseError | None = None  # set when the database refused a batch
         crawler.signals.connect(self.spider_closed, signal=scrapy_signals.spider_closed)
+        crawler.signals.connect(self.spider_error, signal=scrapy_signals.spider_error)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -62,7 +73,9 @@ class StorePipeline:
             self.writing.addCallback(lambda _: self._write(batch))
         return self.writing
 
-    def _write(self, batch: list[PageCheck]) -> defer.Deferred:
+    def _write(self, batch: list[PageCheck]) -> defer.Deferred | None:
+        if self.database_error is not None or self.lock_lost is not None:
+            return None  # the crawl is stopping: these pages keep their state and are fetched next run
         d = threads.deferToThread(self.crawler.spider.record_checks, batch)
         d.addCallbacks(lambda outcomes: self._stored(batch, outcomes), lambda f: self._failed(batch, f))
         return d
@@ -83,12 +96,34 @@ class StorePipeline:
             self.buffer.clear()
             self.crawler.engine.close_spider(self.crawler.spider, "lock_lost")
             return
-        message = str(exc) if isinstance(exc, DatabaseError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, DatabaseError):
+            logger.error("could not store %d checks, stopping the crawl: %s", len(batch), exc)
+            self._database_failed(exc)
+            return
+        message = f"{type(exc).__name__}: {exc}"
         logger.error("could not store %d checks: %s", len(batch), message)
         self.crawler.stats.inc_value("policywatch/store_errors", len(batch))
         for b in batch:
             self.counts["error"] = self.counts.get("error", 0) + 1
             self.crawler.signals.send_catch_log(signals.page_stored, url=b.url, outcome="error", error=message)
+
+    def _database_failed(self, exc: DatabaseError) -> None:
+        """Disk full, a read-only file, a lost server: no later write would fare better, and the pages did not
+        fail (the database did). Stop the crawl; unstored pages keep their state and are fetched next run."""
+        if self.database_error is not None:
+            return
+        self.database_error = exc
+        _store_failures.append(exc)
+        self.buffer.clear()
+        self.crawler.engine.close_spider(self.crawler.spider, DATABASE_ERROR)
+
+    def spider_error(self, failure, response, spider) -> None:
+        """A list page's check and discoveries are written by the spider's callback: a database error there
+        stops the crawl like a batch's (a lost lock is left to the write guard's own handling)."""
+        exc = failure.value
+        if isinstance(exc, DatabaseError) and not isinstance(exc, LockLost):
+            logger.error("could not store list %s, stopping the crawl: %s", response.url, exc)
+            self._database_failed(exc)
 
     def spider_closed(self, spider, reason) -> defer.Deferred:
         if self.loop and self.loop.running:

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import socket
+import sqlite3
 import zlib
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -19,12 +22,14 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 DEFAULT_DB_URL = "sqlite:///policywatch.db"
 DB_ENV = "POLICYWATCH_DB"
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Arbitrary constant naming policywatch's migration lock among PostgreSQL advisory locks.
 MIGRATION_LOCK_KEY = 0x706F6C77
+FULL_DISK_BYTES = 1 << 20  # less free space than this beside an SQLite file explains its I/O errors
 
 
 class DatabaseError(Exception):
@@ -63,6 +68,45 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_read_only(url: str) -> str | None:
+    """Why this process cannot write an existing SQLite database file (its folder too: SQLite makes its -wal
+    and -shm files there), or None when it can, or for other databases and files not made yet."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    path = Path(parsed.database).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "on a read-only filesystem"
+    except OSError:
+        pass
+    if not os.access(path, os.W_OK):
+        return "no write permission on the file"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        beside = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+        if all(f.exists() and os.access(f, os.W_OK) for f in beside):
+            return None  # SQLite writes through the -wal and -shm files it finds there
+        return f"no write permission on its folder {path.parent}"
+    return None
+
+
+def _read_only_connector(path: Path) -> Callable[[], sqlite3.Connection]:
+    """Connections that only read a file this process cannot write. With its -wal file present (a writer has it
+    open, or one died) SQLite reads through the WAL; without one it must be told the file is immutable, as it
+    can create no -shm beside it. A check writing it at that moment can make such a read fail: run it again."""
+    uri = "file:" + quote(str(path.resolve()))
+
+    def connect() -> sqlite3.Connection:
+        wal = path.with_name(path.name + "-wal").exists()
+        conn = sqlite3.connect(uri + ("?mode=ro" if wal else "?mode=ro&immutable=1"), uri=True, timeout=30,
+                               check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+    return connect
 
 
 def _fast_timestamp(fallback):
@@ -107,9 +151,15 @@ class Database:
         self.url = resolve_db_url(url)
         self.created = False
         self._check_sqlite_path(self.url, create)
+        # Why this process cannot write the SQLite file, or None: then it is opened read-only (the commands that
+        # only read work), and a command that writes (create=True) is refused at once.
+        self.read_only = _sqlite_read_only(self.url)
+        if self.read_only and create:
+            raise DatabaseError(f"cannot write database {make_url(self.url).database}: it is read-only "
+                                f"({self.read_only}); the commands that only read can still use it")
         # Called before a transaction that wrote commits (raising rolls it back): DatabaseLock.protect sets it.
         self.write_guard: Callable[[], None] | None = None
-        self.engine = self._make_engine(self.url)
+        self.engine = self._make_engine(self.url, read_only=bool(self.read_only))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "do_orm_execute", _mark_write)
         event.listen(self._sessions, "after_flush", _mark_flushed)
@@ -135,8 +185,11 @@ class Database:
                                 "(a mistyped --db? create the folder first)")
 
     @staticmethod
-    def _make_engine(url: str) -> Engine:
+    def _make_engine(url: str, read_only: bool = False) -> Engine:
         parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and read_only:
+            return create_engine("sqlite://", creator=_read_only_connector(Path(parsed.database).expanduser()),
+                                 poolclass=QueuePool)
         if parsed.get_backend_name() == "sqlite":
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -186,7 +239,7 @@ class Database:
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot open database {safe_url(self.url)}: {_first_line(exc)}") from exc
+            raise DatabaseError(f"cannot open database {safe_url(self.url)}: {self.reason(exc)}") from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -200,7 +253,7 @@ class Database:
                         session.flush()
                         self.write_guard()
             except SQLAlchemyError as exc:
-                raise DatabaseError(f"database error on {safe_url(self.url)}: {_first_line(exc)}") from exc
+                raise DatabaseError(f"database error on {safe_url(self.url)}: {self.reason(exc)}") from exc
 
     def refresh_statistics(self) -> None:
         """Tell the query planner how big the tables are and how selective their indexes: SQLite keeps no
@@ -214,7 +267,22 @@ class Database:
                 conn.exec_driver_sql("PRAGMA analysis_limit=400")
                 conn.exec_driver_sql("ANALYZE")
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"database error on {safe_url(self.url)}: {_first_line(exc)}") from exc
+            raise DatabaseError(f"database error on {safe_url(self.url)}: {self.reason(exc)}") from exc
+
+    def reason(self, exc: BaseException) -> str:
+        """The driver's message, one line; SQLite's vague "disk I/O error" names a full disk when it is one
+        (the -shm/-wal files cannot grow: no space left on the folder's filesystem)."""
+        message = _first_line(exc)
+        if self.read_only and "readonly" in message:
+            return f"{message} ({self.read_only})"
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() != "sqlite" or "full" in message or not parsed.database:
+            return message
+        try:
+            free = shutil.disk_usage(Path(parsed.database).expanduser().parent).free
+        except OSError:
+            return message
+        return f"{message} (disk full: {free // 1024} KB free)" if free < FULL_DISK_BYTES else message
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -235,7 +303,14 @@ def _wrote(session: Session) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The driver's error as one readable line: pg8000 gives the server's fields as a dict, its message is 'M'
+    and its hint 'H' ("could not extend file …: No space left on device (Check free disk space.)" rather than
+    "{'S': 'ERROR', 'V': …}")."""
     orig = getattr(exc, "orig", None) or exc
+    fields = orig.args[0] if getattr(orig, "args", None) else None
+    if isinstance(fields, dict) and fields.get("M"):
+        hint = f" ({str(fields['H']).strip().splitlines()[0]})" if str(fields.get("H") or "").strip() else ""
+        return str(fields["M"]).strip().splitlines()[0] + hint  # the hint: "Check free disk space."
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
 
 

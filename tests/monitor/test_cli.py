@@ -55,8 +55,9 @@ def test_bad_setting_override_is_a_usage_error(site, tmp_path):
 
 
 def test_unreachable_database_exits_3_with_one_line(site, tmp_path):
+    # Through the environment: a password in --db adds its own warning line (tests/monitor/test_db_password.py).
     proc = run_cli("check", "--sources", str(one_source(tmp_path, site)),
-                   "--db", "postgresql://pw:hunter2@127.0.0.1:1/policywatch")
+                   env={"POLICYWATCH_DB": "postgresql://pw:hunter2@127.0.0.1:1/policywatch"})
     assert proc.returncode == 3
     assert proc.stderr.count("\n") == 1 and "cannot open database" in proc.stderr and "hunter2" not in proc.stderr
 

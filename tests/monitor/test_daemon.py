@@ -30,12 +30,18 @@ def page(n: int) -> str:
 class DaemonProcess:
     """`policywatch run` in a child process; its log goes to a file the test reads."""
 
-    def __init__(self, sources: Path, db_url: str, log: Path, *extra: str) -> None:
+    def __init__(self, sources: Path, db_url: str, log: Path, *extra: str, db_in_env: bool = False) -> None:
+        """`db_in_env` passes the URL as $POLICYWATCH_DB instead of --db."""
         self.log = log
         env = {k: v for k, v in os.environ.items() if k != "POLICYWATCH_DB"}
         env["PYTHONPATH"] = str(ROOT)
+        db = []
+        if db_in_env:
+            env["POLICYWATCH_DB"] = db_url
+        else:
+            db = ["--db", db_url]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--sources", str(sources), "--db", db_url, *FAST, *extra],
+            [sys.executable, "-m", "monitor", "run", "--sources", str(sources), *db, *FAST, *extra],
             stdout=subprocess.DEVNULL, stderr=log.open("a"), cwd=ROOT, env=env)
 
     def text(self) -> str:
