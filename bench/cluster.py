@@ -134,7 +134,7 @@ def run_workers(count: int, redis: str, db: str, capacity: int) -> list[subproce
 
 def scenario(label: str, latency: float, args, pg: LocalPostgres, tmp: Path) -> dict:
     www = tmp / "www"
-    www.mkdir(exist_ok=True)
+    www.mkdir(parents=True, exist_ok=True)
     write_site(www, args.sites, args.articles)
     out: dict = dict(latency_s=latency, runs={})
     with LocalSite(www, latency=latency, validators=False) as site:

@@ -11,12 +11,12 @@ import socket
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import and_, case, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
 
 from storage.db import Database
 from storage.models import Check, ClusterRun, Page, Run, RunLease, Source, Worker
 from storage.store import SQL_BATCH, CheckRecord, PageState, SnapshotStore
-from storage.types import chunks, pid_alive, utcnow
+from storage.types import UTCDateTime, chunks, pid_alive, utcnow
 
 WORKER_STALE = 20.0  # seconds without a heartbeat after which a worker counts as gone
 LEASE_TIMEOUT = 900.0  # seconds a live worker may hold a lease without storing its check (retries included)
@@ -32,6 +32,15 @@ def worker_gone(row, now: datetime, stale: float = WORKER_STALE) -> bool:
     if row.stopped_at is not None or row.last_seen < now - timedelta(seconds=stale):
         return True
     return row.host == this_host() and not pid_alive(row.pid)
+
+
+_CLAIM = (update(RunLease)
+          .where(RunLease.run_id == bindparam("r"), RunLease.page_id == bindparam("p"), RunLease.done.is_(False),
+                 RunLease.worker_id.is_(None), exists().where(Run.id == bindparam("r"), Run.status == "running"))
+          .values(worker_id=bindparam("w"), leased_at=bindparam("now", type_=UTCDateTime())))
+_PAGE_STATE = (select(Page.id, Page.source_id, Source.name, Page.url, Page.role, Page.etag, Page.last_modified,
+                      Source.follow, Source.profile, Source.encoding)
+               .join(Source, Source.id == Page.source_id).where(Page.id == bindparam("p")))
 
 
 def _in_run(run_id: int, same, other):
@@ -158,19 +167,15 @@ class ClusterStore:
     def claim(self, run_id: int, page_id: int, worker_id: int) -> PageState | None:
         """Take the page's lease for this worker; its state to fetch, or None when the page is done, held by
         another worker, or its run is no longer running (a request left over from a dead run)."""
-        running = exists().where(Run.id == run_id, Run.status == "running")
-        with self.db.session() as s:
-            taken = s.execute(update(RunLease)
-                              .where(RunLease.run_id == run_id, RunLease.page_id == page_id,
-                                     RunLease.done.is_(False), RunLease.worker_id.is_(None), running)
-                              .values(worker_id=worker_id, leased_at=utcnow())).rowcount
+        # Once per fetched page: two prepared Core statements on one connection (the ORM path cost 5 ms of CPU).
+        with self.db.engine.begin() as conn:
+            taken = conn.execute(_CLAIM, dict(r=run_id, p=page_id, w=worker_id, now=utcnow())).rowcount
             if taken != 1:
                 return None
-            page, src = s.execute(select(Page, Source).join(Source, Page.source_id == Source.id)
-                                  .where(Page.id == page_id)).one()
-            s.execute(update(Worker).where(Worker.id == worker_id).values(
-                run_id=run_id, last_seen=utcnow(), pages_done=_in_run(run_id, Worker.pages_done, 0)))
-            return SnapshotStore._state(page, src)
+            row = conn.execute(_PAGE_STATE, dict(p=page_id)).one()
+        return PageState(page_id=row.id, source_id=row.source_id, source_name=row.name, url=row.url, role=row.role,
+                         etag=row.etag, last_modified=row.last_modified, follow=row.follow, profile=row.profile,
+                         encoding=row.encoding)
 
     def _finish_leases(self, s, worker_id: int, run_id: int, page_ids: Sequence[int]) -> set[int]:
         """Mark the leases this worker holds done; the page ids it did hold (the others are not stored)."""
