@@ -85,6 +85,9 @@ def run_worker(db, redis: str, overrides=(), verbose: bool = False) -> int:
     process.crawl(WatchSpider).addErrback(lambda f: failure.append(f.value))
     print(f"policywatch worker: pid {os.getpid()}, waiting for pages on the queue", file=sys.stderr, flush=True)
     process.start()
+    from spiders.pipelines import store_failure
+    if store_failure() is not None:  # the database refused the checks (disk full, server gone): exit 3
+        raise store_failure()
     if failure:
         from monitor.config import ConfigError
         if isinstance(failure[0], KeyboardInterrupt):
