@@ -1,7 +1,7 @@
 """A history database the user cannot write (issue 16 item 15): the commands that only read work on it (exit 0),
 `check` stops with exit 3 and one line. Two real cases: the file and its folder without write permission
-(chmod 444 / 555, commands run as an unprivileged user — `setpriv` to nobody when the tests run as root, whom
-permissions do not stop), and a read-only filesystem (a read-only bind mount in a private mount namespace)."""
+(chmod 444 / 555, commands run without the power to ignore permissions — as root, root without
+CAP_DAC_OVERRIDE via `setpriv`), and a read-only filesystem (a read-only bind mount in a private mount namespace)."""
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +17,6 @@ import pytest
 
 from conftest import ROOT, check, write_sources
 
-NOBODY = 65534
 READING = [("status",), ("sources",), ("history",), ("changes",), ("alerts",),
            ("export", "--format", "csv", "--out", "-")]
 
@@ -64,14 +63,22 @@ def _run(prefix: list[str], *args: str) -> subprocess.CompletedProcess:
 
 
 def _as_unprivileged_user() -> list[str]:
+    """A prefix that runs a command without the power to ignore file permissions. As root: root without
+    CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH (setpriv), so chmod 444 / 555 stop it as they stop any owner (running
+    as nobody instead fails when the checkout is in a folder only root may enter, as in CI's mktemp clone)."""
     if os.geteuid() != 0:
         return []
     if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv (util-linux): no unprivileged user to run as")
-    prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    probe = _run(prefix, "--version")
-    if probe.returncode != 0:
-        pytest.skip(f"user {NOBODY} cannot run this Python and checkout: {probe.stderr.strip()[-200:]}")
+        pytest.fail("running as root without setpriv (Debian package util-linux): cannot drop root's override of "
+                    "file permissions", pytrace=False)
+    prefix = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
+    with tempfile.TemporaryDirectory() as tmp:
+        probe_file = Path(tmp) / "probe"
+        probe_file.write_text("")
+        probe_file.chmod(0o444)
+        probe = subprocess.run([*prefix, sys.executable, "-c", f"open({str(probe_file)!r}, 'a')"],
+                               capture_output=True, text=True)
+    assert probe.returncode != 0 and "Permission denied" in probe.stderr, probe.stderr
     return prefix
 
 
