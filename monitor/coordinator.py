@@ -27,7 +27,9 @@ def crawl_on_workers(config, db: Database, store: SnapshotStore, selected, run_i
                      wait_workers: float = DEFAULT_WAIT_WORKERS, force: bool = False, reporter=None) -> None:
     """Crawl the run's pages on the workers of the queue at `redis_url`; fills `result` (counts, planned,
     failures) when every planned page has its check. QueueUnavailable or NoWorkers (one line) otherwise."""
-    from spiders.cluster import PROTOCOL, QueueUnavailable, RequestQueue, connect_queue, redact
+    from redis.exceptions import RedisError
+    from spiders.cluster import PROTOCOL, QueueUnavailable, RequestQueue, connect_queue
+    from storage.db import safe_url
     server = connect_queue(redis_url)
     queue = RequestQueue(server)
     cluster = ClusterStore(db)
@@ -58,15 +60,12 @@ def crawl_on_workers(config, db: Database, store: SnapshotStore, selected, run_i
             try:
                 _requeue(cluster, queue, run_id)
                 if redis_down_since is not None:
-                    log.warning("Redis %s reachable again", redact(redis_url))
+                    log.warning("Redis %s reachable again", safe_url(redis_url))
                 redis_down_since = None
-            except Exception as exc:
-                from redis.exceptions import RedisError
-                if not isinstance(exc, RedisError):
-                    raise
+            except RedisError as exc:
                 redis_down_since = redis_down_since or time.monotonic()
                 if time.monotonic() - redis_down_since > wait_workers:
-                    raise QueueUnavailable(f"Redis queue {redact(redis_url)} unreachable for "
+                    raise QueueUnavailable(f"Redis queue {safe_url(redis_url)} unreachable for "
                                            f"{wait_workers:g} s: {exc}") from None
             time.sleep(POLL)
     finally:

@@ -79,8 +79,9 @@ def cluster_status(db: Database, redis_url: str | None) -> dict | None:
         return None
     queue: dict = dict(url=None, length=None, error=None)
     if redis_url:
-        from spiders.cluster import PROTOCOL, QueueUnavailable, connect_queue, queue_key, redact
-        queue["url"] = redact(redis_url)
+        from spiders.cluster import PROTOCOL, QueueUnavailable, connect_queue, queue_key
+        from storage.db import safe_url
+        queue["url"] = safe_url(redis_url)
         try:
             queue["length"] = int(connect_queue(redis_url, timeout=3).llen(queue_key(PROTOCOL)))
         except QueueUnavailable as exc:

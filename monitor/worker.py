@@ -62,16 +62,13 @@ def worker_settings(db_url: str, redis: str, overrides=(), verbose: bool = False
     middlewares = {**base.getdict("DOWNLOADER_MIDDLEWARES"), "spiders.worker.LeaseMiddleware": 50}
     extensions = {**base.getdict("EXTENSIONS"), "spiders.worker.WorkerExtension": 500}
     settings = scrapy_settings(
-        db_url, (), verbose,
+        db_url, overrides, verbose,
         POLICYWATCH_CLUSTER_WORKER=True, POLICYWATCH_VERSION=package_version(),
         SCHEDULER="spiders.worker.ClusterScheduler", SCHEDULER_PERSIST=True, REDIS_URL=redis,
         SCHEDULER_QUEUE_KEY=queue_key(PROTOCOL), SCHEDULER_QUEUE_CLASS="scrapy_redis.queue.FifoQueue",
         SCHEDULER_DUPEFILTER_KEY=f"policywatch:v{PROTOCOL}:dupefilter",
         DUPEFILTER_CLASS="scrapy_redis.dupefilter.RFPDupeFilter",
         DOWNLOADER_MIDDLEWARES=middlewares, EXTENSIONS=extensions)
-    from monitor.check import parse_overrides
-    for key, value in parse_overrides(overrides):
-        settings.set(key, value, priority="cmdline")
     settings.set("SCHEDULER_QUEUE_KEY", queue_key(chosen_protocol(settings)), priority="cmdline")
     return settings
 

@@ -87,26 +87,17 @@ class QueueUnavailable(Exception):
     """The shared Redis queue cannot be reached; str() is one line."""
 
 
-def redact(url: str) -> str:
-    """A Redis URL without its password, for messages."""
-    from urllib.parse import urlsplit
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
-
-
 def connect_queue(url: str, timeout: float = 5.0):
     """A Redis client for `url` that answered a PING; QueueUnavailable names the URL (password hidden)."""
     import redis
+    from storage.db import safe_url
     try:
         server = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout * 2)
         server.ping()
     except ValueError as exc:
-        raise QueueUnavailable(f"bad Redis URL {redact(url)}: {exc}") from None
+        raise QueueUnavailable(f"bad Redis URL {safe_url(url)}: {exc}") from None
     except redis.exceptions.RedisError as exc:
-        raise QueueUnavailable(f"Redis queue {redact(url)} unreachable: {exc}") from None
+        raise QueueUnavailable(f"Redis queue {safe_url(url)} unreachable: {exc}") from None
     return server
 
 

@@ -7,7 +7,6 @@ done in the transaction that stores the check, guarded by its own worker id.
 from __future__ import annotations
 
 import os
-import socket
 from datetime import datetime, timedelta
 from typing import Sequence
 
@@ -16,14 +15,10 @@ from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select,
 from storage.db import Database
 from storage.models import Check, ClusterRun, Page, Run, RunLease, Source, Worker
 from storage.store import SQL_BATCH, CheckRecord, PageState, SnapshotStore
-from storage.types import UTCDateTime, chunks, pid_alive, utcnow
+from storage.types import UTCDateTime, chunks, process_gone, this_host, utcnow
 
 WORKER_STALE = 20.0  # seconds without a heartbeat after which a worker counts as gone
 LEASE_TIMEOUT = 900.0  # seconds a live worker may hold a lease without storing its check (retries included)
-
-
-def this_host() -> str:
-    return socket.gethostname()[:255]
 
 
 def worker_gone(row, now: datetime, stale: float = WORKER_STALE) -> bool:
@@ -31,7 +26,7 @@ def worker_gone(row, now: datetime, stale: float = WORKER_STALE) -> bool:
     host and its pid no longer exists."""
     if row.stopped_at is not None or row.last_seen < now - timedelta(seconds=stale):
         return True
-    return row.host == this_host() and not pid_alive(row.pid)
+    return process_gone(row.host, row.pid)
 
 
 _CLAIM = (update(RunLease)
@@ -214,10 +209,6 @@ class ClusterStore:
             self._add_leases(s, run_id, [p.page_id for p in new], utcnow())
             return outcome, new
 
-    def undone(self, run_id: int) -> int:
-        with self.db.session() as s:
-            return int(s.scalar(select(func.count()).select_from(RunLease)
-                                .where(RunLease.run_id == run_id, RunLease.done.is_(False))) or 0)
 
 
 def any_running_cluster_run(db: Database) -> int | None:

@@ -57,8 +57,11 @@ def resolve_db_url(cli_value: str | None = None) -> str:
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password masked, for messages and logs."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL with any password masked, for messages and logs (a database's or the Redis queue's)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: say so, never echo what may be a secret
+        return "<unreadable URL>"
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import Database, DatabaseError, _first_line
 from storage.models import Lock
-from storage.types import pid_alive
+from storage.types import pid_alive, process_gone, this_host
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ class DatabaseLock:
 
     def __init__(self, db: Database, name: str, wait: float | None = None) -> None:
         self.db, self.name, self.wait = db, name, wait
-        self.host = socket.gethostname()[:255]
+        self.host = this_host()
         self.pid = os.getpid()
         self._conn = None  # PostgreSQL: the connection holding the advisory lock
         self._renewer: threading.Thread | None = None
@@ -297,8 +296,7 @@ def current_holder(db: Database, name: str) -> LockHolder | None:
             if not held:
                 return None
         elif row is not None:
-            if row.expires_at <= utcnow() or (row.host == socket.gethostname()[:255]
-                                               and not pid_alive(row.pid)):
+            if row.expires_at <= utcnow() or process_gone(row.host, row.pid):
                 return None
     if row is None:
         return LockHolder(name, "?", 0, utcnow(), utcnow()) if db.dialect == "postgresql" else None

@@ -10,7 +10,6 @@ process that is provably dead (same host, pid gone) is taken over at once, not a
 from __future__ import annotations
 
 import os
-import socket
 from datetime import datetime, timedelta
 from typing import Sequence
 
@@ -18,7 +17,7 @@ from sqlalchemy import func, or_, select, update
 
 from storage.db import Database
 from storage.models import Alert
-from storage.types import pid_alive, utcnow
+from storage.types import process_gone, this_host, utcnow
 
 LEASE = timedelta(minutes=10)
 STATUSES = ("pending", "sending", "sent", "failed", "unknown")
@@ -26,13 +25,13 @@ STATUSES = ("pending", "sending", "sent", "failed", "unknown")
 
 def claimer() -> str:
     """This process as an alert claimer: ``host:pid``."""
-    return f"{socket.gethostname()[:255]}:{os.getpid()}"
+    return f"{this_host()}:{os.getpid()}"
 
 
 def _claimer_dead(claimed_by: str | None) -> bool:
     """Whether `claimed_by` names a process of this host that no longer exists."""
     host, _, pid = (claimed_by or "").rpartition(":")
-    return bool(host) and host == socket.gethostname()[:255] and pid.isdigit() and not pid_alive(int(pid))
+    return bool(host) and pid.isdigit() and process_gone(host, int(pid))
 
 
 def unknown_reason(claimed_by: str | None, attempted_at: datetime | None) -> str:

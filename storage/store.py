@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
@@ -18,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from storage.db import Database, compress, decompress
 from storage.factruns import link_snapshots
 from storage.models import Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
-from storage.types import chunks, pid_alive, utcnow
+from storage.types import chunks, pid_alive, this_host, utcnow
 
 
 @dataclass(frozen=True)
@@ -191,7 +190,7 @@ class SnapshotStore:
     # -- runs ----------------------------------------------------------------
     def start_run(self) -> int:
         with self.db.session() as s:
-            run = Run(started_at=utcnow(), status="running", host=socket.gethostname()[:255], pid=os.getpid())
+            run = Run(started_at=utcnow(), status="running", host=this_host(), pid=os.getpid())
             s.add(run)
             s.flush()
             return run.id
@@ -422,7 +421,7 @@ class SnapshotStore:
 
     def interrupt_stale_runs(self) -> int:
         """Mark runs of this host whose process is gone as interrupted; return how many."""
-        host = socket.gethostname()[:255]
+        host = this_host()
         n = 0
         with self.db.session() as s:
             for run in s.scalars(select(Run).where(Run.status == "running", Run.host == host)):

@@ -50,6 +50,17 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def this_host() -> str:
+    """This machine's name as stored with runs, locks, claims and workers."""
+    import socket
+    return socket.gethostname()[:255]
+
+
+def process_gone(host: str, pid: int) -> bool:
+    """Whether (host, pid) names a process of this machine that no longer exists (another host's is unknown)."""
+    return host == this_host() and not pid_alive(pid)
+
+
 def chunks(items: list, size: int):
     """`items` in consecutive slices of at most `size` (statements stay under bound-variable limits)."""
     for i in range(0, len(items), size):
