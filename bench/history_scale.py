@@ -63,7 +63,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from extractors.document import EXTRACTOR_VERSION  # noqa: E402
-from storage.db import Database  # noqa: E402
+from storage.db import Database, json_text  # noqa: E402
 from storage.factruns import link_runs  # noqa: E402
 from storage.localpg import LocalPostgres  # noqa: E402
 from storage.history import HistoryFilter, HistoryStore  # noqa: E402
@@ -317,7 +317,7 @@ def _copy_value(v) -> str | None:
     if isinstance(v, bool):
         return "t" if v else "f"
     if isinstance(v, (dict, list)):
-        return json.dumps(v)  # the app's JSON columns: SQLAlchemy's json.dumps, ASCII-escaped
+        return json_text(v)  # as the app's JSON columns store it (storage.db.json_text: Chinese kept literal)
     if isinstance(v, bytes):
         return "\\x" + v.hex()
     return str(v)

@@ -23,8 +23,8 @@ PARQUET_MISSING = "Parquet export needs pyarrow: pip install 'policywatch[parque
 
 # Column order of each exported table; JSON columns are objects in jsonl and JSON text in csv / parquet.
 COLUMNS = {
-    "facts": ["region", "region_name", "kind", "plan_year", "value", "first_seen", "last_seen", "current",
-              "source", "url", "evidence", "snapshot_id", "last_snapshot_id"],
+    "facts": ["region", "region_name", "kind", "plan_year", "value", "first_seen", "published_at", "last_seen",
+              "current", "source", "url", "evidence", "snapshot_id", "last_snapshot_id"],
     "changes": ["id", "detected_at", "source", "url", "type", "kind", "severity", "region", "region_name",
                 "plan_year", "old", "new", "summary", "evidence_before", "evidence_after", "snapshot_before",
                 "snapshot_after", "run_id"],

@@ -1,4 +1,5 @@
-"""`policywatch history`: the timeline of each fact — value, first seen, last seen, source, evidence."""
+"""`policywatch history`: the timeline of each fact — value, first seen (crawl time), published (the page's own
+date), last seen, source, evidence."""
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,8 @@ def to_json(row: dict) -> dict:
     """One fact timeline in the documented JSON shape of `history --json`."""
     return {"region": row["region"], "region_name": region_name(row["region"]), "kind": row["kind"],
             "plan_year": row["plan_year"], "value": json.loads(row["value"]),
-            "first_seen": iso(row["first_seen"]), "last_seen": iso(row["last_seen"]),
+            "first_seen": iso(row["first_seen"]), "published_at": iso(row["published_at"]),
+            "last_seen": iso(row["last_seen"]),
             "current": row["is_current"], "source": row["source"], "url": row["url"],
             "evidence": row["evidence"], "snapshot_id": row["snapshot_id"],
             "last_snapshot_id": row["last_snapshot_id"]}
@@ -75,11 +77,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         return EXIT_OK
     from rich.console import Console
     from rich.table import Table
-    table = Table("region", "kind", "year", "value", "first seen", "last seen", "source", "evidence")
+    table = Table("region", "kind", "year", "value", "first seen", "published", "last seen", "source", "evidence")
     for r in rows:
         value = json.dumps(json.loads(r["value"]), ensure_ascii=False)
         table.add_row(region_name(r["region"]) or r["region"] or "", r["kind"], str(r["plan_year"] or ""),
-                      value, local_minute(r["first_seen"]),
+                      value, local_minute(r["first_seen"]), local_minute(r["published_at"]),
                       local_minute(r["last_seen"]) + ("" if r["is_current"] else " (ended)"),
                       r["source"], r["evidence"])
     console = Console(width=220 if not sys.stdout.isatty() else None)

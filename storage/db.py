@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import shutil
 import socket
@@ -30,6 +31,18 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # Arbitrary constant naming policywatch's migration lock among PostgreSQL advisory locks.
 MIGRATION_LOCK_KEY = 0x706F6C77
 FULL_DISK_BYTES = 1 << 20  # less free space than this beside an SQLite file explains its I/O errors
+
+
+def json_text(value) -> str:
+    """A JSON column's value as stored: json.dumps as SQLAlchemy's default, but Chinese (any non-ASCII) text kept
+    literal, not `\\uXXXX`-escaped, so sqlite3 / psql / Datasette users read it. A string no UTF-8 column can
+    hold (a lone surrogate) falls back to the escaped form."""
+    out = json.dumps(value, ensure_ascii=False)
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return out
 
 
 class DatabaseError(Exception):
@@ -192,12 +205,12 @@ class Database:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and read_only:
             return create_engine("sqlite://", creator=_read_only_connector(Path(parsed.database).expanduser()),
-                                 poolclass=QueuePool)
+                                 poolclass=QueuePool, json_serializer=json_text)
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(url, connect_args={"timeout": 30})
+            engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=json_text)
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, json_serializer=json_text)
         event.listen(engine, "connect", _pg_session)
         return engine
 

@@ -18,7 +18,8 @@ FACT_HISTORY = table(
     column("source_id", Integer), column("source", String), column("page_id", Integer), column("url", Text),
     column("kind", String), column("value", Text), column("plan_year", Integer), column("region", String),
     column("evidence", Text), column("snapshot_id", BigInteger), column("last_snapshot_id", BigInteger),
-    column("first_seen", UTCDateTime), column("last_seen", UTCDateTime), column("is_current", Integer),
+    column("first_seen", UTCDateTime), column("published_at", UTCDateTime), column("last_seen", UTCDateTime),
+    column("is_current", Integer),
 )
 
 CHANGE_LOG = table(

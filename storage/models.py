@@ -284,3 +284,15 @@ class RunLease(Base):
     leased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RegionRow(Base):
+    """A GB/T 2260 region (country, province or prefecture) from extractors/data/regions.tsv, so SQL users can
+    join the `region` codes of facts and changes to names (0012; storage/regions.py fills it)."""
+
+    __tablename__ = "regions"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))  # 山西省, 太原市
+    short: Mapped[str] = mapped_column(String(50))  # 山西, 太原
+    level: Mapped[str] = mapped_column(String(16))  # country | province | prefecture
+    parent: Mapped[str | None] = mapped_column(String(6), index=True)  # the containing region's code

@@ -38,11 +38,12 @@ class History:
 
     def check(self, source: str, when: datetime, text: str | None = None, facts: list[dict] = (),
               health: str = "ok", error: str | None = None, not_modified: bool = False,
-              version: str = "1", region: dict | None = TAIYUAN) -> str:
-        """Record one check of the source's page; content that is new gets its facts and health stored."""
+              version: str = "1", region: dict | None = TAIYUAN, published_at: datetime | None = None) -> str:
+        """Record one check of the source's page; content that is new gets its facts and health stored
+        (`published_at`: the page's own publish date, as the content cutter reads it)."""
         content = None
         if text is not None:
-            content = PageContent(main_text=text, title=text[:20], published_at=None,
+            content = PageContent(main_text=text, title=text[:20], published_at=published_at,
                                   final_url=f"http://127.0.0.1/{self.pages[source]}.html", encoding="utf-8",
                                   profile="generic", raw=text.encode())
         record = CheckRecord(page_id=self.pages[source], checked_at=when, content=content, error=error,

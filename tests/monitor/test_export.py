@@ -85,6 +85,27 @@ def test_parquet_export_of_facts_keeps_types(db, tmp_path):
         {"name": "微信"}, 2025, True, day(2))
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_every_export_format_has_the_publish_date_beside_first_seen(db_url, tmp_path, fmt):
+    h = History(db_url, {"太原医保": "http://127.0.0.1/ty.html"})
+    h.check("太原医保", day(2), "太原个人缴费400元", [fee(400)], published_at=day(-5))
+    out = tmp_path / f"facts.{fmt}"
+    export(db_url, out, "--format", fmt)
+    if fmt == "csv":
+        with out.open(encoding="utf-8-sig", newline="") as f:
+            [row] = list(csv.DictReader(f))
+        published = row["published_at"]
+    elif fmt == "jsonl":
+        [row] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        published = row["published_at"]
+    else:
+        [row] = pq.read_table(out).to_pylist()
+        published = row["published_at"].isoformat()
+    assert published == day(-5).isoformat()
+    keys = list(row)
+    assert keys[keys.index("first_seen") + 1] == "published_at"
+
+
 def test_export_streams_rows_in_bounded_batches(db):
     store = HistoryStore(Database(db))
     batches = list(store.iter_batches("facts", HistoryFilter(), batch_size=2))

@@ -78,7 +78,7 @@ def test_history_json_shape(shanxi):
     [row] = history_json(shanxi, "--region", "大同")
     assert row == {"region": "140200", "region_name": "大同市", "kind": "personal_contribution", "plan_year": 2025,
                    "value": {"amount": 400, "unit": "元/人/年"}, "first_seen": day(2).isoformat(),
-                   "last_seen": day(2).isoformat(), "current": True, "source": "大同医保",
+                   "published_at": None, "last_seen": day(2).isoformat(), "current": True, "source": "大同医保",
                    "url": "http://127.0.0.1/dt.html", "evidence": "2025年度城乡居民医保个人缴费标准为每人每年400元。",
                    "snapshot_id": row["snapshot_id"], "last_snapshot_id": row["snapshot_id"]}
 
@@ -88,6 +88,19 @@ def test_history_table_shows_region_value_times_and_source(shanxi):
     assert proc.returncode == 0, proc.stderr
     line = next(line for line in proc.stdout.splitlines() if "400" in line)
     assert "太原市" in line and "2025-09-01 09:00" in line and "2025-09-02 09:00" in line and "太原医保" in line
+
+
+def test_history_shows_the_pages_publish_date_beside_the_crawl_time(db_url):
+    h = History(db_url, {"太原医保": "http://127.0.0.1/ty.html"})
+    h.check("太原医保", day(3), "太原2025年个人缴费400元", [fee(400)], published_at=day(-10))
+    [row] = history_json(db_url, "--region", "太原")
+    assert (row["first_seen"], row["published_at"]) == (day(3).isoformat(), day(-10).isoformat())
+    keys = list(row)
+    assert keys[keys.index("first_seen") + 1] == "published_at"
+    proc = run_cli("history", "--db", db_url, "--region", "太原")
+    assert "published" in proc.stdout
+    line = next(line for line in proc.stdout.splitlines() if "400" in line)
+    assert "2025-09-04 09:00" in line and "2025-08-22 09:00" in line  # first seen, published (China time)
 
 
 @pytest.mark.parametrize("args, message", [
