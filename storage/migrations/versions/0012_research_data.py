@@ -84,17 +84,17 @@ def readable(stored: str) -> str:
 
 
 def rewrite_json(conn, table: str, key: str, col: str) -> int:
-    """Rewrite the `\\u`-escaped JSON texts of table.col readably, BATCH rows at a time; returns how many."""
-    done, after = 0, -1
+    """Rewrite the `\\u`-escaped JSON texts of table.col readably, one key range of BATCH ids at a time (a primary
+    key range scan each, whatever the plan); returns how many rows changed."""
+    low, high = conn.execute(sa.text(f"SELECT MIN({key}), MAX({key}) FROM {table}")).one()
+    if low is None:
+        return 0
     # ESCAPE '!': the backslash is a plain character in the pattern on both databases.
     find = sa.text(f"SELECT {key}, CAST({col} AS TEXT) FROM {table}"
-                   f" WHERE CAST({col} AS TEXT) LIKE :pattern ESCAPE '!' AND {key} > :after"
-                   f" ORDER BY {key} LIMIT {BATCH}")
-    while True:
-        rows = conn.execute(find, {"pattern": "%\\u%", "after": after}).all()
-        if not rows:
-            return done
-        after = rows[-1][0]
+                   f" WHERE {key} >= :lo AND {key} < :hi AND CAST({col} AS TEXT) LIKE :pattern ESCAPE '!'")
+    done = 0
+    for lo in range(low, high + 1, BATCH):
+        rows = conn.execute(find, {"lo": lo, "hi": lo + BATCH, "pattern": "%\\u%"}).all()
         updates = [(k, new) for k, old in rows if (new := readable(old)) != old]
         if not updates:
             continue
@@ -107,6 +107,7 @@ def rewrite_json(conn, table: str, key: str, col: str) -> int:
             conn.execute(sa.text(f"UPDATE {table} SET {col} = :t WHERE {key} = :k"),
                          [{"k": k, "t": t} for k, t in updates])
         done += len(updates)
+    return done
 
 
 def upgrade() -> None:
