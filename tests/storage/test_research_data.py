@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime, timezone
 
 from alembic import command
+from conftest import NewDatabase
 from historydata import History, day, fee
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
@@ -21,7 +23,6 @@ def view_rows(h: History, sql: str, **params) -> list[dict]:
 
 def as_time(value):
     """A view's timestamp as an aware UTC datetime (SQLite returns the stored text)."""
-    from datetime import datetime, timezone
     if value is None:
         return None
     return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=timezone.utc)
@@ -51,9 +52,10 @@ def test_fact_history_gives_the_pages_publish_date_of_the_runs_first_snapshot(db
 def test_regions_table_holds_every_region_of_the_region_file_and_joins_to_facts(db_url):
     h = History(db_url, {"太原医保": "http://127.0.0.1/a.html"})
     h.check("太原医保", day(0), "个人缴费380元。", [fee(380), fee(390, region="140200")])
-    regions = load_regions()
-    [count] = view_rows(h, "SELECT COUNT(*) AS n FROM regions")
-    assert count["n"] == len(regions) > 300
+    stored = view_rows(h, "SELECT code, name, short, level, parent FROM regions ORDER BY code")
+    assert stored == sorted(({"code": r.code, "name": r.name, "short": r.short, "level": r.level, "parent": r.parent}
+                             for r in load_regions()), key=lambda r: r["code"])
+    assert len(stored) > 300
     [taiyuan] = view_rows(h, "SELECT * FROM regions WHERE code = '140100'")
     assert taiyuan == {"code": "140100", "name": "太原市", "short": "太原", "level": "prefecture", "parent": "140000"}
     assert view_rows(h, "SELECT level, parent FROM regions WHERE code = '000000'") == [
@@ -75,7 +77,6 @@ def test_json_columns_store_chinese_literally_read_with_plain_sqlite3(tmp_path):
 
 
 def test_postgresql_json_text_keeps_chinese_literally(pg_admin_url, request):
-    from conftest import NewDatabase
     url = NewDatabase("postgresql", None, request)()
     h = History(url, {"太原医保": "http://127.0.0.1/a.html"})
     h.check("太原医保", day(0), "个人缴费380元。", [fee(380)])
