@@ -118,3 +118,9 @@ def test_sqlite_file_copied_before_0012_opens_with_readable_values(tmp_path):
     with sqlite3.connect(make_url(url).database) as conn:
         [raw] = conn.execute("SELECT value FROM facts").fetchone()
     assert raw == '{"name": "微信", "note": "\\\\u"}'  # an escaped backslash before a u stays as it was
+
+
+def test_json_text_keeps_chinese_and_falls_back_to_escapes_only_for_a_lone_surrogate():
+    from storage.db import json_text
+    assert json_text({"unit": "元/人/年", "n": [1, None]}) == '{"unit": "元/人/年", "n": [1, null]}'
+    assert json_text({"s": "\ud800"}) == '{"s": "\\ud800"}'  # no UTF-8 column can hold it unescaped
