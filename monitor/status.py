@@ -79,13 +79,16 @@ def cluster_status(db: Database, redis_url: str | None) -> dict | None:
         return None
     queue: dict = dict(url=None, length=None, error=None)
     if redis_url:
-        from spiders.cluster import PROTOCOL, QueueUnavailable, connect_queue, queue_key
+        from redis.exceptions import RedisError
+        from spiders.cluster import PROTOCOL, QueueUnavailable, connect_queue, queue_key, queued
         from storage.db import safe_url
         queue["url"] = safe_url(redis_url)
         try:
-            queue["length"] = int(connect_queue(redis_url, timeout=3).llen(queue_key(PROTOCOL)))
+            queue["length"] = queued(connect_queue(redis_url, timeout=3), queue_key(PROTOCOL))
         except QueueUnavailable as exc:
             queue["error"] = str(exc)
+        except RedisError as exc:
+            queue["error"] = f"Redis queue {safe_url(redis_url)}: {exc}"
     return dict(run_id=any_running_cluster_run(db), workers=workers, queue=queue)
 
 
