@@ -22,6 +22,7 @@ from monitor.history import build_filter, to_json
 from monitor.options import local_minute
 from monitor.diff import text_diff
 from monitor.web.charts import chart_groups
+from monitor.web.timeline import timeline_groups
 from monitor.web.downloads import MEDIA_TYPES, facts_download
 from monitor.status import collect_status, source_warnings
 from monitor.web.render import (
@@ -206,7 +207,7 @@ class WebView:
         cities = sorted({r["region"] for r in rows if r["region"] and r["region"] != found.code})
         table = [dict(r, value_text=format_value(r["kind"], json.loads(r["value"])) + unit_of(r["kind"])) for r in rows]
         return self.page("region.html", title=f"地区：{found.name}", nav="facts", region=found, cities=cities,
-                         charts=chart_groups(rows), rows=table)
+                         charts=chart_groups(rows), timelines=timeline_groups(rows), rows=table)
 
     # -- API -------------------------------------------------------------------------------------
     def api_changes(self, request: Request) -> Response:
