@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, column, func, select, table
+from sqlalchemy import BigInteger, Integer, String, Text, and_, column, func, or_, select, table
 from sqlalchemy.orm import aliased
 
 from storage.db import Database
@@ -46,7 +46,13 @@ def change_feed(db: Database, f: ChangeFilter, *, limit: int | None = None, newe
     if f.kind is not None:
         q = q.where(Change.kind == f.kind)
     if f.source is not None:
-        q = q.where(Source.name == f.source)
+        # Through the page_id index (its pages, and any change without a page): a filter on the name made the
+        # newest-first feed walk the whole changes table back to the source's first change.
+        with db.session() as s:
+            found = s.execute(select(Source.id).where(Source.name == f.source)).scalar()
+            pages = list(s.scalars(select(Page.id).where(Page.source_id == found)))
+        q = q.where(or_(Change.page_id.in_(pages or [-1]), and_(Change.page_id.is_(None),
+                                                                 Change.source_id == (found or -1))))
     if f.since is not None:
         q = q.where(Change.detected_at >= f.since)
     if f.region is not None:
@@ -168,14 +174,14 @@ def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: 
     """What the `latest_facts` view holds (each enabled source's newest healthy statement per region, kind and
     plan year), of one plan year or all, of the regions starting with `region_prefix` or all, without its
     first_seen / last_seen (a check-table walk per page): {"source", "kind", "value" (JSON text), "plan_year",
-    "region", "evidence" (None unless `evidence`)} by region, kind, source and value."""
+    "region", "evidence" (None unless `evidence`)} in the order the facts were stored."""
     cols = [FactRow.id, FactRow.extraction_id, FactRow.kind, FactRow.value.cast(Text), FactRow.plan_year,
             FactRow.region] + ([FactRow.evidence] if evidence else [])
     with db.session() as s:
         current = _current_extractions(s)
         rows, ids = [], list(current)
-        for i in range(0, len(ids), 5000):
-            q = select(*cols).where(FactRow.extraction_id.in_(ids[i:i + 5000]))
+        for i in range(0, len(ids), 5000):  # chunks: SQLite's bound-parameter limit
+            q = select(*cols).where(FactRow.extraction_id.in_(ids[i:i + 5000])).order_by(FactRow.id)
             if plan_year is not None:
                 q = q.where(FactRow.plan_year == plan_year)
             if region_prefix:
@@ -189,7 +195,6 @@ def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: 
         if key not in newest or at > newest[key]:
             newest[key] = at
     out, seen = [], set()
-    rows.sort()
     for _, ext, kind, value, year, region, *more in rows:
         source, at = current[ext]
         same = (ext, kind, value, region, year)
@@ -198,20 +203,7 @@ def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: 
         seen.add(same)
         out.append(dict(source=source, kind=kind, value=value, plan_year=year, region=region,
                         evidence=more[0] if more else None))
-    out.sort(key=lambda d: (d["region"] is None, d["region"] or "", d["kind"], d["plan_year"] or 0, d["source"],
-                            d["value"]))
     return out
-
-
-def current_plan_years(db: Database) -> list[int]:
-    """The plan years the current facts (latest_facts) are about, newest first."""
-    with db.session() as s:
-        ids = list(_current_extractions(s))
-        years: set[int] = set()
-        for i in range(0, len(ids), 5000):
-            years.update(s.scalars(select(FactRow.plan_year).where(FactRow.extraction_id.in_(ids[i:i + 5000]),
-                                                                   FactRow.plan_year.is_not(None)).distinct()))
-    return sorted(years, reverse=True)
 
 
 def region_history(db: Database, *, region: str | None = None, region_prefix: str | None = None) -> list[dict]:
@@ -232,3 +224,22 @@ def region_codes(db: Database, region_prefix: str) -> list[str]:
          .distinct())
     with db.session() as s:
         return sorted(s.scalars(q))
+
+
+def source_failing(db: Database, source_id: int) -> dict | None:
+    """ChangeStore.failing_sources()'s entry for one source (since, url, reason, error of its earliest page whose
+    latest health change is `source_failing`), or None: through the page_id index, not a scan of every change."""
+    types = ("source_failing", "source_recovered")
+    q = (select(Change.page_id, Change.type, Change.detected_at, Change.url, Change.detail, Change.id)
+         .join(Page, Change.page_id == Page.id)
+         .where(Page.source_id == source_id, Change.type.in_(types)).order_by(Change.id.desc()))
+    latest: dict[int, tuple] = {}
+    with db.session() as s:
+        for row in s.execute(q):
+            latest.setdefault(row.page_id, row)
+    failing = sorted((r for r in latest.values() if r.type == "source_failing"), key=lambda r: r.id)
+    if not failing:
+        return None
+    first = failing[0]
+    return dict(since=first.detected_at, url=first.url, reason=(first.detail or {}).get("reason"),
+                error=(first.detail or {}).get("error"))

@@ -32,16 +32,16 @@ from monitor.web.render import (
     OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query,
     safe_href, source_path,
 )
-from storage import ChangeStore, Database, DatabaseError, HistoryFilter, HistoryStore
+from storage import Database, DatabaseError, HistoryFilter, HistoryStore
 from storage.webqueries import (
-    ChangeFilter, change_feed, current_facts, current_plan_years, recent_runs, region_codes, region_history,
+    ChangeFilter, change_feed, current_facts, recent_runs, source_failing, region_codes, region_history,
     snapshot_text, source_checks, source_row, source_versions,
 )
 
 STATIC = Path(__file__).resolve().parent / "static"
 FEED_LIMIT = 200  # changes on one page of the feed, newest first
 API_LIMIT, API_MAX = 1000, 10000  # changes in one /api/changes answer: default, largest `limit`
-TABLE_LIMIT = 500  # rows of the 地区 page's fact table (the downloads have them all)
+TABLE_LIMIT = 200  # rows of the 地区 page's fact table (the downloads have them all)
 DIFF_LIMIT = 200  # lines of a diff between two versions chosen on a source's page
 TOKEN_COOKIE = "policywatch_token"
 SECURITY_HEADERS = [
@@ -178,29 +178,28 @@ class WebView:
         return self.page("source.html", title=f"来源：{name}", nav="sources", src=src, versions=versions,
                          shown=shown, strip=[check_cell(c) for c in checks], checks=checks[::-1][:20],
                          changes=changes, href=safe_href(src["url"]), compared=compared, given_a=a, given_b=b,
-                         failing=ChangeStore(self.db).failing_sources().get(name),
+                         failing=source_failing(self.db, src["id"]),
                          warnings=source_warnings(self.db).get(name, []))
 
     def facts(self, request: Request) -> Response:
         """The province × kind roll-up; with `region=` a province's (or, 全国, every) region × kind matrix."""
         p = request.query_params
-        years = current_plan_years(self.db)
-        wanted = p.get("plan_year") or (str(years[0]) if years else "")
-        if wanted and not wanted.isdigit():
-            return self.error_page(BadRequest(400, f"年度 {wanted!r} 格式不对：应为四位年份，如 2025"))
-        year, sort, scope = int(wanted) if wanted else None, p.get("sort"), None
+        sort, scope, prefix = p.get("sort"), None, None
         if p.get("region"):
             try:
                 scope, f = self._region_filter(p["region"])
             except BadRequest as exc:
                 return self.error_page(exc)
             prefix = "" if scope.level == COUNTRY else (f.region_prefix or f.region)
-            matrix = fact_matrix(current_facts(self.db, year, region_prefix=prefix) if years else [], sort)
-            return self.page("facts.html", title="事实", nav="facts", years=years, year=year, matrix=matrix,
-                             sort=sort, scope=scope, rollup=None)
-        rollup = province_rollup(fact_matrix(current_facts(self.db, year, evidence=False) if years else []), sort)
-        return self.page("facts.html", title="事实", nav="facts", years=years, year=year, matrix=None, sort=sort,
-                         scope=None, rollup=rollup)
+        rows = current_facts(self.db, region_prefix=prefix, evidence=scope is not None)
+        years = sorted({r["plan_year"] for r in rows if r["plan_year"]}, reverse=True)
+        wanted = p.get("plan_year") or (str(years[0]) if years else "")
+        if wanted and not wanted.isdigit():
+            return self.error_page(BadRequest(400, f"年度 {wanted!r} 格式不对：应为四位年份，如 2025"))
+        year = int(wanted) if wanted else None
+        matrix = fact_matrix([r for r in rows if r["plan_year"] == year], sort)
+        return self.page("facts.html", title="事实", nav="facts", years=years, year=year, sort=sort, scope=scope,
+                         matrix=matrix if scope else None, rollup=None if scope else province_rollup(matrix, sort))
 
     @staticmethod
     def _region_filter(name: str):
