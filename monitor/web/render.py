@@ -140,7 +140,7 @@ def check_cell(check: dict) -> dict:
 def fact_matrix(rows: list[dict], sort: str | None = None) -> dict:
     """The current facts (latest_facts rows) as a region × kind table: {"kinds": [kind, …] in KIND_NAMES order,
     "rows": [{"region", "region_name", "cells": {kind: {"entries": [{"text", "source", "evidence"}],
-    "conflict": bool}}}]}; by region code, or by the first amount in column `sort` (largest first)."""
+    "conflict": bool, "amount": the first amount, "amounts": every source's}}}]}; by region code, or by the first amount in column `sort` (largest first)."""
     present = {r["kind"] for r in rows}
     kinds = [k for k in KIND_NAMES if k in present]
     regions: dict[str | None, dict] = {}
@@ -156,10 +156,12 @@ def fact_matrix(rows: list[dict], sort: str | None = None) -> dict:
         entry = regions.get(r["region"])
         if entry is None:
             entry = regions[r["region"]] = dict(region=r["region"], region_name=region_name(r["region"]), cells={})
-        cell = entry["cells"].setdefault(r["kind"], dict(entries=[], conflict=False, amount=None))
+        cell = entry["cells"].setdefault(r["kind"], dict(entries=[], conflict=False, amount=None, amounts=[]))
         cell["entries"].append(dict(text=text, source=r["source"], evidence=r["evidence"]))
-        if cell["amount"] is None:
-            cell["amount"] = amount
+        if amount is not None:
+            cell["amounts"].append(amount)
+            if cell["amount"] is None:
+                cell["amount"] = amount
     for entry in regions.values():
         for cell in entry["cells"].values():
             cell["conflict"] = len({v["text"] for v in cell["entries"]}) > 1

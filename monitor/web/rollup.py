@@ -24,9 +24,9 @@ def _summary(kind: str, cities: list[tuple[str, dict]]) -> dict | None:
     """The cities' part of one roll-up cell: {"text", "count", "conflicts", "title"}; None without cities."""
     if not cities:
         return None
-    amounts = [c["amount"] for _, c in cities if c.get("amount") is not None]
+    amounts = [a for _, c in cities for a in c.get("amounts", ())]  # every source's: a disagreement widens it
     texts = sorted({t for _, c in cities for t in _texts(c)})
-    if amounts and len(amounts) == len(cities):
+    if amounts and all(c.get("amounts") for _, c in cities):
         lo, hi = min(amounts), max(amounts)
         text = (f"{lo:g}" if lo == hi else f"{lo:g}–{hi:g}") + unit_of(kind)
     elif len(texts) == 1:

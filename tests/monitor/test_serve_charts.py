@@ -68,6 +68,17 @@ def test_date_kinds_get_a_timeline_per_plan_year_with_the_disagreement_marked(di
     assert ">上年9月</text>" in window and ">3月</text>" in window  # ticks relative to the plan year
 
 
+def test_facts_roll_up_counts_the_cities_whose_sources_disagree(disagreeing):
+    body = page(disagreeing, "/facts")
+    (shanxi,) = re.findall(r'<tr><th><a href="/regions/140000">山西省</a>(.*?)</tr>', body, re.S)
+    heads = re.findall(r"<th><a [^>]*>([^<]+)</a>", body.split("</thead>")[0])[1:]
+    fee = re.findall(r"<td([^>]*)>(.*?)</td>", shanxi, re.S)[heads.index("个人缴费")]
+    assert fee[0] == ' class="conflict"' and "1 地来源不一致" in fee[1] and "下辖 1 地：400–420 元/人/年" in fee[1]
+    assert "太原市：400 元/人/年、420 元/人/年（来源不一致）" in fee[1]  # the hover names the city's values
+    matrix = page(disagreeing, "/facts?region=140000")
+    assert '<td class="conflict"><span class="value" title="太原' in matrix and "来源不一致" in matrix
+
+
 def test_a_real_browser_draws_the_timeline_bars_diamonds_and_conflict_bands(disagreeing, browser, tmp_path):
     from selenium.webdriver.common.by import By
     browser.get(disagreeing.url + "/regions/" + quote("太原市"))
@@ -82,3 +93,8 @@ def test_a_real_browser_draws_the_timeline_bars_diamonds_and_conflict_bands(disa
     assert band.value_of_css_property("fill") == "rgb(245, 176, 65)"  # style.css drew the band
     browser.save_screenshot(str(tmp_path / "region-conflicts.png"))
     assert (tmp_path / "region-conflicts.png").stat().st_size > 5000
+    browser.get(disagreeing.url + "/facts")
+    flagged = browser.find_elements(By.CSS_SELECTOR, "table.rollup td.conflict .warn")
+    assert flagged and all(e.is_displayed() for e in flagged)
+    assert flagged[0].find_element(By.XPATH, "..").value_of_css_property("background-color") == "rgba(253, 242, 233, 1)"
+    browser.save_screenshot(str(tmp_path / "facts-rollup.png"))
