@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 from extractors import FACT_KINDS
 from extractors.regions import COUNTRY, PROVINCE, load_regions
 from monitor.alerts import KIND_NAMES, TYPE_NAMES, region_name, unit_of, change_line, format_value
+from monitor.diff import CONFLICT_KINDS
 from monitor.options import display_zone, local_minute
 from storage.webqueries import ChangeFilter
 
@@ -163,8 +164,13 @@ def fact_matrix(rows: list[dict], sort: str | None = None) -> dict:
             if cell["amount"] is None:
                 cell["amount"] = amount
     for entry in regions.values():
-        for cell in entry["cells"].values():
-            cell["conflict"] = len({v["text"] for v in cell["entries"]}) > 1
+        for kind, cell in entry["cells"].items():
+            # As the diff stage's conflicts: different values from different sources, for the single-valued kinds
+            # (a page listing three payment channels does not disagree with itself or with one listing two).
+            by_source: dict[str, set] = {}
+            for v in cell["entries"]:
+                by_source.setdefault(v["source"], set()).add(v["text"])
+            cell["conflict"] = kind in CONFLICT_KINDS and len({frozenset(t) for t in by_source.values()}) > 1
     ordered = sorted(regions.values(), key=lambda e: (e["region"] is None, e["region"] or ""))
     if sort in kinds:
         def amount(entry: dict) -> tuple:

@@ -75,6 +75,8 @@ def test_facts_roll_up_counts_the_cities_whose_sources_disagree(disagreeing):
     fee = re.findall(r"<td([^>]*)>(.*?)</td>", shanxi, re.S)[heads.index("个人缴费")]
     assert fee[0] == ' class="conflict"' and "1 地来源不一致" in fee[1] and "下辖 1 地：400–420 元/人/年" in fee[1]
     assert "太原市：400 元/人/年、420 元/人/年（来源不一致）" in fee[1]  # the hover names the city's values
+    channels = re.findall(r"<td([^>]*)>(.*?)</td>", shanxi, re.S)[heads.index("缴费渠道")]
+    assert channels[0] == "" and "来源不一致" not in channels[1]  # several channels per page are no disagreement
     matrix = page(disagreeing, "/facts?region=140000")
     assert '<td class="conflict"><span class="value" title="太原' in matrix and "来源不一致" in matrix
 
