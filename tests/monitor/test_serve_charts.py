@@ -6,12 +6,16 @@ import re
 from urllib.parse import quote
 
 import pytest
+from markupsafe import escape
 
 from conftest import check, write_sources
 from servehistory import V1, V2, Server, browser, page  # noqa: F401 (fixtures)
 
-# A second 太原 page that keeps the first version (400 元, deadline 2月25日) while 本地宝 moves to 420 / 3月31日.
+# A second 太原 page that keeps the first version (400 元, deadline 2月25日) while 本地宝 moves to 420 / 3月31日;
+# its source name carries markup, which every chart title, legend and hover must show as text.
 BUREAU = V1.replace("太原本地宝", "太原市医疗保障局")
+BUREAU_NAME = "太原医保局<img src=x onerror=alert(1)>"
+ESC = str(escape(BUREAU_NAME))
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,7 @@ def disagreeing(module_site, module_db, tmp_path_factory):
         name = "太原本地宝"
         url = "{site.url('guide.shtm')}"
         [[source]]
-        name = "太原医保局"
+        name = "{BUREAU_NAME}"
         url = "{site.url('bureau.shtm')}"
     ''')
     db = module_db()
@@ -45,10 +49,12 @@ def section(body: str, heading: str) -> str:
 
 
 def test_amount_chart_shades_the_span_where_two_sources_state_different_fees(disagreeing):
-    chart = section(page(disagreeing, "/regions/" + quote("太原市")), "太原市 · 个人缴费（2025年度）")
+    body = page(disagreeing, "/regions/" + quote("太原市"))
+    assert "<img" not in body and ESC in body.split('<p class="legend">')[1]  # the name is text, never markup
+    chart = section(body, "太原市 · 个人缴费（2025年度）")
     assert len(re.findall(r'<path class="series"', chart)) == 2  # one line per source
     (title,) = re.findall(r'<rect class="conflict"[^>]*><title>([^<]+)</title>', chart)
-    assert title.startswith("来源不一致：") and "太原医保局 400" in title and "太原本地宝 420" in title
+    assert title.startswith("来源不一致：") and f"{ESC} 400" in title and "太原本地宝 420" in title
 
 
 def test_date_kinds_get_a_timeline_per_plan_year_with_the_disagreement_marked(disagreeing):
@@ -57,11 +63,11 @@ def test_date_kinds_get_a_timeline_per_plan_year_with_the_disagreement_marked(di
     assert '<text class="row-label"' in deadline and ">2025年度</text>" in deadline
     marks = re.findall(r'<path class="deadline( ended)?"[^>]*><title>([^<]+)</title>', deadline)
     titles = [t for _, t in marks]
-    assert any(t.startswith("太原医保局：2025-02-25") and "当前" in t for t in titles)
+    assert any(t.startswith(f"{ESC}：2025-02-25") and "当前" in t for t in titles)
     assert any(t.startswith("太原本地宝：2025-03-31") and "当前" in t for t in titles)
     assert any(e == " ended" and t.startswith("太原本地宝：2025-02-25") for e, t in marks)  # superseded, faded
     (conflict,) = re.findall(r'<rect class="conflict"[^>]*><title>([^<]+)</title>', deadline)
-    assert "太原医保局 2025-02-25" in conflict and "太原本地宝 2025-03-31" in conflict
+    assert f"{ESC} 2025-02-25" in conflict and "太原本地宝 2025-03-31" in conflict
     window = section(body, "太原市 · 缴费时间（各年度）")
     bars = re.findall(r'<rect class="window[^"]*" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', window)
     assert bars and all(float(w) > 100 for _, w in bars)  # 2024-09-01 至 2025-02-25: half the axis at least
@@ -74,7 +80,7 @@ def test_facts_roll_up_counts_the_cities_whose_sources_disagree(disagreeing):
     heads = re.findall(r"<th><a [^>]*>([^<]+)</a>", body.split("</thead>")[0])[1:]
     fee = re.findall(r"<td([^>]*)>(.*?)</td>", shanxi, re.S)[heads.index("个人缴费")]
     assert fee[0] == ' class="conflict"' and "1 地来源不一致" in fee[1] and "下辖 1 地：400–420 元/人/年" in fee[1]
-    assert "太原市：400 元/人/年、420 元/人/年（来源不一致）" in fee[1]  # the hover names the city's values
+    assert "太原市：400 元/人/年、420 元/人/年（来源不一致）" in fee[1] and "<img" not in body  # the hover names the city's values
     channels = re.findall(r"<td([^>]*)>(.*?)</td>", shanxi, re.S)[heads.index("缴费渠道")]
     assert channels[0] == "" and "来源不一致" not in channels[1]  # several channels per page are no disagreement
     matrix = page(disagreeing, "/facts?region=140000")
@@ -84,7 +90,7 @@ def test_facts_roll_up_counts_the_cities_whose_sources_disagree(disagreeing):
 def test_a_real_browser_draws_the_timeline_bars_diamonds_and_conflict_bands(disagreeing, browser, tmp_path):
     from selenium.webdriver.common.by import By
     browser.get(disagreeing.url + "/regions/" + quote("太原市"))
-    assert browser.execute_script("return document.scripts.length") == 0
+    assert browser.execute_script("return document.scripts.length + document.images.length") == 0
     for selector in ("svg.timeline rect.window", "svg.timeline path.deadline", "svg.timeline rect.conflict",
                      "svg.chart:not(.timeline) rect.conflict"):
         marks = browser.find_elements(By.CSS_SELECTOR, selector)
