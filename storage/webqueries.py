@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, and_, column, func, or_, select, table
+from sqlalchemy import BigInteger, Integer, String, Text, and_, any_, bindparam, column, func, or_, select, table
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from storage.db import Database
@@ -159,14 +160,20 @@ def _current_extractions(s) -> dict[int, tuple[str, object]]:
     if not by_snapshot:
         return {}
     out = {}
-    ids = list(by_snapshot)
-    for i in range(0, len(ids), 5000):
-        part = ids[i:i + 5000]
+    for cond in _among(s, Extraction.snapshot_id, list(by_snapshot)):
         q = (select(Extraction.snapshot_id, func.max(Extraction.id), func.max(Snapshot.fetched_at))
-             .join(Snapshot, Snapshot.id == Extraction.snapshot_id)
-             .where(Extraction.snapshot_id.in_(part)).group_by(Extraction.snapshot_id))
+             .join(Snapshot, Snapshot.id == Extraction.snapshot_id).where(cond).group_by(Extraction.snapshot_id))
         out.update({ext: (by_snapshot[sid], at) for sid, ext, at in s.execute(q)})
     return out
+
+
+def _among(s, col, ids: list[int]) -> list:
+    """Conditions `col` is one of `ids`: on PostgreSQL one `= ANY(array)` (one parameter: 2,000 bound parameters
+    cost pg8000 and SQLAlchemy ≈ 0.3 s per 22 k-row query), elsewhere IN lists of at most 5,000 (SQLite's
+    bound-parameter limit)."""
+    if s.get_bind().dialect.name == "postgresql":
+        return [col == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))]
+    return [col.in_(ids[i:i + 5000]) for i in range(0, len(ids), 5000)]
 
 
 def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: str | None = None,
@@ -179,9 +186,9 @@ def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: 
             FactRow.region] + ([FactRow.evidence] if evidence else [])
     with db.session() as s:
         current = _current_extractions(s)
-        rows, ids = [], list(current)
-        for i in range(0, len(ids), 5000):  # chunks: SQLite's bound-parameter limit
-            q = select(*cols).where(FactRow.extraction_id.in_(ids[i:i + 5000])).order_by(FactRow.id)
+        rows = []
+        for cond in _among(s, FactRow.extraction_id, list(current)):
+            q = select(*cols).where(cond).order_by(FactRow.id)
             if plan_year is not None:
                 q = q.where(FactRow.plan_year == plan_year)
             if region_prefix:
