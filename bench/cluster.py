@@ -73,9 +73,12 @@ def env() -> dict:
             "PYTHONPATH": str(REPO)}
 
 
+PER_SITE = 4  # CONCURRENT_REQUESTS_PER_DOMAIN for the whole cluster (--per-site)
+
+
 def settings(capacity: int) -> list[str]:
     return ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", f"CONCURRENT_REQUESTS={capacity}",
-            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "POLICYWATCH_WORKERS=0"]
+            "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={PER_SITE}", "-s", "POLICYWATCH_WORKERS=0"]
 
 
 def new_db(pg: LocalPostgres, name: str) -> str:
@@ -170,20 +173,24 @@ def scenario(label: str, latency: float, args, pg: LocalPostgres, tmp: Path) -> 
 
 
 def main() -> int:
+    global PER_SITE
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sites", type=int, default=8)
     ap.add_argument("--articles", type=int, default=40, help="articles per site (plus its list page)")
     ap.add_argument("--latency", type=float, default=0.3)
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--capacity", type=int, default=8, help="CONCURRENT_REQUESTS of each worker")
+    ap.add_argument("--per-site", type=int, default=PER_SITE,
+                    help="requests in flight per site for the whole cluster (CONCURRENT_REQUESTS_PER_DOMAIN)")
     ap.add_argument("--skip-cpu", action="store_true", help="only the latency-bound case")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
     args.workers = [int(n) for n in args.workers.split(",")]
+    PER_SITE = args.per_site
     if args.sites > len(ALIASES):
         raise SystemExit(f"at most {len(ALIASES)} sites (host names of 127.0.0.1)")
     pg = LocalPostgres()
-    report = dict(pages=args.sites * (args.articles + 1), sites=args.sites, capacity=args.capacity,
+    report = dict(pages=args.sites * (args.articles + 1), sites=args.sites, capacity=args.capacity, per_site=PER_SITE,
                   cores=os.cpu_count())
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -38,7 +38,7 @@ def crawl_on_workers(config, db: Database, store: SnapshotStore, selected, run_i
     allow = {s.name: list(s.allow_hosts) for s in config.sources if s.allow_hosts}
     queue.clear()  # we hold the check lock: anything queued is a dead run's
     cluster.plan_run(run_id, queue.key, pages, force=force, allow_hosts=allow, profiles_toml=profiles)
-    queue.push(run_id, interleaved([(p.page_id, p.url) for p in pages]))
+    queue.push(run_id, [(p.page_id, p.url) for p in pages])
     result.planned = len(pages)
     if reporter:
         reporter.planned(len(pages))
@@ -73,20 +73,6 @@ def crawl_on_workers(config, db: Database, store: SnapshotStore, selected, run_i
             reporter.stop(result)
     result.counts, result.failures = cluster.outcomes(run_id)
     log.info("cluster run %d: %d pages in %.1f s", run_id, result.planned, time.monotonic() - started)
-
-
-def interleaved(pages: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """The pages round-robin by host: a worker takes its next requests from several sites, instead of a block
-    of one site it may fetch only one or two at a time (its share of that site's budget)."""
-    from urllib.parse import urlsplit
-    by_host: dict[str, list[tuple[int, str]]] = {}
-    for page in pages:
-        by_host.setdefault((urlsplit(page[1]).hostname or "").lower(), []).append(page)
-    queues = list(by_host.values())
-    out: list[tuple[int, str]] = []
-    for i in range(max((len(q) for q in queues), default=0)):
-        out.extend(q[i] for q in queues if i < len(q))
-    return out
 
 
 def _requeue(cluster: ClusterStore, queue, run_id: int) -> None:

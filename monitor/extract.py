@@ -62,8 +62,21 @@ def parse_published(value: str | None) -> datetime | None:
     raise InputError(f"--published {value!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
 
 
-def read_page(path: Path) -> bytes:
+def page_size_limit() -> int:
+    """The largest page file read (bytes): the crawl's own DOWNLOAD_MAXSIZE, so a saved page the crawl would
+    refuse is refused here too (a 56 MB page took 880 MB to cut)."""
+    from spiders.settings import DOWNLOAD_MAXSIZE
+    return DOWNLOAD_MAXSIZE
+
+
+def read_page(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of one saved page file; InputError (one line) when it is missing, too large or binary."""
+    limit = page_size_limit() if limit is None else limit
     try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(f"{path}: {size / 1048576:.1f} MB, larger than the {limit / 1048576:g} MB a crawl "
+                             "accepts (DOWNLOAD_MAXSIZE): not a page")
         data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None

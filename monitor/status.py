@@ -79,13 +79,16 @@ def cluster_status(db: Database, redis_url: str | None) -> dict | None:
         return None
     queue: dict = dict(url=None, length=None, error=None)
     if redis_url:
-        from spiders.cluster import PROTOCOL, QueueUnavailable, connect_queue, queue_key
+        from redis.exceptions import RedisError
+        from spiders.cluster import PROTOCOL, QueueUnavailable, connect_queue, queue_key, queued
         from storage.db import safe_url
         queue["url"] = safe_url(redis_url)
         try:
-            queue["length"] = int(connect_queue(redis_url, timeout=3).llen(queue_key(PROTOCOL)))
+            queue["length"] = queued(connect_queue(redis_url, timeout=3), queue_key(PROTOCOL))
         except QueueUnavailable as exc:
             queue["error"] = str(exc)
+        except RedisError as exc:
+            queue["error"] = f"Redis queue {safe_url(redis_url)}: {exc}"
     return dict(run_id=any_running_cluster_run(db), workers=workers, queue=queue)
 
 
@@ -101,7 +104,7 @@ def collect_status(config: Config, db: Database, redis_url: str | None = None) -
     below = below_minimum_by_source(db)
     now = datetime.now(timezone.utc)
     today = config.today()
-    sources = []
+    sources, next_fire = [], {}
     for src in config.sources:
         row = overview.get(src.name, {})
         job = jobs.get(src.name)
@@ -110,8 +113,11 @@ def collect_status(config: Config, db: Database, redis_url: str | None = None) -
         elif job is not None:
             next_run, planner = job["next_run_at"], "daemon"
         else:
-            # No daemon job: the time cron would run it if the crontab follows the schedule.
-            next_run, planner = cron_trigger(src.schedule, config.timezone).get_next_fire_time(None, now), "schedule"
+            # No daemon job: the time cron would run it if the crontab follows the schedule (one trigger per
+            # distinct schedule: parsing a crontab 2,000 times took 0.3 s).
+            if src.schedule not in next_fire:
+                next_fire[src.schedule] = cron_trigger(src.schedule, config.timezone).get_next_fire_time(None, now)
+            next_run, planner = next_fire[src.schedule], "schedule"
         sources.append(dict(name=src.name, schedule=src.schedule, enabled=src.enabled, next_run_at=next_run.astimezone(timezone.utc) if next_run else None,
                             next_run_from=planner, last_checked_at=row.get("last_checked_at"),
                             last_outcome=row.get("last_outcome"), last_error=row.get("last_error"),
@@ -123,6 +129,19 @@ def collect_status(config: Config, db: Database, redis_url: str | None = None) -
         check_running=None if crawl is None else dict(host=crawl.host, pid=crawl.pid, since=crawl.acquired_at),
         last_run=store.last_run(), sources=sources, alerts=ChangeStore(db).alert_summary(),
         cluster=cluster_status(db, redis_url))
+
+
+def collect_overview(config: Config, db: Database) -> dict:
+    """The part of collect_status the web view's 概览 shows — daemon, running check, last run, alerts, and the
+    configured enabled sources that are failing (name, failing) — without the per-source table's queries."""
+    failing = ChangeStore(db).failing_sources()
+    daemon, crawl = current_holder(db, DAEMON_LOCK), current_holder(db, CHECK_LOCK)
+    return dict(
+        daemon=None if daemon is None else dict(host=daemon.host, pid=daemon.pid, since=daemon.acquired_at),
+        check_running=None if crawl is None else dict(host=crawl.host, pid=crawl.pid, since=crawl.acquired_at),
+        last_run=SnapshotStore(db).last_run(), alerts=ChangeStore(db).alert_summary(),
+        failing=[dict(name=src.name, failing=failing[src.name]) for src in config.sources
+                 if src.enabled and src.name in failing])
 
 
 def status_healthy(status: dict) -> bool:

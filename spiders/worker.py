@@ -19,17 +19,24 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT = 2.0  # seconds between a worker's heartbeats (and politeness updates)
 POLL = 0.5  # seconds between an idle worker's looks at the queue (Scrapy's own idle heartbeat is 5 s)
+SITES_REFRESH = 0.5  # seconds a worker keeps its list of the sites that have queued requests
 
 
 class ClusterScheduler(Scheduler):
-    """scrapy-redis's Scheduler, with two changes: a Redis outage is logged once and waited out instead of
-    ending the worker, and requests this worker already leased (retries, redirects) stay with it, because
-    the lease is its own."""
+    """scrapy-redis's Scheduler on per-site queues (spiders.cluster.SiteQueues): the next request comes from a
+    site where this worker has room in its share of the site's budget, taking sites in turn. A Redis outage
+    is logged once and waited out instead of ending the worker, and requests this worker already leased
+    (retries, redirects) stay with it, because the lease is its own."""
 
     def open(self, spider):
+        from spiders.cluster import SiteQueues
         self.own: deque[Request] = deque()
         self.redis_down = False
-        return super().open(spider)
+        self.sites: list[str] = []
+        self.sites_read = float("-inf")
+        self.turn = 0
+        super().open(spider)
+        self.queues = SiteQueues(self.server, self.queue_key, spider, self.serializer)
 
     def _redis(self, call, default):
         from redis.exceptions import RedisError
@@ -50,18 +57,44 @@ class ClusterScheduler(Scheduler):
         if request.meta.get("page") is not None:  # leased here already: a retry or a redirect
             self.own.append(request)
             return True
-        return self._redis(lambda: super(ClusterScheduler, self).enqueue_request(request), False)
+        return self._redis(lambda: bool(self.queues.push([request])), False)
 
     def next_request(self):
         if self.own:
             return self.own.popleft()
-        return self._redis(super().next_request, None)
+        return self._redis(self._next_from_sites, None)
+
+    def _next_from_sites(self):
+        from spiders.cluster import site_of
+        now = time.monotonic()
+        if now - self.sites_read > SITES_REFRESH:
+            self.sites, self.sites_read = self.queues.sites(), now
+        downloader = self.spider.crawler.engine.downloader
+        busy: dict[str, int] = {}
+        for request in downloader.active:
+            site = site_of(request)
+            busy[site] = busy.get(site, 0) + 1
+        request, empty, count = None, set(), len(self.sites)
+        for i in range(count):
+            j = (self.turn + i) % count
+            site = self.sites[j]
+            slot = downloader.slots.get(site)
+            if busy.get(site, 0) >= (slot.concurrency if slot else downloader.domain_concurrency):
+                continue
+            request = self.queues.pop(site)
+            if request is not None:
+                self.turn = j + 1
+                break
+            empty.add(site)  # the pop took it out of the shared set too
+        if empty:
+            self.sites, self.turn = [s for s in self.sites if s not in empty], 0
+        return request
 
     def has_pending_requests(self) -> bool:
-        return bool(self.own) or self._redis(super().has_pending_requests, False)
+        return bool(self.own) or self._redis(self.queues.has_requests, False)
 
     def __len__(self) -> int:
-        return len(self.own) + self._redis(super().__len__, 0)
+        return len(self.own) + self._redis(self.queues.__len__, 0)
 
     def close(self, reason):
         return None  # the queue is shared: never flushed by one worker (SCHEDULER_PERSIST)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, compress, decompress
@@ -357,22 +357,21 @@ class SnapshotStore:
             pages = dict(s.execute(select(Page.source_id, func.count()).group_by(Page.source_id)).all())
             snaps = dict(s.execute(select(Page.source_id, func.count()).select_from(Snapshot)
                                    .join(Page, Snapshot.page_id == Page.id).group_by(Page.source_id)).all())
-            # Each page's newest check time through the (page_id, checked_at) index, then the newest per source.
-            newest = select(func.max(Check.checked_at)).where(Check.page_id == Page.id).scalar_subquery()
-            latest: dict[int, tuple] = {}
-            for page_id, source_id, at in s.execute(select(Page.id, Page.source_id, newest)):
-                if at is not None and (source_id not in latest or at > latest[source_id][1]):
-                    latest[source_id] = (page_id, at)
+            # Each page's newest check through the (page_id, checked_at) index (one lookup per page: a
+            # (page_id, checked_at) IN list scanned the whole checks table on SQLite), then the newest per source.
+            newest = (select(Check.id).where(Check.page_id == Page.id)
+                      .order_by(Check.checked_at.desc(), Check.id.desc()).limit(1).scalar_subquery())
+            page_check = {cid: source_id for source_id, cid in s.execute(select(Page.source_id, newest))
+                          if cid is not None}
             last: dict[int, object] = {}
-            pairs = {(page_id, at): source_id for source_id, (page_id, at) in latest.items()}
-            keys = list(pairs)
-            for i in range(0, len(keys), 500):
-                rows = s.execute(select(Check.page_id, Check.checked_at, Check.id, Check.outcome,
-                                        Check.http_status, Check.error)
-                                 .where(tuple_(Check.page_id, Check.checked_at).in_(keys[i:i + 500]))
-                                 .order_by(Check.id))
-                for row in rows:
-                    last[pairs[(row.page_id, row.checked_at)]] = row  # ties: the highest id wins
+            ids = list(page_check)
+            for i in range(0, len(ids), 1000):
+                for row in s.execute(select(Check.id, Check.checked_at, Check.outcome, Check.http_status,
+                                            Check.error).where(Check.id.in_(ids[i:i + 1000]))):
+                    source_id = page_check[row.id]
+                    if source_id not in last or (row.checked_at, row.id) > (last[source_id].checked_at,
+                                                                            last[source_id].id):
+                        last[source_id] = row
             rows = []
             for src in sources:
                 check = last.get(src.id)

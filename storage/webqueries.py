@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, column, func, select, table
+from sqlalchemy import BigInteger, Integer, String, Text, and_, any_, bindparam, column, func, or_, select, table
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import aliased
 
 from storage.db import Database
-from storage.history import _prefix_range
-from storage.models import Change, Check, Page, Run, Snapshot, Source
+from extractors import FACT_KINDS
+from storage.history import FACT_HISTORY, _prefix_range
+from storage.models import Change, Check, Extraction, FactRow, Page, Run, Snapshot, Source
 from storage.changes import change_dict
 from storage.types import UTCDateTime
 
@@ -28,9 +31,15 @@ class ChangeFilter:
     region_prefix: str | None = None
 
 
-def change_feed(db: Database, f: ChangeFilter, *, limit: int | None = None, newest_first: bool = False) -> list[dict]:
-    """Changes matching `f` (the dicts of ChangeStore.changes), oldest first or newest first, at most `limit`."""
+def change_feed(db: Database, f: ChangeFilter, *, limit: int | None = None, newest_first: bool = False,
+                after: int | None = None, before: int | None = None) -> list[dict]:
+    """Changes matching `f` (the dicts of ChangeStore.changes), oldest first or newest first, at most `limit`;
+    only ids above `after` and below `before` when given."""
     q = select(Change, Source.name).join(Source, Change.source_id == Source.id)
+    if after is not None:
+        q = q.where(Change.id > after)
+    if before is not None:
+        q = q.where(Change.id < before)
     if f.severity is not None:
         q = q.where(Change.severity == f.severity)
     if f.type is not None:
@@ -38,7 +47,13 @@ def change_feed(db: Database, f: ChangeFilter, *, limit: int | None = None, newe
     if f.kind is not None:
         q = q.where(Change.kind == f.kind)
     if f.source is not None:
-        q = q.where(Source.name == f.source)
+        # Through the page_id index (its pages, and any change without a page): a filter on the name made the
+        # newest-first feed walk the whole changes table back to the source's first change.
+        with db.session() as s:
+            found = s.execute(select(Source.id).where(Source.name == f.source)).scalar()
+            pages = list(s.scalars(select(Page.id).where(Page.source_id == found)))
+        q = q.where(or_(Change.page_id.in_(pages or [-1]), and_(Change.page_id.is_(None),
+                                                                 Change.source_id == (found or -1))))
     if f.since is not None:
         q = q.where(Change.detected_at >= f.since)
     if f.region is not None:
@@ -130,3 +145,108 @@ def fact_plan_years(db: Database) -> list[int]:
     with db.session() as s:
         return list(s.scalars(select(v.plan_year).where(v.plan_year.is_not(None)).distinct()
                               .order_by(v.plan_year.desc())))
+
+
+def _current_extractions(s) -> dict[int, tuple[str, object]]:
+    """extraction id → (source name, snapshot time) of each enabled page's newest healthy snapshot's current
+    (newest) extraction: the rows latest_facts starts from, found in three index-driven steps."""
+    sh = aliased(Snapshot)
+    newest = (select(sh.id).where(sh.page_id == Page.id, sh.health == "ok")
+              .order_by(sh.fetched_at.desc(), sh.id.desc()).limit(1).correlate(Page).scalar_subquery())
+    pages = s.execute(select(Source.name, newest.label("snapshot_id")).select_from(Page)
+                      .join(Source, Page.source_id == Source.id)
+                      .where(Source.enabled.is_(True))).all()
+    by_snapshot = {sid: name for name, sid in pages if sid is not None}
+    if not by_snapshot:
+        return {}
+    out = {}
+    for cond in _among(s, Extraction.snapshot_id, list(by_snapshot)):
+        q = (select(Extraction.snapshot_id, func.max(Extraction.id), func.max(Snapshot.fetched_at))
+             .join(Snapshot, Snapshot.id == Extraction.snapshot_id).where(cond).group_by(Extraction.snapshot_id))
+        out.update({ext: (by_snapshot[sid], at) for sid, ext, at in s.execute(q)})
+    return out
+
+
+def _among(s, col, ids: list[int]) -> list:
+    """Conditions `col` is one of `ids`: on PostgreSQL one `= ANY(array)` (one parameter: 2,000 bound parameters
+    cost pg8000 and SQLAlchemy ≈ 0.3 s per 22 k-row query), elsewhere IN lists of at most 5,000 (SQLite's
+    bound-parameter limit)."""
+    if s.get_bind().dialect.name == "postgresql":
+        return [col == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))]
+    return [col.in_(ids[i:i + 5000]) for i in range(0, len(ids), 5000)]
+
+
+def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: str | None = None,
+                  evidence: bool = True) -> list[dict]:
+    """What the `latest_facts` view holds (each enabled source's newest healthy statement per region, kind and
+    plan year), of one plan year or all, of the regions starting with `region_prefix` or all, without its
+    first_seen / last_seen (a check-table walk per page): {"source", "kind", "value" (JSON text), "plan_year",
+    "region", "evidence" (None unless `evidence`)} in the order the facts were stored."""
+    cols = [FactRow.id, FactRow.extraction_id, FactRow.kind, FactRow.value.cast(Text), FactRow.plan_year,
+            FactRow.region] + ([FactRow.evidence] if evidence else [])
+    with db.session() as s:
+        current = _current_extractions(s)
+        rows = []
+        for cond in _among(s, FactRow.extraction_id, list(current)):
+            q = select(*cols).where(cond).order_by(FactRow.id)
+            if plan_year is not None:
+                q = q.where(FactRow.plan_year == plan_year)
+            if region_prefix:
+                q = q.where(_prefix_range(FactRow.region, region_prefix))
+            rows += [tuple(r) for r in s.execute(q)]
+    # Per (source, region, kind, plan year) only the newest snapshot's facts; a fact stated twice is one row.
+    newest: dict[tuple, object] = {}
+    for _, ext, kind, _, year, region, *_ in rows:
+        source, at = current[ext]
+        key = (source, region, kind, year)
+        if key not in newest or at > newest[key]:
+            newest[key] = at
+    out, seen = [], set()
+    for _, ext, kind, value, year, region, *more in rows:
+        source, at = current[ext]
+        same = (ext, kind, value, region, year)
+        if at != newest[(source, region, kind, year)] or same in seen:
+            continue
+        seen.add(same)
+        out.append(dict(source=source, kind=kind, value=value, plan_year=year, region=region,
+                        evidence=more[0] if more else None))
+    return out
+
+
+def region_history(db: Database, *, region: str | None = None, region_prefix: str | None = None) -> list[dict]:
+    """The fact_history timelines of one region code or of every code starting with `region_prefix`, as
+    HistoryStore.history orders them; the kinds are named so the (kind, region, plan_year) index is used
+    (a region alone scanned every fact: 0.36 s → 0.2 s for a city of 643 timelines on SQLite)."""
+    v = FACT_HISTORY.c
+    q = select(FACT_HISTORY).where(v.kind.in_(list(FACT_KINDS)))
+    q = q.where(v.region == region) if region is not None else q.where(_prefix_range(v.region, region_prefix or ""))
+    q = q.order_by(v.region, v.kind, v.plan_year, v.source, v.first_seen, v.page_id)
+    with db.engine.connect() as conn:
+        return [dict(r._mapping, is_current=bool(r.is_current)) for r in conn.execute(q)]
+
+
+def region_codes(db: Database, region_prefix: str) -> list[str]:
+    """The region codes starting with `region_prefix` that any fact is about (through the kind-region index)."""
+    q = (select(FactRow.region).where(FactRow.kind.in_(list(FACT_KINDS)), _prefix_range(FactRow.region, region_prefix))
+         .distinct())
+    with db.session() as s:
+        return sorted(s.scalars(q))
+
+
+def source_failing(db: Database, source_id: int) -> dict | None:
+    """ChangeStore.failing_sources()'s entry for one source (since, url, reason, error of its earliest page whose
+    latest health change is `source_failing`), or None: through the page_id index, not a scan of every change."""
+    types = ("source_failing", "source_recovered")
+    q = (select(Change.page_id, Change.type, Change.detected_at, Change.url, Change.detail, Change.id)
+         .join(Page, Change.page_id == Page.id)
+         .where(Page.source_id == source_id, Change.type.in_(types)).order_by(Change.id.desc()))
+    latest: dict[int, tuple] = {}
+    with db.session() as s:
+        for row in s.execute(q):
+            latest.setdefault(row.page_id, row)
+    failing = sorted((r for r in latest.values() if r.type == "source_failing"), key=lambda r: r.id)
+    if not failing:
+        return None
+    first = failing[0]
+    return dict(since=first.detected_at, url=first.url, reason=(first.detail or {}).get("reason"),
+                error=(first.detail or {}).get("error"))

@@ -6,6 +6,7 @@ import argparse
 import hmac
 import json
 from pathlib import Path
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
@@ -14,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from extractors.plausibility import load_minimums
 from extractors.regions import COUNTRY, PROVINCE, load_regions
 from monitor.alerts import KIND_NAMES, TYPE_NAMES, region_name, unit_of, format_value
 from monitor.changes_cmd import change_json
@@ -22,20 +24,24 @@ from monitor.history import build_filter, to_json
 from monitor.options import local_minute
 from monitor.diff import text_diff
 from monitor.web.charts import chart_groups
+from monitor.web.rollup import province_rollup
+from monitor.web.timeline import timeline_groups
 from monitor.web.downloads import MEDIA_TYPES, facts_download
-from monitor.status import collect_status, source_warnings
+from monitor.status import collect_overview, collect_status, source_warnings
 from monitor.web.render import (
     OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query,
     safe_href, source_path,
 )
-from storage import ChangeStore, Database, DatabaseError, HistoryFilter, HistoryStore
+from storage import Database, DatabaseError, HistoryFilter, HistoryStore
 from storage.webqueries import (
-    ChangeFilter, change_feed, fact_plan_years, latest_facts, recent_runs, snapshot_text, source_checks, source_row,
-    source_versions,
+    ChangeFilter, change_feed, current_facts, recent_runs, source_failing, region_codes, region_history,
+    snapshot_text, source_checks, source_row, source_versions,
 )
 
 STATIC = Path(__file__).resolve().parent / "static"
 FEED_LIMIT = 200  # changes on one page of the feed, newest first
+API_LIMIT, API_MAX = 1000, 10000  # changes in one /api/changes answer: default, largest `limit`
+TABLE_LIMIT = 200  # rows of the 地区 page's fact table (the downloads have them all)
 DIFF_LIMIT = 200  # lines of a diff between two versions chosen on a source's page
 TOKEN_COOKIE = "policywatch_token"
 SECURITY_HEADERS = [
@@ -103,6 +109,18 @@ class WebView:
         self.env.globals.update(KIND_NAMES=KIND_NAMES, TYPE_NAMES=TYPE_NAMES, SEVERITY_NAMES=SEVERITY_NAMES,
                                 OUTCOME_NAMES=OUTCOME_NAMES)
 
+    def warm(self) -> None:
+        """What the first request would otherwise pay: the templates compiled, the region and minimum tables
+        loaded, a database connection opened."""
+        for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
+            self.env.get_template(name)
+        load_regions()
+        load_minimums()
+        try:
+            HistoryStore(self.db).source_names()
+        except DatabaseError:
+            pass  # answered as 503 by the pages until the database is back
+
     def page(self, name: str, status_code: int = 200, **context) -> HTMLResponse:
         return HTMLResponse(self.env.get_template(name).render(**context), status_code=status_code)
 
@@ -111,8 +129,8 @@ class WebView:
 
     # -- pages -------------------------------------------------------------------------------
     def overview(self, request: Request) -> Response:
-        status = collect_status(self.config, self.db)
-        failing = [s for s in status["sources"] if s["failing"]]
+        status = collect_overview(self.config, self.db)
+        failing = status["failing"]
         high = [change_view(r) for r in change_feed(self.db, ChangeFilter(severity="high"), limit=10,
                                                      newest_first=True)]
         return self.page("overview.html", title="概览", nav="overview", status=status, failing=failing,
@@ -160,18 +178,28 @@ class WebView:
         return self.page("source.html", title=f"来源：{name}", nav="sources", src=src, versions=versions,
                          shown=shown, strip=[check_cell(c) for c in checks], checks=checks[::-1][:20],
                          changes=changes, href=safe_href(src["url"]), compared=compared, given_a=a, given_b=b,
-                         failing=ChangeStore(self.db).failing_sources().get(name),
+                         failing=source_failing(self.db, src["id"]),
                          warnings=source_warnings(self.db).get(name, []))
 
     def facts(self, request: Request) -> Response:
-        years = fact_plan_years(self.db)
-        wanted = request.query_params.get("plan_year") or (str(years[0]) if years else "")
+        """The province × kind roll-up; with `region=` a province's (or, 全国, every) region × kind matrix."""
+        p = request.query_params
+        sort, scope, prefix = p.get("sort"), None, None
+        if p.get("region"):
+            try:
+                scope, f = self._region_filter(p["region"])
+            except BadRequest as exc:
+                return self.error_page(exc)
+            prefix = "" if scope.level == COUNTRY else (f.region_prefix or f.region)
+        rows = current_facts(self.db, region_prefix=prefix, evidence=scope is not None)
+        years = sorted({r["plan_year"] for r in rows if r["plan_year"]}, reverse=True)
+        wanted = p.get("plan_year") or (str(years[0]) if years else "")
         if wanted and not wanted.isdigit():
             return self.error_page(BadRequest(400, f"年度 {wanted!r} 格式不对：应为四位年份，如 2025"))
         year = int(wanted) if wanted else None
-        matrix = fact_matrix(latest_facts(self.db, year) if years else [], request.query_params.get("sort"))
-        return self.page("facts.html", title="事实", nav="facts", years=years, year=year, matrix=matrix,
-                         sort=request.query_params.get("sort"))
+        matrix = fact_matrix([r for r in rows if r["plan_year"] == year], sort)
+        return self.page("facts.html", title="事实", nav="facts", years=years, year=year, sort=sort, scope=scope,
+                         matrix=matrix if scope else None, rollup=None if scope else province_rollup(matrix, sort))
 
     @staticmethod
     def _region_filter(name: str):
@@ -199,23 +227,51 @@ class WebView:
 
     def region(self, request: Request) -> Response:
         try:
-            found, f = self._region_filter(request.path_params["name"])
+            found, _ = self._region_filter(request.path_params["name"])
         except BadRequest as exc:
             return self.error_page(exc)
-        rows = HistoryStore(self.db).history(f)
-        cities = sorted({r["region"] for r in rows if r["region"] and r["region"] != found.code})
-        table = [dict(r, value_text=format_value(r["kind"], json.loads(r["value"])) + unit_of(r["kind"])) for r in rows]
+        every_city = request.query_params.get("cities") == "all"
+        cities: list[str] = []
+        if found.level == PROVINCE:
+            cities = [c for c in region_codes(self.db, found.code[:2]) if c != found.code]
+        if found.level == PROVINCE and every_city:
+            rows = region_history(self.db, region_prefix=found.code[:2])
+        else:  # a city, or a province's own statements (its cities' charts: ?cities=all, or their pages)
+            rows = region_history(self.db, region=found.code)
+        table = [dict(r, value_text=format_value(r["kind"], json.loads(r["value"])) + unit_of(r["kind"]))
+                 for r in rows[:TABLE_LIMIT]]
         return self.page("region.html", title=f"地区：{found.name}", nav="facts", region=found, cities=cities,
-                         charts=chart_groups(rows), rows=table)
+                         every_city=every_city, charts=chart_groups(rows), timelines=timeline_groups(rows),
+                         rows=table, total=len(rows), table_limit=TABLE_LIMIT)
 
     # -- API -------------------------------------------------------------------------------------
     def api_changes(self, request: Request) -> Response:
-        """The `changes --json` list (oldest first), filtered like the feed."""
+        """The `changes --json` list (oldest first), filtered like the feed, at most `limit` (default 1000): the
+        newest ones, or with `after=ID` the first ones after that id (`before=ID`: the newest ones before it).
+        A `Link` header names the next (`after`) and, when older ones were left out, the previous page."""
+        p = request.query_params
         try:
-            query = parse_feed_query(request.query_params, HistoryStore(self.db).source_names())
+            query = parse_feed_query(p, HistoryStore(self.db).source_names())
+            limit, after, before = (_count(p, "limit", API_LIMIT, 1, API_MAX), _count(p, "after"),
+                                    _count(p, "before"))
         except BadRequest as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)
-        return json_response([change_json(r) for r in change_feed(self.db, query.filter)])
+        if after is not None:
+            rows = change_feed(self.db, query.filter, limit=limit, after=after, before=before)
+            cut = False
+        else:
+            rows = change_feed(self.db, query.filter, limit=limit + 1, newest_first=True, before=before)[::-1]
+            cut, rows = len(rows) > limit, rows[-limit:]
+        links = []
+        base = {k: v for k, v in p.items() if k not in ("after", "before", "token")}
+        if rows:
+            links.append(f'</api/changes?{urlencode({**base, "after": rows[-1]["id"]})}>; rel="next"')
+        if cut:
+            links.append(f'</api/changes?{urlencode({**base, "before": rows[0]["id"]})}>; rel="prev"')
+        response = json_response([change_json(r) for r in rows])
+        if links:
+            response.headers["Link"] = ", ".join(links)
+        return response
 
     def api_history(self, request: Request) -> Response:
         """The `history --json` list, with the history command's filters (region, kind, plan_year, source)."""
@@ -249,6 +305,17 @@ class WebView:
         return self.error_page(BadRequest(404, "没有这个页面"))
 
 
+def _count(params, name: str, default: int | None = None, low: int = 0, high: int | None = None) -> int | None:
+    """A whole-number query parameter (`default` when absent); BadRequest(400) when malformed or out of range."""
+    given = params.get(name)
+    if not given:
+        return default
+    if not given.isdigit() or int(given) < low or (high is not None and int(given) > high):
+        raise BadRequest(400, f"{name} {given!r}: expected a whole number from {low}"
+                              + (f" to {high}" if high is not None else ""))
+    return int(given)
+
+
 def json_response(data) -> Response:
     """JSON as the CLI prints it: UTF-8, Chinese unescaped."""
     return Response(json.dumps(data, ensure_ascii=False, indent=2), media_type="application/json")
@@ -257,6 +324,7 @@ def json_response(data) -> Response:
 def create_app(db: Database, config: Config, token: str | None = None) -> TokenGate:
     """The whole web view over `db`; with `token`, every request must carry it."""
     view = WebView(db, config)
+    view.warm()
     routes = [
         Route("/", view.overview), Route("/changes", view.changes), Route("/sources", view.sources),
         Route("/sources/{name:path}", view.source), Route("/facts", view.facts),

@@ -1,5 +1,6 @@
 """Server-side step charts (SVG geometry for the templates, no JavaScript or chart library): one line per source
-of an amount over time, the national minimum as a dashed line."""
+of an amount over time, the national minimum as a dashed line, and the spans where sources state different
+values at the same time shaded 来源不一致."""
 from __future__ import annotations
 
 import json
@@ -54,14 +55,15 @@ def step_chart(rows: list[dict], minimum: float | None = None) -> dict:
     def y(v: float) -> float:
         return round(HEIGHT - BOTTOM - v / top * (HEIGHT - TOP - BOTTOM), 1)
 
-    out = []
+    out, held = [], []
     for i, (source, runs) in enumerate(sorted(series.items())):
         runs.sort()
         d, points = [], []
         for k, (s, e, a, current) in enumerate(runs):
             # A value holds until the next one appears; the current one reaches the chart's right edge.
-            until = runs[k + 1][0] if k + 1 < len(runs) else (end if current else e)
-            d.append(f"{'M' if k == 0 else 'L'}{x(s)},{y(a)} H{x(max(until, e))}")
+            until = max(runs[k + 1][0] if k + 1 < len(runs) else (end if current else e), e)
+            held.append((source, s, until, a))
+            d.append(f"{'M' if k == 0 else 'L'}{x(s)},{y(a)} H{x(until)}")
             points.append((x(s), y(a), f"{source}：{a:g}（{s.astimezone(display_zone()):%Y-%m-%d} 起）"))
         out.append(dict(source=source, color=COLORS[i % len(COLORS)], d=" ".join(d), points=points))
     y_ticks = [(y(top * f / 4), f"{top * f / 4:.0f}") for f in range(5)]
@@ -70,6 +72,31 @@ def step_chart(rows: list[dict], minimum: float | None = None) -> dict:
     x_ticks = [(x(start + (end - start) * f / 3),
                 (start + (end - start) * f / 3).astimezone(display_zone()).strftime(stamp), anchors[f])
                for f in range(4)]
-    return dict(width=WIDTH, height=HEIGHT, left=LEFT, right=WIDTH - RIGHT, bottom=HEIGHT - BOTTOM, series=out,
-                y_ticks=y_ticks, x_ticks=x_ticks,
+    conflicts = [dict(x=min(x(a), WIDTH - RIGHT - 6), w=max(x(b) - x(a), 6.0), title=title)
+                 for a, b, title in disagreements(held, end)]
+    return dict(width=WIDTH, height=HEIGHT, left=LEFT, right=WIDTH - RIGHT, top=TOP, bottom=HEIGHT - BOTTOM,
+                series=out, y_ticks=y_ticks, x_ticks=x_ticks, conflicts=conflicts,
                 minimum=dict(y=y(minimum), label_y=y(minimum) + 14, label=f"国家最低 {minimum:g}") if minimum else None)
+
+
+def disagreements(held: list[tuple[str, datetime, datetime, float]],
+                  end: datetime) -> list[tuple[datetime, datetime, str]]:
+    """(source, from, until, amount) runs → the spans where two sources held different amounts at the same
+    time, overlapping spans merged: (from, until, hover text 来源不一致：甲 400、乙 420（dates）). Two values
+    both current at the chart's `end` disagree even when the newer one was first seen at the last check."""
+    spans = []
+    for i, (sa, fa, ua, va) in enumerate(held):
+        for sb, fb, ub, vb in held[i + 1:]:
+            if sa != sb and va != vb and (max(fa, fb) < min(ua, ub) or ua == ub == end):
+                spans.append((max(fa, fb), min(ua, ub), {(sa, va), (sb, vb)}))
+    spans.sort(key=lambda t: t[0])
+    merged: list[list] = []
+    for a, b, who in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+            merged[-1][2] |= who
+        else:
+            merged.append([a, b, set(who)])
+    zone = display_zone()
+    return [(a, b, "来源不一致：" + "、".join(f"{s} {v:g}" for s, v in sorted(who))
+             + f"（{a.astimezone(zone):%Y-%m-%d} 至 {b.astimezone(zone):%Y-%m-%d}）") for a, b, who in merged]

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 from extractors import FACT_KINDS
 from extractors.regions import COUNTRY, PROVINCE, load_regions
 from monitor.alerts import KIND_NAMES, TYPE_NAMES, region_name, unit_of, change_line, format_value
+from monitor.diff import CONFLICT_KINDS
 from monitor.options import display_zone, local_minute
 from storage.webqueries import ChangeFilter
 
@@ -140,21 +141,36 @@ def check_cell(check: dict) -> dict:
 def fact_matrix(rows: list[dict], sort: str | None = None) -> dict:
     """The current facts (latest_facts rows) as a region × kind table: {"kinds": [kind, …] in KIND_NAMES order,
     "rows": [{"region", "region_name", "cells": {kind: {"entries": [{"text", "source", "evidence"}],
-    "conflict": bool}}}]}; by region code, or by the first amount in column `sort` (largest first)."""
-    kinds = [k for k in KIND_NAMES if any(r["kind"] == k for r in rows)]
+    "conflict": bool, "amount": the first amount, "amounts": every source's}}}]}; by region code, or by the first amount in column `sort` (largest first)."""
+    present = {r["kind"] for r in rows}
+    kinds = [k for k in KIND_NAMES if k in present]
     regions: dict[str | None, dict] = {}
+    shown: dict[tuple, tuple] = {}  # (kind, JSON text) → (text with unit, amount): values repeat across sources
     for r in rows:
-        value = json.loads(r["value"]) if isinstance(r["value"], str) else r["value"]
-        entry = regions.setdefault(r["region"], dict(region=r["region"], region_name=region_name(r["region"]),
-                                                     cells={}))
-        cell = entry["cells"].setdefault(r["kind"], dict(entries=[], conflict=False, amount=None))
-        cell["entries"].append(dict(text=format_value(r["kind"], value) + unit_of(r["kind"]), source=r["source"],
-                                   evidence=r["evidence"]))
-        if cell["amount"] is None and isinstance(value, dict) and isinstance(value.get("amount"), (int, float)):
-            cell["amount"] = value["amount"]
+        key = (r["kind"], r["value"] if isinstance(r["value"], str) else json.dumps(r["value"], sort_keys=True))
+        if key not in shown:
+            value = json.loads(r["value"]) if isinstance(r["value"], str) else r["value"]
+            amount = value.get("amount") if isinstance(value, dict) else None
+            shown[key] = (format_value(r["kind"], value) + unit_of(r["kind"]),
+                          amount if isinstance(amount, (int, float)) else None)
+        text, amount = shown[key]
+        entry = regions.get(r["region"])
+        if entry is None:
+            entry = regions[r["region"]] = dict(region=r["region"], region_name=region_name(r["region"]), cells={})
+        cell = entry["cells"].setdefault(r["kind"], dict(entries=[], conflict=False, amount=None, amounts=[]))
+        cell["entries"].append(dict(text=text, source=r["source"], evidence=r["evidence"]))
+        if amount is not None:
+            cell["amounts"].append(amount)
+            if cell["amount"] is None:
+                cell["amount"] = amount
     for entry in regions.values():
-        for cell in entry["cells"].values():
-            cell["conflict"] = len({v["text"] for v in cell["entries"]}) > 1
+        for kind, cell in entry["cells"].items():
+            # As the diff stage's conflicts: different values from different sources, for the single-valued kinds
+            # (a page listing three payment channels does not disagree with itself or with one listing two).
+            by_source: dict[str, set] = {}
+            for v in cell["entries"]:
+                by_source.setdefault(v["source"], set()).add(v["text"])
+            cell["conflict"] = kind in CONFLICT_KINDS and len({frozenset(t) for t in by_source.values()}) > 1
     ordered = sorted(regions.values(), key=lambda e: (e["region"] is None, e["region"] or ""))
     if sort in kinds:
         def amount(entry: dict) -> tuple:

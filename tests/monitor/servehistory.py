@@ -99,3 +99,20 @@ def page(server, path: str) -> str:
     assert status == 200, body
     assert headers["Content-Type"].startswith("text/html")
     return body
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through its chromedriver (installed by .ci/run); no traffic but 127.0.0.1."""
+    from selenium import webdriver
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--window-size=1280,1400", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-default-apps", "--no-default-browser-check",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()

@@ -154,7 +154,8 @@ def test_without_workers_the_coordinator_gives_up_and_the_queue_never_mixes_into
         assert lonely.returncode == 3
         assert lonely.stderr.strip().splitlines()[-1].startswith("policywatch: no worker took the run's pages")
         import redis
-        left = redis.Redis.from_url(redis_server.url).llen("policywatch:v1:requests")
+        from spiders.cluster import queue_key, queued
+        left = queued(redis.Redis.from_url(redis_server.url), queue_key())
         assert left == 1  # run 1's list page is still queued: a worker started now must not crawl it
         with workers(redis_server.url, db, 1):
             threading.Event().wait(2)
@@ -187,3 +188,24 @@ def test_per_site_concurrency_is_the_whole_clusters(tmp_path, redis_server, pg):
             proc = cluster_check(sources, db, redis_server.url)
         assert proc.returncode == 0, proc.stderr
         assert 2 <= site.peak_in_flight <= 4, site.peak_in_flight  # 8 if each worker used the whole budget
+
+
+def test_a_worker_at_its_share_of_one_site_takes_its_next_request_from_another_site(tmp_path, redis_server, pg):
+    # Two sites (two spellings of 127.0.0.1), one request at a time each, two per worker: the run's pages are
+    # planned site by site, so a worker taking the next queued request whatever its site would fetch every page
+    # of the first site, one by one, before the second site's first.
+    write_site(tmp_path / "www", lists=2, articles=4)
+    db = pg()
+    with LocalSite(tmp_path / "www", latency=0.3) as site:
+        sources = list_sources(tmp_path / "sources.toml", site, lists=2)
+        text = sources.read_text(encoding="utf-8")
+        sources.write_text(text.replace("127.0.0.1", "127.1", 1), encoding="utf-8")
+        with workers(redis_server.url, db, 1, "-s", "CONCURRENT_REQUESTS=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"):
+            assert cluster_check(sources, db, redis_server.url).returncode == 0
+            before = len(site.requests)
+            proc = cluster_check(sources, db, redis_server.url)
+    assert proc.returncode == 0, proc.stderr
+    starts = [(headers["Host"].split(":")[0], path) for path, headers in site.requests[before:]
+              if path.startswith("/n")]
+    assert len(starts) == 8 and {host for host, _ in starts[:2]} == {"127.1", "127.0.0.1"}, starts
+    assert site.peak_in_flight == 2

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -55,6 +56,7 @@ def test_gbk_text_file_is_read(tmp_path):
     (lambda p: p.write_bytes(b"\x7fELF\x00\x00\x01binary"), "binary file"),
     (lambda p: p.write_text("   \n", encoding="utf-8"), "no text to extract from"),
     (lambda p: p.write_bytes(b"\xff\xfe\xfd\x80\x81\x82" * 10), "undecodable bytes"),
+    (lambda p: (p.write_bytes(b"<html><body>"), os.truncate(p, 9 * 1024 * 1024)), "larger than the 8 MB a crawl"),
 ])
 def test_bad_input_is_one_line_and_nonzero(tmp_path, make, message):
     path = tmp_path / "page.txt"

@@ -283,7 +283,7 @@ def test_a_gbk_page_is_decoded_cut_and_extracted(watched, db_url, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing file", "binary", "garbage", "undecodable", "unknown url", "list page",
-                                  "bad time", "future time", "no url"])
+                                  "bad time", "future time", "no url", "larger than a crawl accepts"])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(watched, db_url, tmp_path, case):
     site, sources = watched
     url = site.url("guide.html")
@@ -308,6 +308,11 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(watched, db_url, tmp_p
         when, expect = "2999-01-01", "in the future"
     elif case == "no url":
         url, expect = None, "needs --url and --fetched-at"
+    elif case == "larger than a crawl accepts":  # 9 MB: a real page of that size took 10× its size to cut
+        path = save(tmp_path, "huge.html", notice(2025, 400))
+        with open(path, "r+b") as f:
+            f.truncate(9 * 1024 * 1024)
+        expect = "larger than the 8 MB a crawl accepts (DOWNLOAD_MAXSIZE)"
     proc = import_(sources, db_url, path, url, when)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and expect in proc.stderr, proc.stderr

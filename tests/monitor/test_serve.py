@@ -118,6 +118,29 @@ def test_api_changes_history_and_status_have_the_cli_json_shapes(server, history
     assert code == 404 and "unknown fact kind" in json.loads(body)["error"]
 
 
+def test_api_changes_pages_through_the_whole_feed_with_limit_after_and_before(server, history):
+    db, _ = history
+    everything = cli_json("changes", "--db", db, "--json")
+    assert len(everything) > 3
+    status, headers, body = server.get("/api/changes?limit=2")
+    newest = json.loads(body)
+    assert status == 200 and newest == everything[-2:]  # the newest two, oldest first
+    assert f'after={newest[-1]["id"]}>; rel="next"' in headers["Link"]
+    assert f'before={newest[0]["id"]}>; rel="prev"' in headers["Link"]
+    assert json.loads(server.get(f"/api/changes?limit=2&before={newest[0]['id']}")[2]) == everything[-4:-2]
+    pages, after = [], 0
+    while True:  # a script following rel="next" from the start reads the whole feed once
+        got = json.loads(server.get(f"/api/changes?limit=3&after={after}")[2])
+        if not got:
+            break
+        pages += got
+        after = got[-1]["id"]
+    assert pages == everything
+    for bad in ("limit=0", "limit=10001", "limit=many", "after=-1"):
+        code, _, body = server.get("/api/changes?" + bad)
+        assert code == 400 and "whole number" in json.loads(body)["error"], bad
+
+
 def test_binding_beyond_loopback_without_a_token_is_refused(history):
     db, sources = history
     proc = run_cli("serve", "--sources", str(sources), "--db", db, "--host", "0.0.0.0", "--port", "0", timeout=60)

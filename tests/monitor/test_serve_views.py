@@ -5,26 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlencode
 
-import pytest
-
-from servehistory import HOSTILE_NAME, history, page, server  # noqa: F401 (fixtures)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's headless Chromium through its chromedriver (installed by .ci/run); no traffic but 127.0.0.1."""
-    from selenium import webdriver
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--window-size=1280,1400", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-default-apps", "--no-default-browser-check",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+from servehistory import HOSTILE_NAME, browser, history, page, server  # noqa: F401 (fixtures)
 
 
 def test_a_real_browser_draws_every_page_with_its_stylesheet_and_no_script(server, browser, tmp_path):
@@ -32,7 +13,8 @@ def test_a_real_browser_draws_every_page_with_its_stylesheet_and_no_script(serve
     pages = {"overview": ("/", "概览"), "changes": ("/changes", "变化"), "sources": ("/sources", "来源"),
              "source": ("/sources/" + quote("太原本地宝"), "来源：太原本地宝"),
              "hostile": ("/sources/" + quote(HOSTILE_NAME, safe=""), "来源：" + HOSTILE_NAME),
-             "facts": ("/facts", "事实"), "region": ("/regions/" + quote("山西"), "地区：山西省")}
+             "facts": ("/facts", "事实"), "facts-province": ("/facts?region=140000", "事实"),
+             "region": ("/regions/" + quote("山西") + "?cities=all", "地区：山西省")}
     for name, (path, heading) in pages.items():
         browser.get(server.url + path)
         assert browser.find_element(By.TAG_NAME, "h1").text == heading, name
@@ -63,8 +45,8 @@ def matrix_rows(body: str) -> dict[str, str]:
             for m in re.finditer(r"<tr><th>(.*?)</th>(.*?)</tr>", table.split("</thead>")[1], re.S)}
 
 
-def test_facts_page_is_a_region_by_kind_table_of_current_values(server):
-    body = page(server, "/facts")
+def test_facts_page_of_a_province_is_a_region_by_kind_table_of_current_values(server):
+    body = page(server, "/facts?" + urlencode({"region": "山西"}))
     assert "<h1>事实</h1>" in body and '<option value="2025" selected>2025年度</option>' in body
     rows = matrix_rows(body)
     assert "太原市" in rows and "山西省" in rows
@@ -72,10 +54,23 @@ def test_facts_page_is_a_region_by_kind_table_of_current_values(server):
     assert "个人缴费" in body.split("<thead>")[1].split("</thead>")[0]
     regions = list(rows)
     assert regions[:2] == ["山西省", "太原市"]  # by region code
-    by_fee = list(matrix_rows(page(server, "/facts?plan_year=2025&sort=personal_contribution")))
+    by_fee = list(matrix_rows(page(server, "/facts?plan_year=2025&region=140000&sort=personal_contribution")))
     assert by_fee.index("太原市") < by_fee.index("山西省")  # 420 before 380: largest first
+    assert list(matrix_rows(page(server, "/facts?region=000000")))[:2] == ["山西省", "太原市"]  # 全国: every region
     assert "没有当前事实" in page(server, "/facts?plan_year=1999")
     assert server.get("/facts?plan_year=abc")[0] == 400
+    assert server.get("/facts?" + urlencode({"region": "火星"}))[0] == 404
+
+
+def test_facts_page_rolls_each_province_up_over_its_cities(server):
+    body = page(server, "/facts")
+    table = body.split('<table class="matrix rollup">')[1].split("</table>")[0]
+    (shanxi,) = re.findall(r'<tr><th><a href="/regions/140000">山西省</a>(.*?)</tr>', table, re.S)
+    assert '<a class="expand" href="/facts?plan_year=2025&amp;region=140000">展开 1 个下辖地区</a>' in shanxi
+    heads = re.findall(r"<th><a [^>]*>([^<]+)</a>", table.split("</thead>")[0])[1:]
+    fee = re.findall(r"<td[^>]*>(.*?)</td>", shanxi, re.S)[heads.index("个人缴费")]
+    assert "本级：380 元/人/年" in fee and "下辖 1 地：420 元/人/年" in fee
+    assert 'title="太原市：420 元/人/年"' in fee  # hover: each city's value
 
 
 def test_region_page_draws_a_step_chart_per_amount_with_the_national_minimum(server):
@@ -90,10 +85,12 @@ def test_region_page_draws_a_step_chart_per_amount_with_the_national_minimum(ser
     assert "420 元/人/年" in table and "400 元/人/年" in table and "（已结束）" in table
     province = page(server, "/regions/" + quote("山西"))
     assert '<a href="/regions/140100">太原市</a>' in province  # a province lists its cities
-    assert "山西省 · 个人缴费（2025年度）" in province and "太原市 · 个人缴费（2025年度）" in province
+    assert "山西省 · 个人缴费（2025年度）" in province and "太原市 · 个人缴费（2025年度）" not in province
+    every = page(server, "/regions/" + quote("山西") + "?cities=all")  # with every city's charts
+    assert "山西省 · 个人缴费（2025年度）" in every and "太原市 · 个人缴费（2025年度）" in every
     code, _, body = server.get("/regions/" + quote("火星"))
     assert code == 404 and "未知地区" in body
-    assert '<a href="/regions/140100">太原市</a>' in page(server, "/facts")
+    assert '<a href="/regions/140100">太原市</a>' in page(server, "/facts?region=140000")
 
 
 def test_a_region_downloads_as_csv_jsonl_and_parquet_equal_to_export(server, history, tmp_path):
