@@ -173,6 +173,7 @@ class Change(Base):
 
     __tablename__ = "changes"
     __table_args__ = (Index("ix_changes_detected_at", "detected_at"), Index("ix_changes_page_id", "page_id"),
+                      Index("ix_changes_type_page_id_id", "type", "page_id", "id"),
                       Index("uq_changes_change_key", "change_key", unique=True))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(BigId)

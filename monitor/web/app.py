@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from extractors import FACT_KINDS
 from extractors.plausibility import load_minimums
 from extractors.regions import COUNTRY, PROVINCE, load_regions
 from monitor.alerts import KIND_NAMES, TYPE_NAMES, region_name, unit_of, format_value
@@ -233,11 +234,11 @@ class WebView:
         every_city = request.query_params.get("cities") == "all"
         cities: list[str] = []
         if found.level == PROVINCE:
-            cities = [c for c in region_codes(self.db, found.code[:2]) if c != found.code]
+            cities = [c for c in region_codes(self.db, FACT_KINDS, found.code[:2]) if c != found.code]
         if found.level == PROVINCE and every_city:
-            rows = region_history(self.db, region_prefix=found.code[:2])
+            rows = region_history(self.db, FACT_KINDS, region_prefix=found.code[:2])
         else:  # a city, or a province's own statements (its cities' charts: ?cities=all, or their pages)
-            rows = region_history(self.db, region=found.code)
+            rows = region_history(self.db, FACT_KINDS, region=found.code)
         table = [dict(r, value_text=format_value(r["kind"], json.loads(r["value"])) + unit_of(r["kind"]))
                  for r in rows[:TABLE_LIMIT]]
         return self.page("region.html", title=f"地区：{found.name}", nav="facts", region=found, cities=cities,
