@@ -12,13 +12,12 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-24
 """
-import importlib.util
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 
 from storage.factruns import link_runs
+from storage.migrations import load_migration
 
 revision = "0006"
 down_revision = "0005"
@@ -124,15 +123,6 @@ SELECT source_id, source, page_id, url, kind, value, plan_year, region, evidence
 """
 
 
-def _views_0005():
-    """Migration 0005's module (its view definitions, for the downgrade)."""
-    path = Path(__file__).with_name("0005_history_views.py")
-    spec = importlib.util.spec_from_file_location("policywatch_migration_0005", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def upgrade() -> None:
     op.execute("DROP VIEW fact_history")
     op.execute("DROP VIEW latest_facts")
@@ -152,6 +142,6 @@ def downgrade() -> None:
     op.drop_index("ix_facts_first_snapshot_id", table_name="facts")
     with op.batch_alter_table("facts") as batch:
         batch.drop_column("first_snapshot_id")
-    old = _views_0005()
+    old = load_migration("0005_history_views.py")
     op.execute(old.FACT_HISTORY)
     op.execute(old.LATEST_FACTS)

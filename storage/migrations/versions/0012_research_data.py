@@ -15,14 +15,13 @@ Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03
 """
-import importlib.util
 import json
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 
 from storage.db import json_text
+from storage.migrations import load_migration
 from storage.regions import fill_regions
 
 revision = "0012"
@@ -41,15 +40,6 @@ JSON_COLUMNS = {
     "cluster_runs": ("run_id", ("allow_hosts",)),
 }
 BATCH = 5000
-
-
-def _migration_0006():
-    """Migration 0006's module: its SQL helpers, and its fact_history for the downgrade."""
-    path = Path(__file__).with_name("0006_fact_runs.py")
-    spec = importlib.util.spec_from_file_location("policywatch_migration_0006", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fact_history_sql(m) -> str:
@@ -127,11 +117,11 @@ def upgrade() -> None:
         for col in cols:
             rewrite_json(conn, table, key, col)
     op.execute("DROP VIEW fact_history")
-    op.execute(fact_history_sql(_migration_0006()))
+    op.execute(fact_history_sql(load_migration("0006_fact_runs.py")))
 
 
 def downgrade() -> None:
     op.execute("DROP VIEW fact_history")
-    op.execute(_migration_0006().FACT_HISTORY)
+    op.execute(load_migration("0006_fact_runs.py").FACT_HISTORY)
     op.drop_index("ix_regions_parent", table_name="regions")
     op.drop_table("regions")
