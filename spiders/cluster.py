@@ -122,9 +122,13 @@ def site_of(request) -> str:
     return urlparse_cached(request).hostname or ""
 
 
+def _sites(server, base: str) -> list[str]:
+    return [s.decode() if isinstance(s, bytes) else s for s in server.smembers(f"{base}:sites")]
+
+
 def queued(server, base: str) -> int:
     """Requests waiting in the queue `base` (every site's list), in one round trip."""
-    sites = [s.decode() if isinstance(s, bytes) else s for s in server.smembers(f"{base}:sites")]
+    sites = _sites(server, base)
     if not sites:
         return 0
     pipe = server.pipeline(transaction=False)
@@ -169,7 +173,7 @@ class SiteQueues:
 
     def sites(self) -> list[str]:
         """The sites that have queued requests, in a stable order."""
-        return sorted(s.decode() if isinstance(s, bytes) else s for s in self.server.smembers(self.sites_key))
+        return sorted(_sites(self.server, self.base))
 
     def has_requests(self) -> bool:
         return bool(self.server.scard(self.sites_key))
