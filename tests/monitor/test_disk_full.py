@@ -200,6 +200,9 @@ def test_a_check_on_a_full_postgresql_disk_exits_3_with_one_line(small_pg_databa
     assert "could not extend file" in lines[0] and lines[0].endswith("(Check free disk space.)"), lines
     # It failed in the crawl (a run was started), where a refused batch used to be 30 "error" pages, exit 1;
     # whether the run's end could still be recorded (then the summary line is printed) depends on the room left.
+    # Room again before reading: a new PostgreSQL backend writes its relcache init file when it starts, and on a
+    # full disk that connection itself fails (FATAL "could not write init file").
+    (disk / "fill").unlink(missing_ok=True)
     import sqlalchemy as sa
     engine = sa.create_engine(url)
     try:
