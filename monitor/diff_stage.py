@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from monitor.alerts import ALERT_SEVERITIES, queue_for_run
-from monitor.delivery import deliver_due
 from monitor.diff import run_diff
 from monitor.routing import passes
 from storage import ChangeStore, Database
@@ -57,5 +56,8 @@ def diff_and_queue(db: Database, run_id: int | None, targets_by_source: dict[int
     store.record_changes(result.changes, alerts=alerts, snapshot_health=result.health)
     targets = sorted(set(delivery_targets) if delivery_targets is not None
                      else {t for ts in targets_by_source.values() for t in ts})
-    delivery = deliver_due(store, targets) if targets else {}
+    delivery = {}
+    if targets:
+        from monitor.delivery import deliver_due  # Apprise (0.4 s to import) only when there is somewhere to send
+        delivery = deliver_due(store, targets)
     return StageResult(dict(Counter(c["severity"] for c in result.changes)), delivery)

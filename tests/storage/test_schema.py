@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from pathlib import Path
+
 from sqlalchemy import inspect, text
 
 import pytest
@@ -29,6 +31,19 @@ def test_the_migration_chain_has_one_head(tmp_path):
     from alembic.script import ScriptDirectory
     cfg = Database(f"sqlite:///{tmp_path / 'h.db'}", migrate=False)._alembic_config()
     assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1
+
+
+def test_the_head_read_from_file_names_is_alembics_and_each_file_names_its_revision(tmp_path):
+    from alembic.script import ScriptDirectory
+    cfg = Database(f"sqlite:///{tmp_path / 'h.db'}", migrate=False)._alembic_config()
+    scripts = ScriptDirectory.from_config(cfg)
+    assert Database.head_revision() == scripts.get_current_head()
+    for script in scripts.walk_revisions():
+        assert Path(script.path).name.startswith(script.revision + "_"), script.path
+
+
+def test_a_database_without_the_schema_has_no_revision(tmp_path):
+    assert Database(f"sqlite:///{tmp_path / 'empty.db'}", migrate=False).current_revision() is None
 
 
 def test_alert_attempt_columns_migrate_down_and_up_again(db_url):
