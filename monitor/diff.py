@@ -28,6 +28,7 @@ SEVERITY = {
     "reimbursement_ratio": "medium", "annual_cap": "medium", "deductible": "medium",
 }
 NAME_KINDS = {"payment_channel", "eligible_group", "subsidized_group", "waiting_period_exemption"}
+NATIONAL_CODE = "000000"  # national floors are not local rules: they never conflict with a local value
 # Kinds compared across sources for conflicts.
 CONFLICT_KINDS = ("payment_deadline", "personal_contribution", "fiscal_subsidy", "payment_window")
 
@@ -252,32 +253,56 @@ def conflicts(latest: list[dict], known: set[str]) -> list[dict]:
         by_key.setdefault((kind, plan_year), []).append(item)
     found = []
     for (kind, plan_year), items in by_key.items():
-        for i, (snap_a, a) in enumerate(items):
-            for snap_b, b in items[i + 1:]:
-                if snap_a["source_id"] == snap_b["source_id"] or a["value"] == b["value"]:
-                    continue
-                ra, rb = regions.by_code(a["region"]), regions.by_code(b["region"])
-                if not (a["region"] == b["region"] or (ra and rb and (regions.contains(ra, rb) or regions.contains(rb, ra)))):
-                    continue
-                if a["region"] == "000000" or b["region"] == "000000":
-                    continue  # national floors are not local rules
-                pair = sorted([(snap_a["source_id"], json.dumps(a["value"], sort_keys=True)),
-                               (snap_b["source_id"], json.dumps(b["value"], sort_keys=True))])
-                key = hashlib.sha256(json.dumps([kind, plan_year, pair]).encode()).hexdigest()[:40]
-                if key in known:
-                    continue
-                known.add(key)
-                notes = low_confidence(kind, a, b)
-                found.append(dict(source_id=snap_b["source_id"], page_id=snap_b["page_id"], type="conflict",
-                                  kind=kind, identity=key, old=a["value"], new=b["value"],
-                                  severity="medium" if notes else "high",
-                                  region=b["region"], plan_year=plan_year, snapshot_before=snap_a["id"],
-                                  snapshot_after=snap_b["id"], evidence_before=a["evidence"],
-                                  evidence_after=b["evidence"], url=snap_b["url"],
-                                  detail=_with_note({"sources": [snap_a["source"], snap_b["source"]],
-                                                     "urls": [snap_a["url"], snap_b["url"]],
-                                                     "regions": [a["region"], b["region"]]}, notes)))
+        values = [json.dumps(f["value"], sort_keys=True) for _, f in items]
+        for i, j in _related_pairs([f["region"] for _, f in items], values, regions):
+            (snap_a, a), (snap_b, b) = items[i], items[j]
+            if snap_a["source_id"] == snap_b["source_id"] or a["value"] == b["value"]:
+                continue
+            pair = sorted([(snap_a["source_id"], values[i]), (snap_b["source_id"], values[j])])
+            key = hashlib.sha256(json.dumps([kind, plan_year, pair]).encode()).hexdigest()[:40]
+            if key in known:
+                continue
+            known.add(key)
+            notes = low_confidence(kind, a, b)
+            found.append(dict(source_id=snap_b["source_id"], page_id=snap_b["page_id"], type="conflict",
+                              kind=kind, identity=key, old=a["value"], new=b["value"],
+                              severity="medium" if notes else "high",
+                              region=b["region"], plan_year=plan_year, snapshot_before=snap_a["id"],
+                              snapshot_after=snap_b["id"], evidence_before=a["evidence"],
+                              evidence_after=b["evidence"], url=snap_b["url"],
+                              detail=_with_note({"sources": [snap_a["source"], snap_b["source"]],
+                                                 "urls": [snap_a["url"], snap_b["url"]],
+                                                 "regions": [a["region"], b["region"]]}, notes)))
     return found
+
+
+def _related_pairs(codes: list[str], values: list[str], regions) -> list[tuple[int, int]]:
+    """The index pairs (i < j, ascending) of facts that can conflict: different values, and the same region or
+    a province and one of its prefectures (national floors never). Facts are bucketed by region and value,
+    so the work follows the pairs that can conflict, not the square of a kind's facts (600 pages of one
+    city stating the same fee are no pair at all)."""
+    buckets: dict[str, dict[str, list[int]]] = {}
+    for i, (code, value) in enumerate(zip(codes, values)):
+        buckets.setdefault(code, {}).setdefault(value, []).append(i)
+    pairs: list[tuple[int, int]] = []
+
+    def cross(left: dict[str, list[int]], right: dict[str, list[int]], same_bucket: bool) -> None:
+        for va, xs in left.items():
+            for vb, ys in right.items():
+                if va == vb or (same_bucket and va > vb):
+                    continue
+                pairs.extend((min(x, y), max(x, y)) for x in xs for y in ys)
+
+    for code, by_value in buckets.items():
+        if code == NATIONAL_CODE:
+            continue
+        cross(by_value, by_value, True)
+        region = regions.by_code(code)
+        parent = regions.by_code(region.parent) if region and region.parent else None
+        if parent is not None and parent.code != NATIONAL_CODE and parent.code in buckets and regions.contains(parent, region):
+            cross(by_value, buckets[parent.code], False)
+    pairs.sort()
+    return pairs
 
 
 FAILING_AFTER = 3  # consecutive unhealthy checks before a "source failing" alert
