@@ -73,7 +73,7 @@ class RegionTable:
             for sub in _split(row.get("subdomains")):
                 self._by_subdomain[sub.lower()] = region
         self._by_name = self._build_names()
-        self._matcher, self._mention_names = self._build_matcher()
+        self._mentions: tuple[re.Pattern[str], dict[str, Region | None]] | None = None  # built when first needed
 
     @classmethod
     def from_tsv(cls, path: Path) -> RegionTable:
@@ -175,9 +175,11 @@ class RegionTable:
     # -- text ---------------------------------------------------------------------
     def find_mentions(self, text: str) -> list[tuple[int, int, Region]]:
         """Non-overlapping region names in ``text`` as (start, end, region), leftmost-longest."""
-        names = self._mention_names
+        if self._mentions is None:  # compiling it is most of the load time; lookups by code never need it
+            self._mentions = self._build_matcher()
+        matcher, names = self._mentions
         found = []
-        for m in self._matcher.finditer(text):
+        for m in matcher.finditer(text):
             region = names[m.group()]
             if region is not None:
                 found.append((m.start(), m.end(), region))

@@ -26,6 +26,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlsplit
@@ -152,6 +153,7 @@ def cron_trigger(expr: str, tz: str = DEFAULT_TIMEZONE, jitter: int | None = Non
     raise ValueError("a cron schedule has 5 fields (minute hour day month weekday) or 6 with seconds first")
 
 
+@lru_cache(maxsize=256)  # thousands of sources share a few schedules
 def check_cron(expr: str, tz: str = DEFAULT_TIMEZONE) -> str | None:
     """None if `expr` is a valid cron expression (5 fields, or 6 with seconds first), else the reason."""
     try:

@@ -369,7 +369,7 @@ def run_diff(data: DiffData, run_id: int | None = None) -> DiffResult:
         # health judged in this pass is not stored yet: it is passed along
         for page, states, last in data.check_health(run_id, result.health):
             result.changes += [dict(c, run_id=run_id) for c in health_changes(page, states, last)]
-    latest = data.latest_healthy(EXTRACTOR_VERSION, pending_health=result.health)
+    latest = data.latest_healthy(EXTRACTOR_VERSION, pending_health=result.health, kinds=CONFLICT_KINDS)
     for c in conflicts(latest, data.known_conflicts()):
         c["run_id"] = run_id
         result.changes.append(c)

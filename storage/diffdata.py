@@ -1,9 +1,9 @@
 """The reads the diff stage needs: snapshots not judged yet, their page's healthy history, current facts."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from storage.db import Database
 from storage.models import Change, Check, Extraction, FactRow, Page, Run, Snapshot, Source
@@ -13,13 +13,17 @@ HEALTH_TYPES = ("source_failing", "source_recovered")
 LAST_ID = 2**63 - 1  # sorts after every check id at the same time
 
 
-def read_facts(s, snapshot_ids: list[int], version: str, chunk: int = 500) -> dict[int, list[dict]]:
-    """Facts of each snapshot's `version` extraction, in stored order; a snapshot without one is absent
-    (one with an empty extraction maps to [])."""
+def read_facts(s, snapshot_ids: list[int], version: str, chunk: int = 500,
+               kinds: Sequence[str] | None = None) -> dict[int, list[dict]]:
+    """Facts of each snapshot's `version` extraction (only those of `kinds` when given), in stored order; a
+    snapshot without one is absent (one with an empty extraction, or none of those kinds, maps to [])."""
     out: dict[int, list[dict]] = {}
+    joined = FactRow.extraction_id == Extraction.id
+    if kinds is not None:
+        joined = and_(joined, FactRow.kind.in_(kinds))
     for i in range(0, len(snapshot_ids), chunk):
         q = (select(Extraction.snapshot_id, FactRow)
-             .outerjoin(FactRow, FactRow.extraction_id == Extraction.id)
+             .outerjoin(FactRow, joined)
              .where(Extraction.snapshot_id.in_(snapshot_ids[i:i + chunk]), Extraction.extractor_version == version)
              .order_by(FactRow.id))
         for snapshot_id, f in s.execute(q):
@@ -105,8 +109,10 @@ class DiffData:
             flags[p.id] = src.id in second and second[src.id] <= p.first_seen_at
         return flags
 
-    def latest_healthy(self, version: str, pending_health: dict[int, str] | None = None) -> list[dict]:
-        """The newest snapshot of every page of the enabled sources, when it is healthy (judged or being judged)."""
+    def latest_healthy(self, version: str, pending_health: dict[int, str] | None = None,
+                       kinds: Sequence[str] | None = None) -> list[dict]:
+        """The newest snapshot of every page of the enabled sources, when it is healthy (judged or being judged),
+        with its facts (of `kinds` only, when given)."""
         pending_health = pending_health or {}
         with self.db.session() as s:
             # The page's current snapshot (an older imported one may have a higher id).
@@ -114,7 +120,7 @@ class DiffData:
                                   .join(Source, Page.source_id == Source.id).where(Source.enabled.is_(True))))
             healthy = [(snap, page, src) for snap, page, src in rows
                        if pending_health.get(snap.id, snap.health) == "ok"]
-            facts = read_facts(s, [snap.id for snap, _, _ in healthy], version)
+            facts = read_facts(s, [snap.id for snap, _, _ in healthy], version, kinds=kinds)
             return [self._snapshot(snap, page, src, facts.get(snap.id, [])) for snap, page, src in healthy]
 
     def check_health(self, run_id: int, pending_health: dict[int, str] | None = None, limit: int = 60
