@@ -39,6 +39,20 @@ def cluster_check(sources, db: str, redis_url: str | None, *extra: str, timeout:
     return proc
 
 
+class InBackground:
+    """A call running in a thread (the coordinator's `check` while the test kills a worker or Redis)."""
+
+    def __init__(self, call) -> None:
+        self.result: dict = {}
+        self.thread = threading.Thread(target=lambda: self.result.update(value=call()))
+        self.thread.start()
+
+    def join(self, timeout: float = 180):
+        self.thread.join(timeout)
+        assert "value" in self.result, f"the call did not return within {timeout} s"
+        return self.result["value"]
+
+
 def last_run(db: str) -> int:
     return scalar(db, "SELECT max(id) FROM runs")
 
@@ -98,13 +112,10 @@ def test_a_killed_workers_pages_are_checked_by_another(tmp_path, redis_server, p
         defaults = f'[defaults]\nredis = "{redis_server.url}"\n'  # the queue from the sources file
         sources = list_sources(tmp_path / "sources.toml", site, lists=1, defaults=defaults)
         with workers(redis_server.url, db, 2, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4") as (victim, _):
-            result = {}
-            coordinator = threading.Thread(target=lambda: result.update(proc=cluster_check(sources, db, None)))
-            coordinator.start()
+            coordinator = InBackground(lambda: cluster_check(sources, db, None))
             wait_checks(db, 1, 20)
             victim.send_signal(signal.SIGKILL)
-            coordinator.join(180)
-    proc = result["proc"]
+            proc = coordinator.join()
     assert proc.returncode == 0, proc.stderr
     assert one_check_per_page(db, 1) == (81, 81)
     assert scalar(db, "SELECT count(*) FROM run_leases WHERE run_id = 1 AND NOT done") == 0
@@ -116,16 +127,12 @@ def test_a_redis_restart_mid_run_loses_nothing(tmp_path, redis_server, pg):
     with LocalSite(tmp_path / "www", latency=0.1) as site:
         sources = list_sources(tmp_path / "sources.toml", site, lists=1)
         with workers(redis_server.url, db, 2, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"):
-            result = {}
-            coordinator = threading.Thread(target=lambda: result.update(
-                proc=cluster_check(sources, db, redis_server.url)))
-            coordinator.start()
+            coordinator = InBackground(lambda: cluster_check(sources, db, redis_server.url))
             wait_checks(db, 1, 15)
             redis_server.stop()  # the queued requests are gone with it
             threading.Event().wait(1.5)
             redis_server.start()
-            coordinator.join(180)
-    proc = result["proc"]
+            proc = coordinator.join()
     assert proc.returncode == 0, proc.stderr
     assert one_check_per_page(db, 1) == (81, 81)
 
