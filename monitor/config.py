@@ -32,7 +32,7 @@ from typing import Sequence
 from urllib.parse import urlsplit
 
 from monitor.routing import is_muted, parse_targets, source_targets
-from spiders.tomllines import TomlLines, syntax_error
+from spiders.tomllines import TomlFileError, TomlLines, read_toml_text, syntax_error
 from storage.store import SourceSpec
 
 DEFAULT_SOURCES = "sources.toml"
@@ -186,13 +186,9 @@ def load_config(path: str | Path | None = None, *, allow_empty: bool = False) ->
     A file without any source is refused unless `allow_empty`: syncing it would disable every source."""
     path = Path(path or DEFAULT_SOURCES)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # Windows editors save UTF-8 with a BOM
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: sources file not found (create one or pass --sources FILE)") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        text = read_toml_text(path, str(path), "sources file", " (create one or pass --sources FILE)")
+    except TomlFileError as exc:
+        raise ConfigError(str(exc)) from None
     config = parse_config(text, str(path))
     if not config.sources and not allow_empty:
         raise ConfigError(f"{path}: no sources: refusing to disable every source "

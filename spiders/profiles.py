@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from spiders.selectors import Selector
-from spiders.tomllines import TomlLines, syntax_error
+from spiders.tomllines import TomlFileError, TomlLines, read_toml_text, syntax_error
 
 PROFILES_FILE = Path(__file__).with_name("profiles.toml")
 
@@ -207,15 +207,9 @@ def read_profiles(path: str | Path, origin: str | None = None, base: ProfileSet 
     file = Path(path)
     origin = origin or str(path)
     try:
-        text = file.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ProfileError(f"{origin}: profiles file not found") from None
-    except IsADirectoryError:
-        raise ProfileError(f"{origin}: is a directory, not a profiles file") from None
-    except UnicodeDecodeError:
-        raise ProfileError(f"{origin}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ProfileError(f"{origin}: cannot read: {exc.strerror}") from None
+        text = read_toml_text(file, origin, "profiles file")
+    except TomlFileError as exc:
+        raise ProfileError(str(exc)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

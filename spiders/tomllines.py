@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
 
 class TomlLines:
@@ -45,6 +46,25 @@ class TomlLines:
             if value in self.lines[n - 1]:
                 return n
         return first
+
+
+class TomlFileError(ValueError):
+    """A TOML file that cannot be read as text; the message is one line naming the file."""
+
+
+def read_toml_text(path: Path, origin: str, what: str, missing_hint: str = "") -> str:
+    """The text of a TOML file: UTF-8, with or without the BOM Windows editors write. A missing file, a folder,
+    an unreadable file or other bytes raise TomlFileError (`origin: …`; `what` names the file's job)."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise TomlFileError(f"{origin}: {what} not found{missing_hint}") from None
+    except IsADirectoryError:
+        raise TomlFileError(f"{origin}: is a directory, not a {what}") from None
+    except UnicodeDecodeError:
+        raise TomlFileError(f"{origin}: not UTF-8 text") from None
+    except OSError as exc:
+        raise TomlFileError(f"{origin}: cannot read: {exc.strerror}") from None
 
 
 def syntax_error(exc: tomllib.TOMLDecodeError, origin: str) -> str:

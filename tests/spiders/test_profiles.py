@@ -124,6 +124,14 @@ def test_missing_or_non_utf8_profile_file_is_one_line(tmp_path):
         load_profiles(str(gbk))
 
 
+def test_a_profile_file_saved_with_a_utf8_bom_loads_and_a_folder_is_named(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + PROFILE.encode("utf-8"))
+    assert read_profiles(path).by_name("xinzhou").domains == ("xinzhou.example.cn",)
+    with pytest.raises(ProfileError, match=r": is a directory, not a profiles file$"):
+        read_profiles(tmp_path)
+
+
 def test_an_edited_profile_file_is_read_again(tmp_path):
     path = write(tmp_path, PROFILE)
     assert load_profiles(str(path)).by_name("xinzhou").domains == ("xinzhou.example.cn",)
