@@ -64,11 +64,15 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     work = halfwidth(text)
     spans = sentences(text)
     texts = [text[start:end] for start, end in spans]
+    read = set()  # (text, previous sentences) already read: rules read nothing else, so a repeat adds no fact
     for index, rules in _rules_per_sentence(work, spans):
         start, end = spans[index]
+        prev = tuple(texts[max(0, index - 8):index])
+        if (texts[index], prev) in read:
+            continue
+        read.add((texts[index], prev))
         # a transcript sentence spans lines: its line breaks are clause breaks for the rules
-        sentence = Sentence(texts[index], start, ctx, tuple(texts[max(0, index - 8):index]),
-                            work[start:end].replace("\n", "，"))
+        sentence = Sentence(texts[index], start, ctx, prev, work[start:end].replace("\n", "，"))
         _apply(sentence, rules, (start, end), region, seen, doc)
     if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
         title_work = halfwidth(title)
