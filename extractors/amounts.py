@@ -22,6 +22,9 @@ from extractors.sentence import (
     plan_year_at,
 )
 
+# patterns of the rules below, compiled once
+_TO_BEFORE = re.compile(r"(?:到|至|为)\s*$")
+
 # -- the subjects an amount can belong to --------------------------------------------------------------
 # Contribution wording, never a bare 个人 (个人承担/个人支付/个人…支出 are costs, not contributions).
 PERSONAL_KEY = guarded(
@@ -210,7 +213,7 @@ def amounts(s: Sentence) -> Iterator[Found]:
         # 增加了30元和20元: the second amount of a list of changes is a change too
         listed_change = bool(changes) and changes[-1][1] == last_end and LIST_JOIN.fullmatch(work[last_end:pos])
         last_end = m.end()
-        if listed_change or CHANGE_BEFORE.search(before) and not re.search(r"(?:到|至|为)\s*$", before):
+        if listed_change or CHANGE_BEFORE.search(before) and not _TO_BEFORE.search(before):
             sign = -1 if DECREASE.search(before) or (listed_change and changes[-1][2] < 0) else 1
             changes.append((pos, m.end(), sign * value))
             continue

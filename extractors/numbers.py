@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import re
 
+# patterns of the rules below, compiled once
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
 _FULL = str.maketrans("０１２３４５６７８９．，％～－", "0123456789.,%~-")
 _DIGITS = {"零": 0, "〇": 0, "○": 0, "Ｏ": 0, "一": 1, "壹": 1, "二": 2, "两": 2, "贰": 2, "三": 3, "叁": 3,
            "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8,
@@ -56,7 +59,7 @@ def parse_number(text: str) -> float:
         s = s[:-1]
     if not s:
         raise ValueError(f"not a number: {text!r}")
-    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", s):
+    if _DECIMAL.fullmatch(s):
         return float(s) * multiplier
     # 一万二千 style: split on 万 inside
     if "万" in s:
