@@ -11,7 +11,7 @@ from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
 from extractors.plausibility import below_national_minimum, confidence
 from extractors.regions import Region, detect_region, load_regions
-from extractors.rules import ENUM_MARK, RULES, Context, Sentence
+from extractors.rules import ANY_TRIGGER, ENUM_MARK, RULES, Context, Sentence, opens_enumeration, rules_for
 from extractors.segment import sentences
 
 EXTRACTOR_VERSION = "2"
@@ -93,31 +93,26 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     return doc
 
 
-_ENUM_FIRST = frozenset("（(一二三四五六七八九十0123456789①②③④⑤⑥⑦⑧⑨⑩-•·●▪")
-
-
 def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list]]:
-    """(sentence index, rules that may fire on it) for every sentence holding a trigger, in text order."""
+    """(sentence index, rules that may fire on it) for every sentence that may hold a fact, in text order.
+
+    One scan for all trigger words (no trigger word crosses a sentence end) picks the sentences to read;
+    a sentence without one costs a first-character test (does it open an enumeration?).
+    """
     starts = [start for start, _ in spans]
-    firing: dict[int, set[int]] = {}
-    for number, (_rule, trigger) in enumerate(RULES):
-        if trigger is None:
-            for index, (start, end) in enumerate(spans):
-                first = work[start:start + 1]
-                # ENUM_MARK's ^ anchors at the string's start, never at a pos: match a slice, and only when the
-                # sentence can start with a mark at all
-                if (first in _ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]):
-                    firing.setdefault(index, set()).add(number)
-            continue
-        m = trigger.search(work)
-        while m:
-            index = bisect_right(starts, m.start()) - 1
-            if index >= 0 and m.start() < spans[index][1]:
-                firing.setdefault(index, set()).add(number)
-                m = trigger.search(work, spans[index][1])
-            else:
-                m = trigger.search(work, m.end())
-    return [(index, [RULES[n][0] for n in sorted(firing[index])]) for index in sorted(firing)]
+    chosen = []
+    m = ANY_TRIGGER.search(work)
+    while m:
+        index = bisect_right(starts, m.start()) - 1
+        if index >= 0 and m.start() < spans[index][1]:
+            chosen.append(index)
+            m = ANY_TRIGGER.search(work, spans[index][1])
+        else:
+            m = ANY_TRIGGER.search(work, m.end())
+    triggered = set(chosen)
+    chosen += [index for index, (start, end) in enumerate(spans)
+               if index not in triggered and opens_enumeration(work[start:end])]
+    return [(index, rules_for(work[spans[index][0]:spans[index][1]])) for index in sorted(chosen)]
 
 
 def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region: Region | None, seen: set,
