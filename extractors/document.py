@@ -11,7 +11,7 @@ from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
 from extractors.plausibility import below_national_minimum, confidence
 from extractors.regions import Region, detect_region, load_regions
-from extractors.rules import ANY_TRIGGER, ENUM_MARK, RULES, Context, Sentence, opens_enumeration, rules_for
+from extractors.rules import ENUM_MARK, RULES, TRIGGER_SCANS, Context, Sentence, opens_enumeration
 from extractors.segment import sentences
 
 EXTRACTOR_VERSION = "2"
@@ -96,23 +96,27 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
 def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list]]:
     """(sentence index, rules that may fire on it) for every sentence that may hold a fact, in text order.
 
-    One scan for all trigger words (no trigger word crosses a sentence end) picks the sentences to read;
-    a sentence without one costs a first-character test (does it open an enumeration?).
+    The text is scanned once per trigger word (no trigger word crosses a sentence end); a sentence without
+    one costs a first-character test (does it open an enumeration?).
     """
     starts = [start for start, _ in spans]
-    chosen = []
-    m = ANY_TRIGGER.search(work)
-    while m:
-        index = bisect_right(starts, m.start()) - 1
-        if index >= 0 and m.start() < spans[index][1]:
-            chosen.append(index)
-            m = ANY_TRIGGER.search(work, spans[index][1])
-        else:
-            m = ANY_TRIGGER.search(work, m.end())
-    triggered = set(chosen)
-    chosen += [index for index, (start, end) in enumerate(spans)
-               if index not in triggered and opens_enumeration(work[start:end])]
-    return [(index, rules_for(work[spans[index][0]:spans[index][1]])) for index in sorted(chosen)]
+    firing: dict[int, set[int]] = {}
+    for number, pattern in TRIGGER_SCANS:
+        m = pattern.search(work)
+        while m:
+            index = bisect_right(starts, m.start()) - 1
+            if index >= 0 and m.start() < spans[index][1]:
+                firing.setdefault(index, set()).add(number)
+                m = pattern.search(work, spans[index][1])
+            else:
+                m = pattern.search(work, m.end())
+    for index, (start, end) in enumerate(spans):
+        if opens_enumeration(work, start, end):
+            firing.setdefault(index, set()).add(ENUMERATION)
+    return [(index, [RULES[n][0] for n in sorted(firing[index])]) for index in sorted(firing)]
+
+
+ENUMERATION = next(n for n, (_, trigger) in enumerate(RULES) if trigger is None)
 
 
 def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region: Region | None, seen: set,
