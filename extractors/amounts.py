@@ -33,6 +33,7 @@ PERSONAL_KEY = guarded(
     r"(?<!筹资)(?<!单位)(?<!最高)缴费标准|居民(?:个人)?(?:缴费|缴纳)|参保(?:缴)?费(?!用)|医保费(?!用)")
 SUBSIDY_KEY = guarded(r"(?:各级|各地)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助|"
                          r"(?:财政|政府)对[^，。；、\n]{0,12}?(?:补助|补贴)")
+_SUBJECT_WORDS = ("个人", "缴费标准", "居民", "参保", "医保费", "财政", "政府")  # one is in every match of the two
 # Subjects with an amount that is not a per-person standard: totals, shares of one government level,
 # lump sums, costs and benefits. An amount after one of these (in its clause) belongs to nothing.
 OTHER_SUBJECT = guarded(
@@ -182,7 +183,8 @@ def amounts(s: Sentence) -> Iterator[Found]:
     work = s.work
     if "资助" in work:
         return
-    subjects = _subjects(work)
+    # PERSONAL_KEY and SUBSIDY_KEY each need one of these words: without them no subject has a kind
+    subjects = _subjects(work) if any(word in work for word in _SUBJECT_WORDS) else []
     if not any(kind for _, _, kind in subjects):
         yield from _listed_amounts(s)
         return

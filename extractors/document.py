@@ -35,7 +35,7 @@ def main_plan_year(text: str) -> int | None:
 
 def _fact_region(sentence: str, page: Region | None) -> str | None:
     table = load_regions()
-    if NATIONAL.search(sentence) and (page is None or page.level != "country"):
+    if "国" in sentence and NATIONAL.search(sentence) and (page is None or page.level != "country"):
         return "000000"
     mentioned = [r for _, _, r in table.find_mentions(sentence)]
     if page is None:
@@ -130,7 +130,8 @@ def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region
             names = kind in NAME_KINDS
             if names not in regions:
                 # "云南税务APP" names a channel, not the region the fact is about
-                regions[names] = ("000000" if NATIONAL.search(sentence.text) else (region.code if region else None)) \
+                national = "国" in sentence.text and NATIONAL.search(sentence.text)  # every name of NATIONAL holds 国
+                regions[names] = ("000000" if national else (region.code if region else None)) \
                     if names else _fact_region(sentence.text, region)
             where = regions[names]
             key = (kind, tuple(sorted(value.items())), year, where)  # Fact.identity

@@ -51,8 +51,14 @@ def is_transcript(text: str) -> bool:
     lines = [line for line in text.split("\n") if line.strip()]
     if len(lines) < TRANSCRIPT_MIN_LINES:
         return False
-    bare = sum(1 for line in lines if not _PUNCTUATED.search(line))
-    return bare >= TRANSCRIPT_BARE_SHARE * len(lines)
+    allowed = len(lines) - TRANSCRIPT_BARE_SHARE * len(lines)  # punctuated lines a transcript may have
+    punctuated = 0
+    for line in lines:
+        if _PUNCTUATED.search(line):
+            punctuated += 1
+            if punctuated > allowed:
+                return False
+    return True
 
 
 def _clause_shape(line: str) -> tuple[bool, bool, bool]:
