@@ -37,6 +37,14 @@ _ENJOY_BEFORE = re.compile(r"享受\s*$")
 
 
 @lru_cache(maxsize=16)
+def _keys(work: str) -> tuple[bool, bool, bool]:
+    """Whether a sentence names a flow of funds, a payment, a coverage period (FUNDS_FLOW, PAYMENT_KEY,
+    COVERAGE_KEY), each asked several times per sentence."""
+    return FUNDS_FLOW.search(work) is not None, PAYMENT_KEY.search(work) is not None, \
+        COVERAGE_KEY.search(work) is not None
+
+
+@lru_cache(maxsize=16)
 def _suspended(work: str) -> bool:
     """Whether a sentence speaks of a suspension or refund (not only of what to do if one happens)."""
     return SUSPENDED.search(work) is not None and CONDITIONAL.search(work) is None
@@ -65,7 +73,8 @@ def _resolve_range(s: Sentence, start: DateMention | None, end: DateMention) -> 
 
 def windows(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if FUNDS_FLOW.search(work) and not PAYMENT_KEY.search(work):
+    funds, payment, _coverage = _keys(work)
+    if funds and not payment:
         return
     dates = find_dates(work, converted=True)
     ranges = find_ranges(work, dates)
@@ -90,7 +99,7 @@ def windows(s: Sentence) -> Iterator[Found]:
             yield "payment_deadline", {"date": _iso(last)}, plan_year, rg.span[0]
     # explicit deadlines: a single date after 截止/截至/延长至 or before 前/为止, in a payment sentence;
     # a start date stated in the same sentence (已于9月1日开始，截止…) makes it a window too.
-    if PAYMENT_KEY.search(work) and not _STATISTIC.search(work):
+    if payment and not _STATISTIC.search(work):
         context_year = None
         start_date = None
         for d in dates:
@@ -129,7 +138,7 @@ def windows(s: Sentence) -> Iterator[Found]:
             yield "coverage_period", {"start": first.isoformat(), "end": last.isoformat()}, \
                 plan_year_at(s, coverage.start()), coverage.start()
     for m in MONTHLY.finditer(work):
-        if PAYMENT_KEY.search(work):
+        if payment:
             a, b = int(m.group(1)), int(m.group(2))
             if 1 <= a <= b <= 31:
                 yield "monthly_window", {"start_day": a, "end_day": b}, plan_year_at(s, m.start()), m.start()
@@ -163,11 +172,12 @@ def _range_kind(work: str, span: tuple[int, int], prev: tuple[str, ...]) -> str 
         return "coverage_period"
     if PAYMENT_KEY.search(clause):
         return "payment_window"
-    if FUNDS_FLOW.search(work):
+    funds, payment, coverage = _keys(work)
+    if funds:
         return None
-    if COVERAGE_KEY.search(work) and not PAYMENT_KEY.search(work):
+    if coverage and not payment:
         return "coverage_period"
-    if PAYMENT_KEY.search(work):
+    if payment:
         return "payment_window"
     heading = prev[-1] if prev else ""
     if len(work.strip()) <= 30 and COVERAGE_KEY.search(heading):
