@@ -22,6 +22,9 @@ from extractors.sentence import (
     plan_year_at,
 )
 
+# patterns of the rules below, compiled once
+_TO_BEFORE = re.compile(r"(?:到|至|为)\s*$")
+
 # -- the subjects an amount can belong to --------------------------------------------------------------
 # Contribution wording, never a bare 个人 (个人承担/个人支付/个人…支出 are costs, not contributions).
 PERSONAL_KEY = guarded(
@@ -30,6 +33,7 @@ PERSONAL_KEY = guarded(
     r"(?<!筹资)(?<!单位)(?<!最高)缴费标准|居民(?:个人)?(?:缴费|缴纳)|参保(?:缴)?费(?!用)|医保费(?!用)")
 SUBSIDY_KEY = guarded(r"(?:各级|各地)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助|"
                          r"(?:财政|政府)对[^，。；、\n]{0,12}?(?:补助|补贴)")
+_SUBJECT_WORDS = ("个人", "缴费标准", "居民", "参保", "医保费", "财政", "政府")  # one is in every match of the two
 # Subjects with an amount that is not a per-person standard: totals, shares of one government level,
 # lump sums, costs and benefits. An amount after one of these (in its clause) belongs to nothing.
 OTHER_SUBJECT = guarded(
@@ -179,7 +183,8 @@ def amounts(s: Sentence) -> Iterator[Found]:
     work = s.work
     if "资助" in work:
         return
-    subjects = _subjects(work)
+    # PERSONAL_KEY and SUBSIDY_KEY each need one of these words: without them no subject has a kind
+    subjects = _subjects(work) if any(word in work for word in _SUBJECT_WORDS) else []
     if not any(kind for _, _, kind in subjects):
         yield from _listed_amounts(s)
         return
@@ -210,7 +215,7 @@ def amounts(s: Sentence) -> Iterator[Found]:
         # 增加了30元和20元: the second amount of a list of changes is a change too
         listed_change = bool(changes) and changes[-1][1] == last_end and LIST_JOIN.fullmatch(work[last_end:pos])
         last_end = m.end()
-        if listed_change or CHANGE_BEFORE.search(before) and not re.search(r"(?:到|至|为)\s*$", before):
+        if listed_change or CHANGE_BEFORE.search(before) and not _TO_BEFORE.search(before):
             sign = -1 if DECREASE.search(before) or (listed_change and changes[-1][2] < 0) else 1
             changes.append((pos, m.end(), sign * value))
             continue

@@ -29,8 +29,11 @@ DATE_RE = guarded(
     rf"|(?:(?P<ey>(?:19|20)\d\d)\s*年(?P<eoy>底|末))"
     rf"|(?:(?P<rely>{_REL})\s*年?(?P<reoy>底|末))"
 )
+# find_dates reads DATE_RE's groups by position
+assert tuple(DATE_RE.groupindex) == ("iy", "im", "id", "y", "rel", "m", "d", "eom", "ey", "eoy", "rely", "reoy")
 RANGE_MARK = re.compile(r"^\s*(?:起|开始)?\s*(?:[（(][^）)]{0,12}[）)])?\s*[，,]?\s*(?:至|到|—+|–|-|~|～|起至|一直到)\s*$")
 TODAY_RE = re.compile(r"即日起|自即日起|从即日起|即日开始")
+_TO_ONLY = re.compile(r"\s*至\s*")
 
 
 @dataclass(frozen=True)
@@ -61,19 +64,19 @@ def find_dates(text: str, converted: bool = False) -> list[DateMention]:
     work = text if converted else halfwidth(text)
     found = []
     for m in DATE_RE.finditer(work):
-        g = m.groupdict()
+        iy, im, iday, y, rel_word, mon, d, _eom, ey, _eoy, rely, _reoy = m.groups()  # DATE_RE's groups, in order
         try:
-            if g["iy"]:
-                found.append(DateMention(m.start(), m.end(), int(g["iy"]), int(g["im"]), int(g["id"])))
-            elif g["ey"]:
-                found.append(DateMention(m.start(), m.end(), int(g["ey"]), 12, 31))
-            elif g["rely"]:
-                found.append(DateMention(m.start(), m.end(), None, 12, 31, _REL_OFFSET[g["rely"]]))
-            elif g["m"]:
-                year = _num(g["y"]) if g["y"] else None
-                rel = _REL_OFFSET.get(g["rel"]) if g["rel"] else None
-                month = _num(g["m"])
-                day = _num(g["d"]) if g["d"] else None
+            if iy:
+                found.append(DateMention(m.start(), m.end(), int(iy), int(im), int(iday)))
+            elif ey:
+                found.append(DateMention(m.start(), m.end(), int(ey), 12, 31))
+            elif rely:
+                found.append(DateMention(m.start(), m.end(), None, 12, 31, _REL_OFFSET[rely]))
+            elif mon:
+                year = _num(y) if y else None
+                rel = _REL_OFFSET.get(rel_word) if rel_word else None
+                month = _num(mon)
+                day = _num(d) if d else None
                 if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
                     continue
                 found.append(DateMention(m.start(), m.end(), year, month, day, rel))
@@ -101,7 +104,7 @@ def find_ranges(text: str, dates: list[DateMention] | None = None) -> list[DateR
     for m in TODAY_RE.finditer(text):
         for d in dates:
             if d.start >= m.end() and id(d) not in used:
-                if RANGE_MARK.match(text[m.end():d.start]) or re.fullmatch(r"\s*至\s*", text[m.end():d.start]):
+                if RANGE_MARK.match(text[m.end():d.start]) or _TO_ONLY.fullmatch(text[m.end():d.start]):
                     ranges.append(DateRange(None, d, (m.start(), d.end)))
                     used.add(id(d))
                 break

@@ -9,9 +9,9 @@ from datetime import date, datetime
 from extractors.dates import YearResolver
 from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
-from extractors.plausibility import assess_document
+from extractors.plausibility import below_national_minimum, confidence
 from extractors.regions import Region, detect_region, load_regions
-from extractors.rules import ENUM_MARK, RULES, Context, Sentence
+from extractors.rules import ENUM_MARK, RULES, TRIGGER_SCANS, Context, Sentence, opens_enumeration
 from extractors.segment import sentences
 
 EXTRACTOR_VERSION = "2"
@@ -35,7 +35,7 @@ def main_plan_year(text: str) -> int | None:
 
 def _fact_region(sentence: str, page: Region | None) -> str | None:
     table = load_regions()
-    if NATIONAL.search(sentence) and (page is None or page.level != "country"):
+    if "国" in sentence and NATIONAL.search(sentence) and (page is None or page.level != "country"):
         return "000000"
     mentioned = [r for _, _, r in table.find_mentions(sentence)]
     if page is None:
@@ -60,60 +60,69 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     if not TOPIC.search((title or "") + text):
         return doc
     ctx = Context(published=pub_date, plan_year=plan_year, resolver=YearResolver(pub_date, plan_year))
-    seen = set()
+    seen: set[tuple] = set()
+    found: list[tuple] = []  # (kind, value, plan year, region, evidence, span) of each new fact
     work = halfwidth(text)
     spans = sentences(text)
     texts = [text[start:end] for start, end in spans]
+    read = set()  # (text, previous sentences) already read: rules read nothing else, so a repeat adds no fact
     for index, rules in _rules_per_sentence(work, spans):
         start, end = spans[index]
+        prev = tuple(texts[max(0, index - 8):index])
+        if (texts[index], prev) in read:
+            continue
+        read.add((texts[index], prev))
         # a transcript sentence spans lines: its line breaks are clause breaks for the rules
-        sentence = Sentence(texts[index], start, ctx, tuple(texts[max(0, index - 8):index]),
-                            work[start:end].replace("\n", "，"))
-        _apply(sentence, rules, (start, end), region, seen, doc)
+        sentence = Sentence(texts[index], start, ctx, prev, work[start:end].replace("\n", "，"))
+        _apply(sentence, rules, (start, end), region, seen, found)
     if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
         title_work = halfwidth(title)
         rules = [rule for rule, trigger in RULES
                  if (trigger.search(title_work) if trigger is not None else ENUM_MARK.match(title_work))]
-        _apply(Sentence(title, 0, ctx, tuple(texts[-8:]), title_work), rules, None, region, seen, doc)
-    doc.facts = _merge(doc.facts)
+        _apply(Sentence(title, 0, ctx, tuple(texts[-8:]), title_work), rules, None, region, seen, found)
+    found = _merge(found)
     if doc.plan_year is None:
-        doc.plan_year = _plan_year_from_facts(doc.facts)
+        doc.plan_year = _plan_year_from_facts(found)
         if doc.plan_year is not None:
-            doc.facts = [f if f.plan_year is not None else Fact(f.kind, f.value, doc.plan_year, f.region, f.evidence,
-                                                                f.span) for f in doc.facts]
-    return assess_document(doc)
-
-
-_ENUM_FIRST = frozenset("（(一二三四五六七八九十0123456789①②③④⑤⑥⑦⑧⑨⑩-•·●▪")
+            found = [f if f[2] is not None else (f[0], f[1], doc.plan_year, *f[3:]) for f in found]
+    # the Facts are built once, with their confidence (what assess_document does to a built document)
+    doc.facts = [Fact(kind, value, year, where, evidence, span, confidence(kind, value, year))
+                 for kind, value, year, where, evidence, span in found]
+    doc.below_national_minimum = below_national_minimum(
+        [f.to_json() for f in doc.facts if f.kind in AMOUNT_KINDS], region.code if region else None)
+    return doc
 
 
 def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list]]:
-    """(sentence index, rules that may fire on it) for every sentence holding a trigger, in text order."""
+    """(sentence index, rules that may fire on it) for every sentence that may hold a fact, in text order.
+
+    The text is scanned once per trigger word (no trigger word crosses a sentence end); a sentence without
+    one costs a first-character test (does it open an enumeration?).
+    """
     starts = [start for start, _ in spans]
     firing: dict[int, set[int]] = {}
-    for number, (_rule, trigger) in enumerate(RULES):
-        if trigger is None:
-            for index, (start, end) in enumerate(spans):
-                first = work[start:start + 1]
-                # ENUM_MARK's ^ anchors at the string's start, never at a pos: match a slice, and only when the
-                # sentence can start with a mark at all
-                if (first in _ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]):
-                    firing.setdefault(index, set()).add(number)
-            continue
-        m = trigger.search(work)
+    for number, pattern in TRIGGER_SCANS:
+        m = pattern.search(work)
         while m:
             index = bisect_right(starts, m.start()) - 1
             if index >= 0 and m.start() < spans[index][1]:
                 firing.setdefault(index, set()).add(number)
-                m = trigger.search(work, spans[index][1])
+                m = pattern.search(work, spans[index][1])
             else:
-                m = trigger.search(work, m.end())
+                m = pattern.search(work, m.end())
+    for index, (start, end) in enumerate(spans):
+        if opens_enumeration(work, start, end):
+            firing.setdefault(index, set()).add(ENUMERATION)
     return [(index, [RULES[n][0] for n in sorted(firing[index])]) for index in sorted(firing)]
 
 
+ENUMERATION = next(n for n, (_, trigger) in enumerate(RULES) if trigger is None)
+
+
 def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region: Region | None, seen: set,
-           doc: Document) -> None:
-    """Run `rules` on one sentence and add their new facts to `doc` (a fact's region: see _fact_region)."""
+           found: list) -> None:
+    """Run `rules` on one sentence and add their new facts to `found` as (kind, value, plan year, region,
+    evidence, span) (a fact's region: see _fact_region)."""
     regions: dict[bool, str | None] = {}  # names or not → the region, worked out once per sentence
     evidence = None
     for rule in rules:
@@ -121,48 +130,52 @@ def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region
             names = kind in NAME_KINDS
             if names not in regions:
                 # "云南税务APP" names a channel, not the region the fact is about
-                regions[names] = ("000000" if NATIONAL.search(sentence.text) else (region.code if region else None)) \
+                national = "国" in sentence.text and NATIONAL.search(sentence.text)  # every name of NATIONAL holds 国
+                regions[names] = ("000000" if national else (region.code if region else None)) \
                     if names else _fact_region(sentence.text, region)
-            key = Fact.identity(kind, value, year, regions[names])
+            where = regions[names]
+            key = (kind, tuple(sorted(value.items())), year, where)  # Fact.identity
             if key not in seen:
                 seen.add(key)
                 if evidence is None:
                     evidence = sentence.text.strip()
-                doc.facts.append(Fact(kind, value, year, regions[names], evidence, span))
+                found.append((kind, value, year, where, evidence, span))
 
 
 AMOUNT_KINDS = ("personal_contribution", "fiscal_subsidy")
 NAME_KINDS = ("payment_channel", "eligible_group", "subsidized_group", "waiting_period_exemption")
 
 
-def _merge(facts: list[Fact]) -> list[Fact]:
+def _merge(facts: list[tuple]) -> list[tuple]:
     """Drop restatements: an amount without its change when the same amount is stated with one,
-    and a title fact when the text states the same kind for the same year and region."""
-    def slot(f: Fact) -> tuple:
-        name = f.value.get("name") if "name" in f.value else None
-        return (f.kind, f.plan_year, f.region, name)
-    with_change = {(f.kind, f.value["amount"], f.value["qualifier"], f.plan_year, f.region)
-                   for f in facts if f.kind in AMOUNT_KINDS and f.value.get("change") is not None}
-    in_text = {slot(f) for f in facts if f.span is not None}
+    and a title fact when the text states the same kind for the same year and region
+    (facts as _apply adds them)."""
+    def slot(f: tuple) -> tuple:
+        value = f[1]
+        return (f[0], f[2], f[3], value.get("name") if "name" in value else None)
+    with_change = {(f[0], f[1]["amount"], f[1]["qualifier"], f[2], f[3])
+                   for f in facts if f[0] in AMOUNT_KINDS and f[1].get("change") is not None}
+    in_text = {slot(f) for f in facts if f[5] is not None}
     kept = []
     for f in facts:
-        if f.kind in AMOUNT_KINDS and f.value.get("change") is None and \
-                (f.kind, f.value["amount"], f.value["qualifier"], f.plan_year, f.region) in with_change:
+        kind, value = f[0], f[1]
+        if kind in AMOUNT_KINDS and value.get("change") is None and \
+                (kind, value["amount"], value["qualifier"], f[2], f[3]) in with_change:
             continue
-        if f.span is None and slot(f) in in_text:
+        if f[5] is None and slot(f) in in_text:
             continue
         kept.append(f)
     return kept
 
 
-def _plan_year_from_facts(facts: list[Fact]) -> int | None:
+def _plan_year_from_facts(facts: list[tuple]) -> int | None:
     """Without a stated plan year: the year a payment period pays for (autumn → next year) or the most common."""
-    for f in facts:
-        if f.kind == "payment_window" and f.value.get("start") and not f.value.get("recurring"):
-            start = date.fromisoformat(f.value["start"])
+    for kind, value, *_ in facts:
+        if kind == "payment_window" and value.get("start") and not value.get("recurring"):
+            start = date.fromisoformat(value["start"])
             return start.year + 1 if start.month >= 7 else start.year
-    for f in facts:
-        if f.kind == "coverage_period" and f.value.get("start") and not f.value.get("recurring"):
-            return date.fromisoformat(f.value["start"]).year
-    years = Counter(f.plan_year for f in facts if f.plan_year)
+    for kind, value, *_ in facts:
+        if kind == "coverage_period" and value.get("start") and not value.get("recurring"):
+            return date.fromisoformat(value["start"]).year
+    years = Counter(f[2] for f in facts if f[2])
     return years.most_common(1)[0][0] if years else None

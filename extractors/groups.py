@@ -20,6 +20,34 @@ from extractors.sentence import (
     Sentence,
 )
 
+# patterns of the rules below, compiled once
+_PAY_HEADING = re.compile(r"缴|交费")
+_CHANNEL_VERB = re.compile(r"通过|选择|使用|登录|借助|(?:可以|可|能)用")
+_TRAILING_PAY = re.compile(r"(?:等)?(?:方式|渠道)?(?:进行|办理)?(?:缴费|缴纳|交费|参保缴费)(?:[^、]{0,4})$")
+_PLACE_PAY = re.compile(r"(?:^|、)(?:线下|线上|现场|上门|窗口)缴费$")
+_ANSWER_LEAD = re.compile(r"^(?:答|回答)[:：]?")
+_PUBLICITY = re.compile(r"宣传|告知|提醒|通知|解读")
+_LIST_VERB = re.compile(r"通过|选择|使用|登录|完善|利用|支持|包括|推广|推动|开通|(?:可以|可|能)用|借助")
+_CLAUSE_MARK = re.compile(r"[，,：:]")
+_GROUP_LEAD = re.compile(r"^(?:对|对于|给|为|其中|另外|以及|包括)")
+_GROUP_REST = re.compile(r"(?:这|那)?(?:几|两|三|四|五)?类?(?:特殊|困难)?(?:群体|人群)(?:参加|参保).*$")
+_INTRO_TAIL = re.compile(r"(?:包括|[:：])$")
+_INCLUDES = re.compile(r"包括|主要有|分为|[:：]")
+_GROUPS_END = re.compile(r"等(?:人员|群体)?[，,。；]|[。；]|[，,]\s*(?:均|都|也)?(?:可|可以)")
+_RESIDENT_NAME = re.compile(r"居民(?:基本)?医(?:疗)?保")
+_ALL_LEAD = re.compile(r"^(?:包括|凡是|凡|所有|具有.{0,10}的)")
+_SUBSIDY_WORD = re.compile(r"资助|补助|代缴")
+_NO_WAITING = re.compile(r"不设(?:置)?(?:待遇享受)?等待期|免(?:除)?(?:待遇)?等待期|无(?:待遇)?等待期")
+_CONNECTIVE = re.compile(r"^(?:需要注意的是|注意|另外|此外|同时|其中|对此)$")
+_IN_TIME = re.compile(r"(?:在规定(?:时间|期限)内|按时|及时)(?:参保|缴费|参加)[^、，]*$")
+_TWO_JOINED = re.compile(r"[^、]{2,}和[^、]{2,}")
+_JOIN_LEAD = re.compile(r"^(?:以及|和|及|对|对于)")
+_ITEM_END = re.compile(r"[：:，,。；;（(]")
+_PAREN_FIRST = re.compile(r"^[^：:]*[（(]")
+_ITEM_END_PAREN = re.compile(r"[：:，,。；;]")
+_ETC_END = re.compile(r"(?:等)$")
+_PERSON_ITEM = re.compile(r"居民|学生|儿童|人员|人口|对象|群体|老人|农民|职工|家庭|子女|生$")
+
 # -- lists: channels and groups --------------------------------------------------------------
 CHANNEL_TRIGGER = guarded(r"(?:缴费|线上|线下)(?:渠道|方式|途径)(?:有|为|包括|主要有)?[:：]?|(?:可|可以|能|均可)?(?:通过|选择|使用|登录)")
 LIST_THEN_PAY = re.compile(r"(?:^|[:：])\s*(?P<list>[^，。；：:]{2,80}?)(?:等(?:方式|渠道)?)?(?:都|均)?(?:可以|可)(?:在线)?(?:缴费|缴纳|办理缴费)")
@@ -54,8 +82,10 @@ def channels(s: Sentence) -> Iterator[Found]:
     if not _PAY_WORD.search(work) and not _CHANNEL_HEAD.search(work):
         # an answer line under a question about where to pay: "浙里办APP、支付宝、银行柜台。"
         heading = s.prev[-1] if s.prev else ""
-        if _is_bare_list(work) and (CHANNEL_INTRO.search(heading) or re.search(r"缴|交费", heading)):
+        if _is_bare_list(work) and (CHANNEL_INTRO.search(heading) or _PAY_HEADING.search(heading)):
             yield from _channel_items(s, [(work.rstrip("。；;！ "), 0)])
+        return
+    if not _may_list_channels(work):
         return
     candidates = []  # (segment, offset in sentence)
     for m in CHANNEL_TRIGGER.finditer(work):
@@ -63,14 +93,14 @@ def channels(s: Sentence) -> Iterator[Found]:
         end = LIST_END.search(tail)
         segment = tail[:end.start()] if end else tail
         base = m.end()
-        inner = list(re.finditer(r"通过|选择|使用|登录|借助|(?:可以|可|能)用", segment))
+        inner = list(_CHANNEL_VERB.finditer(segment))
         if inner:  # "缴费方式：居民可以通过A、B" → the list starts after the verb
             base += inner[-1].end()
             segment = segment[inner[-1].end():]
         explicit = "渠道" in m.group() or "方式" in m.group() or "途径" in m.group()
         paying = PAYING_AFTER.search(tail[len(segment):len(segment) + 14])
-        trailing = re.search(r"(?:等)?(?:方式|渠道)?(?:进行|办理)?(?:缴费|缴纳|交费|参保缴费)(?:[^、]{0,4})$", segment)
-        if trailing and not re.search(r"(?:^|、)(?:线下|线上|现场|上门|窗口)缴费$", segment):
+        trailing = _TRAILING_PAY.search(segment)
+        if trailing and not _PLACE_PAY.search(segment):
             segment, paying = segment[:trailing.start()], True
         elif trailing:
             paying = True
@@ -84,15 +114,23 @@ def channels(s: Sentence) -> Iterator[Found]:
         candidates.append((segment, base))
     for m in LIST_THEN_PAY.finditer(work):
         if "、" in m.group("list"):
-            candidates.append((re.sub(r"^(?:答|回答)[:：]?", "", m.group("list")), m.start("list")))
+            candidates.append((_ANSWER_LEAD.sub("", m.group("list")), m.start("list")))
     for m in LIST_BEFORE_KIND.finditer(work) if "等" in work else ():  # its lazy list is slow; 等 is required
-        if re.search(r"宣传|告知|提醒|通知|解读", work[:m.end()]):
+        if _PUBLICITY.search(work[:m.end()]):
             continue
         if "、" in m.group("list"):
-            inner = list(re.finditer(r"通过|选择|使用|登录|完善|利用|支持|包括|推广|推动|开通|(?:可以|可|能)用|借助", m.group("list")))
+            inner = list(_LIST_VERB.finditer(m.group("list")))
             cut = inner[-1].end() if inner else 0
             candidates.append((m.group("list")[cut:], m.start("list") + cut))
     yield from _channel_items(s, candidates)
+
+
+def _may_list_channels(work: str) -> bool:
+    """Whether CHANNEL_TRIGGER, LIST_THEN_PAY or LIST_BEFORE_KIND can match: each needs one of these words."""
+    return any(word in work for word in _LIST_WORDS) or ("可" in work and ("缴费" in work or "缴纳" in work))
+
+
+_LIST_WORDS = ("通过", "选择", "使用", "登录", "渠道", "方式", "途径")
 
 
 def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[Found]:
@@ -111,9 +149,9 @@ def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[F
 
 def _is_bare_list(work: str) -> bool:
     work = _ANSWER.sub("", work)
-    items = [i for i in re.split(r"、", work.strip().rstrip("。；;！ ")) if i]
+    items = [i for i in work.strip().rstrip("。；;！ ").split("、") if i]
     return len(items) >= 3 and all(len(i) <= 15 for i in items) and \
-        sum(1 for i in items if CHANNEL_WORD.search(i)) >= 2 and not re.search(r"[，,：:]", work)
+        sum(1 for i in items if CHANNEL_WORD.search(i)) >= 2 and not _CLAUSE_MARK.search(work)
 
 
 ELIGIBLE_TRIGGER = re.compile(r"(?:参保|覆盖)(?:对象|范围|人员范围)(?:为|是|包括|主要包括)?[:：]?")
@@ -134,8 +172,8 @@ def _trim_group(name: str) -> str:
 def _groups(segment: str) -> list[tuple[str, int]]:
     out = []
     for name, offset in _split_items(segment, GROUP_SPLIT):
-        name = re.sub(r"^(?:对|对于|给|为|其中|另外|以及|包括)", "", name)
-        name = re.sub(r"(?:这|那)?(?:几|两|三|四|五)?类?(?:特殊|困难)?(?:群体|人群)(?:参加|参保).*$", "", name)
+        name = _GROUP_LEAD.sub("", name)
+        name = _GROUP_REST.sub("", name)
         name = _trim_group(name)
         if 2 <= len(name) <= 40 and not GROUP_BAD.search(name):
             out.append((name, offset))
@@ -149,23 +187,26 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
     work = s.work
     if "资助" in work or "等待期" in work:
         return
+    # every way to a group below (ELIGIBLE_TRIGGER, _JOIN_INCLUDES, ELIGIBLE_TAIL, _SINGLE_GROUP) needs one of these
+    if "参保" not in work and "参加" not in work and "覆盖" not in work:
+        return
     segment, base = None, 0
     m = ELIGIBLE_TRIGGER.search(work) or _JOIN_INCLUDES.search(work)
     if m:
-        inc = None if re.search(r"(?:包括|[:：])$", m.group()) else re.search(r"包括|主要有|分为|[:：]", work[m.end():])
-        if inc or re.search(r"(?:包括|[:：])$", m.group()):
+        inc = None if _INTRO_TAIL.search(m.group()) else _INCLUDES.search(work[m.end():])
+        if inc or _INTRO_TAIL.search(m.group()):
             base = m.end() + (inc.end() if inc else 0)
-            end = re.search(r"等(?:人员|群体)?[，,。；]|[。；]|[，,]\s*(?:均|都|也)?(?:可|可以)", work[base:])
+            end = _GROUPS_END.search(work[base:])
             segment = work[base:base + end.start()] if end else work[base:]
     if segment is None:
         t = ELIGIBLE_TAIL.search(work)
         if t and "居民医保" in work[t.end():t.end() + 20] + work[t.start():t.end() + 20] or (
-                t and re.search(r"居民(?:基本)?医(?:疗)?保", work[t.end():])):
+                t and _RESIDENT_NAME.search(work[t.end():])):
             head = work[:t.start()]
             cut = max(head.rfind("，"), head.rfind(","), head.rfind("："), head.rfind(":"))
             base = cut + 1
             segment = head[base:]
-            segment = re.sub(r"^(?:包括|凡是|凡|所有|具有.{0,10}的)", "", segment)
+            segment = _ALL_LEAD.sub("", segment)
     if segment is None:
         single = _SINGLE_GROUP.match(work)
         if single and GROUP_SUFFIX.search(single.group("name")) and not GROUP_BAD.search(single.group("name")):
@@ -185,20 +226,25 @@ SUBSIDY_MODE = [
     (re.compile(r"部分|按比例|比例|一定|\d+\s*[%％]|差额|适当|减半"), "partial"),
 ]
 SUBSIDY_TRIGGER = re.compile(r"资助|代缴|(?:全额|定额|部分)补助|补助[^，。]{0,8}个人缴费|个人缴费[^，。]{0,12}补助")
+_SUBSIDY_TRIGGER_WORDS = ("资助", "代缴", "个人缴费", "全额补助", "定额补助", "部分补助")  # one is in every match
 GROUP_CUT = re.compile(r"由|按|给予|予以|参加|参保|个人缴费|的个人|实行|享受|均|全额|定额|部分|每人|可|通过|纳入")
 GROUP_SUFFIX = re.compile(r"(?:人员|对象|人口|儿童|孤儿|成员|家庭|户|者|群体|学生|老人|居民|农民|人士|残疾人|军人|家属|子女|"
                           r"青少年|新生儿|婴儿|妇女|病人|患者|群众|老年人)$")
 CLAUSE = re.compile(r"[^，,；;。：:]+")
 
 
+_GROUP_CLAUSE_LEAD = re.compile(r"^\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[.、．])?\s*(?:其中|另外|同时|此外)?"
+                                r"(?:对于|对|将)?")
+_EXEMPT_SPLIT = re.compile(r"、|以及|和|及")
+_GROUP_SPLITTERS = (re.compile(r"、|以及|及|和"), re.compile(r"、"))
+
+
 def _leading_groups(clause: str) -> list[tuple[str, int]]:
     """Group names at the start of a clause: "对特困人员、孤儿按…给予全额资助" → 特困人员, 孤儿."""
-    lead = re.match(r"^\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[.、．])?\s*(?:其中|另外|同时|此外)?"
-                    r"(?:对于|对|将)?", clause)
-    base = lead.end()
+    base = _GROUP_CLAUSE_LEAD.match(clause).end()
     cut = GROUP_CUT.search(clause, base + 2)
     segment = clause[base:cut.start() if cut else len(clause)]
-    for splitter in (re.compile(r"、|以及|及|和"), re.compile(r"、")):
+    for splitter in _GROUP_SPLITTERS:
         items = [(_trim_group(n), base + o) for n, o in _split_items(segment, splitter)]
         if items and all(GROUP_SUFFIX.search(n) and 2 <= len(n) <= 30 for n, _ in items):
             return items
@@ -207,13 +253,13 @@ def _leading_groups(clause: str) -> list[tuple[str, int]]:
 
 def subsidized_groups(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if not SUBSIDY_TRIGGER.search(work):
+    if not any(word in work for word in _SUBSIDY_TRIGGER_WORDS) or not SUBSIDY_TRIGGER.search(work):
         return
     pending: list[tuple[str, int]] = []
     for m in CLAUSE.finditer(work):
         clause = m.group()
         mode = next((md for rx, md in SUBSIDY_MODE if rx.search(clause)), None) \
-            if SUBSIDY_TRIGGER.search(clause) or re.search(r"资助|补助|代缴", clause) else None
+            if SUBSIDY_TRIGGER.search(clause) or _SUBSIDY_WORD.search(clause) else None
         groups = [(n, m.start() + o) for n, o in _leading_groups(clause)]
         if mode is None:
             if groups:
@@ -228,32 +274,32 @@ def waiting_exemptions(s: Sentence) -> Iterator[Found]:
     work = s.work
     if work.rstrip().endswith(("？", "?")):
         return
-    m = re.search(r"不设(?:置)?(?:待遇享受)?等待期|免(?:除)?(?:待遇)?等待期|无(?:待遇)?等待期", work)
+    m = _NO_WAITING.search(work)
     if not m:
         return
     head = work[:m.start()]
-    parts = re.split(r"[，,：:]", head)
+    parts = _CLAUSE_MARK.split(head)
     pos = len(head)
     collected: list[tuple[str, int]] = []
     for part in reversed(parts):
         pos -= len(part)
         stripped = ENUM_MARK.sub("", part.strip(), count=1) if ENUM_MARK.match(part.strip()) else part.strip()
         looks_like_groups = "、" in stripped or stripped.endswith(("的", "群体", "人员", "人口", "患者", "儿", "对象"))
-        if not stripped or re.match(r"^(?:需要注意的是|注意|另外|此外|同时|其中|对此)$", stripped):
+        if not stripped or _CONNECTIVE.match(stripped):
             if collected:
                 break
             pos -= 1
             continue
         if not looks_like_groups:
             break
-        stripped = re.sub(r"(?:在规定(?:时间|期限)内|按时|及时)(?:参保|缴费|参加)[^、，]*$", "", stripped)
-        if "、" in stripped or re.search(r"[^、]{2,}和[^、]{2,}", stripped):
-            for name, offset in _split_items(stripped, re.compile(r"、|以及|和|及")):
-                name = _trim_group(re.sub(r"^(?:以及|和|及|对|对于)", "", name))
+        stripped = _IN_TIME.sub("", stripped)
+        if "、" in stripped or _TWO_JOINED.search(stripped):
+            for name, offset in _split_items(stripped, _EXEMPT_SPLIT):
+                name = _trim_group(_JOIN_LEAD.sub("", name))
                 if 2 <= len(name) <= 40:
                     collected.append((name, pos + offset))
         else:
-            name = re.sub(r"^(?:以及|和|及|对|对于)", "", stripped)
+            name = _JOIN_LEAD.sub("", stripped)
             if 2 <= len(name) <= 40:
                 collected.append((name, pos))
         pos -= 1
@@ -298,14 +344,14 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
     if intro is None or not _INTRO_END.search(intro):
         return
     item = work[mark.end():]
-    name = re.split(r"[：:，,。；;（(]", item, maxsplit=1)[0].strip() if not re.match(r"^[^：:]*[（(]", item) else \
-        re.split(r"[：:，,。；;]", item, maxsplit=1)[0].strip()
-    name = re.sub(r"(?:等)$", "", name).replace("“", "").replace("”", "").replace('"', "")
+    name = _ITEM_END.split(item, maxsplit=1)[0].strip() if not _PAREN_FIRST.match(item) else \
+        _ITEM_END_PAREN.split(item, maxsplit=1)[0].strip()
+    name = _ETC_END.sub("", name).replace("“", "").replace("”", "").replace('"', "")
     if not 2 <= len(name) <= 30:
         return
     offset = s.work.find(name)
     if ELIGIBLE_INTRO.search(intro) and not CHANNEL_INTRO.search(intro) and not GROUP_BAD.search(name) \
-            and re.search(r"居民|学生|儿童|人员|人口|对象|群体|老人|农民|职工|家庭|子女|生$", name):
+            and _PERSON_ITEM.search(name):
         yield "eligible_group", {"name": name}, s.ctx.plan_year, offset
     elif CHANNEL_INTRO.search(intro) and (CHANNEL_WORD.search(name) or len(name) <= 8) and not CHANNEL_BAD.search(name):
         yield "payment_channel", {"name": name}, s.ctx.plan_year, offset

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import re
 
+# patterns of the rules below, compiled once
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
 _FULL = str.maketrans("０１２３４５６７８９．，％～－", "0123456789.,%~-")
 _DIGITS = {"零": 0, "〇": 0, "○": 0, "Ｏ": 0, "一": 1, "壹": 1, "二": 2, "两": 2, "贰": 2, "三": 3, "叁": 3,
            "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8,
@@ -16,17 +19,19 @@ CN_NUMERAL = f"[{CN_DIGITS}十拾百佰千仟]+"
 NUMBER = rf"(?:[0-9０-９]+(?:[.．][0-9０-９]+)?|{CN_NUMERAL})(?:[万萬亿])?"
 
 
-_HAS_FULL = re.compile("[０-９．，％～－]")
-
-
 _FULL_CHARS = {chr(k): chr(v) for k, v in _FULL.items()}
 
 
 def halfwidth(text: str) -> str:
     """Full-width digits and marks to ASCII, one character for one (spans stay valid)."""
-    # str.translate walks every character of a non-ASCII text through a dict (≈ 1 ms for 3,000 characters);
-    # the regex finds the few full-width characters at C speed.
-    return _HAS_FULL.sub(lambda m: _FULL_CHARS[m.group()], text) if _HAS_FULL.search(text) else text
+    # str.translate walks every character of a non-ASCII text through a dict (≈ 1 ms for 3,000 characters), and
+    # a regex over a character set tests each character against the set (≈ 0.8 ms for 30,000); finding one
+    # character is a fast C scan, so the few kinds present are replaced one after the other (ASCII is never
+    # replaced, so the order does not matter).
+    for full, half in _FULL_CHARS.items():
+        if full in text:
+            text = text.replace(full, half)
+    return text
 
 
 def _small_chinese(text: str) -> int:
@@ -56,7 +61,7 @@ def parse_number(text: str) -> float:
         s = s[:-1]
     if not s:
         raise ValueError(f"not a number: {text!r}")
-    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", s):
+    if _DECIMAL.fullmatch(s):
         return float(s) * multiplier
     # 一万二千 style: split on 万 inside
     if "万" in s:

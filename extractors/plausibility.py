@@ -55,6 +55,9 @@ class Assessment:
     reason: str | None = None
 
 
+_DEFAULT, _PLAUSIBLE = Assessment(DEFAULT), Assessment(PLAUSIBLE)  # the common verdicts, built once
+
+
 class NationalMinimums:
     """The national minimum standards per year (人均财政补助 / 个人缴费, yuan per person and year)."""
 
@@ -97,7 +100,7 @@ def load_minimums() -> NationalMinimums:
 def _amount(kind: str, value: Mapping, plan_year: int | None) -> Assessment:
     amount = value.get("amount")
     if not isinstance(amount, (int, float)) or isinstance(amount, bool):
-        return Assessment(DEFAULT)
+        return _DEFAULT
     table = load_minimums()
     lo_usual, hi_usual, lo_possible, hi_possible = BANDS[kind]
     if plan_year is None:  # any year of the table
@@ -125,7 +128,7 @@ def _near(day: date, plan_year: int, years_after: int) -> Assessment:
     start, end = date(plan_year - 1, 1, 1), date(plan_year + years_after, 12, 31)
     outside = (start - day).days if day < start else (day - end).days if day > end else 0
     if outside == 0:
-        return Assessment(PLAUSIBLE)
+        return _PLAUSIBLE
     if outside <= UNUSUAL_DAYS:
         return Assessment(UNUSUAL, "date_unusual")
     return Assessment(IMPLAUSIBLE, "date_far_from_plan_year")
@@ -135,7 +138,7 @@ def _dates(kind: str, value: Mapping, plan_year: int | None) -> Assessment:
     if kind == "monthly_window":
         days = [value.get("start_day"), value.get("end_day")]
         ok = all(isinstance(d, int) and 1 <= d <= 31 for d in days if d is not None)
-        return Assessment(DEFAULT) if ok else Assessment(IMPLAUSIBLE, "day_out_of_range")
+        return _DEFAULT if ok else Assessment(IMPLAUSIBLE, "day_out_of_range")
     if kind == "payment_deadline":
         days = [_iso(value.get("date"))]
     else:
@@ -149,7 +152,7 @@ def _dates(kind: str, value: Mapping, plan_year: int | None) -> Assessment:
     if plan_year is not None:
         checks += [_near(d, plan_year, 1 if kind == "coverage_period" else 0) for d in days if d]
     if not checks:
-        return Assessment(DEFAULT)
+        return _DEFAULT
     return min(checks, key=lambda a: a.confidence)
 
 
@@ -162,7 +165,12 @@ def assess(kind: str, value: Mapping, plan_year: int | None) -> Assessment:
         return _amount(kind, value, plan_year)
     if kind in DATE_KINDS:
         return _dates(kind, value, plan_year)
-    return Assessment(DEFAULT)
+    return _DEFAULT
+
+
+def confidence(kind: str, value: Mapping, plan_year: int | None) -> float:
+    """The `confidence` a fact of `kind` with `value` is stored with (assess's, to 2 decimals)."""
+    return round(assess(kind, value, plan_year).confidence, 2)
 
 
 def is_low(confidence: float | None) -> bool:
@@ -212,7 +220,7 @@ def below_national_minimum(facts: Iterable[Mapping], page_region: str | None) ->
 def assess_document(doc: Document) -> Document:
     """Set every fact's confidence and the document's `below_national_minimum`; returns the same document."""
     doc.facts = [Fact(f.kind, f.value, f.plan_year, f.region, f.evidence, f.span,
-                      round(assess(f.kind, f.value, f.plan_year).confidence, 2)) for f in doc.facts]
+                      confidence(f.kind, f.value, f.plan_year)) for f in doc.facts]
     doc.below_national_minimum = below_national_minimum([f.to_json() for f in doc.facts if f.kind in AMOUNT_KINDS],
                                                         (doc.region or {}).get("code"))
     return doc

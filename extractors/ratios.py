@@ -7,6 +7,10 @@ from typing import Iterator
 from extractors.numbers import NUMBER, parse_int, parse_number
 from extractors.sentence import OTHER_PROGRAMME, Found, Sentence, plan_year_at
 
+# patterns of the rules below, compiled once
+_NOT_RESIDENT = re.compile(r"职工|退休|救助|参保人数|参保率")
+_RESIDENT_BENEFIT = re.compile(r"住院|门诊|基本医保|居民医保|统筹|医保基金|医疗保险")
+
 # -- ratios, caps, deductibles ---------------------------------------------------------------
 RATIO_KEY = re.compile(r"报销比例|支付比例|报销|支付")
 RATIO = re.compile(rf"(?P<a>{NUMBER})\s*[%％]?\s*(?:-|—|~|～|至|到)\s*(?P<b>{NUMBER})\s*[%％]|(?P<c>{NUMBER})\s*[%％]")
@@ -17,7 +21,7 @@ DEDUCTIBLE = re.compile(rf"(?:起付线|起付标准)[^0-9一二三四五六七�
 def ratios(s: Sentence) -> Iterator[Found]:
     work = s.work
     # Secondary kinds: only for resident insurance itself, never employees', retirees' or medical assistance's.
-    if OTHER_PROGRAMME.search(work) or "个百分点" in work or re.search(r"职工|退休|救助|参保人数|参保率", work):
+    if OTHER_PROGRAMME.search(work) or "个百分点" in work or _NOT_RESIDENT.search(work):
         return
     if RATIO_KEY.search(work) and ("医保" in work or "住院" in work or "门诊" in work or "统筹" in work):
         for m in RATIO.finditer(work):
@@ -30,7 +34,7 @@ def ratios(s: Sentence) -> Iterator[Found]:
                 value = {"min": parse_int(m.group("a")), "max": parse_int(m.group("b"))}
             if 0 < value["min"] <= value["max"] <= 100:
                 yield "reimbursement_ratio", value, plan_year_at(s, m.start()), m.start()
-    if not re.search(r"住院|门诊|基本医保|居民医保|统筹|医保基金|医疗保险", work):
+    if not _RESIDENT_BENEFIT.search(work):
         return
     for m in CAP.finditer(work):
         amount = parse_number(m.group("n")) * (10_000 if m.group("u") == "万元" else 1)

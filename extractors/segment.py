@@ -14,6 +14,8 @@ from extractors.sentence import AMOUNT
 from extractors.windows import COVERAGE_KEY, PAYMENT_KEY
 
 SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+_END_MARKS = "。！？!?；;"  # SENTENCE_END but the line break
+_LINE_BREAK = re.compile("\n")
 _PUNCTUATED = re.compile(r"[。！？!?；;：:]")
 TRANSCRIPT_MIN_LINES = 30
 TRANSCRIPT_BARE_SHARE = 0.9
@@ -27,11 +29,18 @@ def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence, end exclusive and including its closing mark."""
     if is_transcript(text):
         return transcript_sentences(text)
+    # SENTENCE_END's positions: its marks all made line breaks, then the line breaks found by a fast scan
+    # (a character-set regex tests every character of the page against the set, ≈ 1 ms per 30,000)
+    marks = text
+    for mark in _END_MARKS:
+        if mark in marks:
+            marks = marks.replace(mark, "\n")
     spans, start = [], 0
-    for m in SENTENCE_END.finditer(text):
-        if text[start:m.end()].strip():
-            spans.append((start, m.end()))
-        start = m.end()
+    for m in _LINE_BREAK.finditer(marks):
+        end = m.end()
+        if not text[start:end].isspace():  # (never empty: it holds its mark)
+            spans.append((start, end))
+        start = end
     if text[start:].strip():
         spans.append((start, len(text)))
     return spans
@@ -42,8 +51,14 @@ def is_transcript(text: str) -> bool:
     lines = [line for line in text.split("\n") if line.strip()]
     if len(lines) < TRANSCRIPT_MIN_LINES:
         return False
-    bare = sum(1 for line in lines if not _PUNCTUATED.search(line))
-    return bare >= TRANSCRIPT_BARE_SHARE * len(lines)
+    allowed = len(lines) - TRANSCRIPT_BARE_SHARE * len(lines)  # punctuated lines a transcript may have
+    punctuated = 0
+    for line in lines:
+        if _PUNCTUATED.search(line):
+            punctuated += 1
+            if punctuated > allowed:
+                return False
+    return True
 
 
 def _clause_shape(line: str) -> tuple[bool, bool, bool]:

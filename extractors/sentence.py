@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 
 from extractors.dates import YearResolver
@@ -36,13 +38,37 @@ _INCLUDED = re.compile(r"(?:含|包括|包含)\s*$")  # 400元（含大病保险
 CLAUSE_END = re.compile(r"[，,；;：:。！？!?\n]")
 
 
+# What the per-number helpers below read of a sentence, worked out once per sentence: rules ask about one
+# sentence many times before the next (a small cache of the last few sentences is enough, and never
+# outlives the document by much).
+@lru_cache(maxsize=16)
+def _clause_ends(work: str) -> tuple[int, ...]:
+    return tuple(m.start() for m in CLAUSE_END.finditer(work))
+
+
 def clause_bounds(work: str, pos: int) -> tuple[int, int]:
     """(start, end) of the clause of `work` holding `pos` (clauses end at ，；：。 and line breaks)."""
-    start = 0
-    for m in CLAUSE_END.finditer(work, 0, pos):
-        start = m.end()
-    m = CLAUSE_END.search(work, pos)
-    return start, (m.start() if m else len(work))
+    ends = _clause_ends(work)
+    i = bisect_left(ends, pos)
+    return (ends[i - 1] + 1 if i else 0), (ends[i] if i < len(ends) else len(work))
+
+
+@lru_cache(maxsize=16)
+def _programmes(work: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(starts of other programmes' names not after 含/包括, starts and ends of resident insurance's names)."""
+    others = tuple(m.start() for m in OTHER_PROGRAMME_NAME.finditer(work)
+                   if not _INCLUDED.search(work, 0, m.start()))
+    resident = [m.span() for m in RESIDENT_PROGRAMME.finditer(work)]
+    return others, tuple(a for a, _ in resident), tuple(b for _, b in resident)
+
+
+def _last_resident(work: str, pos: int) -> int:
+    """Start of the last resident-insurance name found in work[:pos] (-1: none)."""
+    _, starts, ends = _programmes(work)
+    i = bisect_right(ends, pos)  # the names ending by `pos`: the scan of work[:pos] finds the same ones…
+    if i < len(starts) and starts[i] < pos:  # …unless the next one runs across `pos`: scan as before
+        return max((m.start() for m in RESIDENT_PROGRAMME.finditer(work, 0, pos)), default=-1)
+    return starts[i - 1] if i else -1
 
 
 def other_programme_at(work: str, pos: int) -> bool:
@@ -51,13 +77,14 @@ def other_programme_at(work: str, pos: int) -> bool:
     The programme named last before it in the sentence decides; one named anywhere in its own clause, with
     resident insurance not named there, decides too ("每人每年60元的大病保险").
     """
-    others = [m.start() for m in OTHER_PROGRAMME_NAME.finditer(work) if not _INCLUDED.search(work, 0, m.start())]
-    last_other = max((p for p in others if p < pos), default=-1)
-    last_resident = max((m.start() for m in RESIDENT_PROGRAMME.finditer(work, 0, pos)), default=-1)
-    if last_other > last_resident:
+    others = _programmes(work)[0]
+    i = bisect_left(others, pos)
+    last_other = others[i - 1] if i else -1
+    if last_other > _last_resident(work, pos):
         return True
     start, end = clause_bounds(work, pos)
-    return any(start <= p < end for p in others) and RESIDENT_PROGRAMME.search(work, start, end) is None
+    j = bisect_left(others, start)
+    return j < len(others) and others[j] < end and RESIDENT_PROGRAMME.search(work, start, end) is None
 
 
 FUNDS_FLOW = re.compile(r"拨付|资金到位|财政专户|上解|清算|预拨|下达")
@@ -100,16 +127,28 @@ def plan_year_at(sentence: Sentence, pos: int) -> int | None:
 
     Years of comparison (较2022年度的320元, 在2020年度基础上) are not plan years.
     """
-    best = None
     work = sentence.work
+    stated, first = _plan_years(work)
+    i = bisect_right(stated, (pos, _LAST))
+    best = stated[i - 1][1] if i else None
+    if best is None and first is not None:
+        best = first[1] if first[0] > pos and not AMOUNT.search(work[pos:first[0]]) else None
+    return best or sentence.ctx.plan_year
+
+
+_LAST = 10_000  # above any year: (pos, _LAST) sorts after every (pos, year)
+
+
+@lru_cache(maxsize=16)
+def _plan_years(work: str) -> tuple[tuple[tuple[int, int], ...], tuple[int, int] | None]:
+    """((start, year) of each plan year stated in `work`, comparisons left out; (start, year) of the first year
+    written, comparison or not, or None)."""
+    stated, first = [], None
     for m in PLAN_YEAR.finditer(work):
+        if first is None:
+            first = (m.start(), int(m.group(1)))
         if COMPARISON_YEAR_BEFORE.search(work[max(0, m.start() - 2):m.start()]) or \
                 COMPARISON_YEAR_AFTER.match(work[m.end():]):
             continue
-        if m.start() <= pos:
-            best = int(m.group(1))
-    if best is None:
-        m = PLAN_YEAR.search(sentence.work)
-        if m and m.start() < len(sentence.work):
-            best = int(m.group(1)) if m.start() > pos and not AMOUNT.search(sentence.work[pos:m.start()]) else None
-    return best or sentence.ctx.plan_year
+        stated.append((m.start(), int(m.group(1))))
+    return tuple(stated), first

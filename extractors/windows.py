@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from datetime import date
+from functools import lru_cache
 from typing import Iterator
 
 from extractors.dates import DateMention, find_dates, find_ranges
@@ -30,11 +32,27 @@ RECURRING = re.compile(r"每年(?:的)?\s*$")
 SUSPENDED = re.compile(r"暂停|停止(?:受理|办理|缴费|征收|服务|参保|收费)|暂不(?:办理|受理)|不予?受理|"
                        r"系统(?:升级|维护|切换|割接|调试|停机)|停机|退费|退保|无法(?:办理|缴费)")
 CONDITIONAL = re.compile(r"如遇|若遇|遇有|如有|如需")
+OFFICIALS = re.compile(r"宣传|动员|部署|报送|上报|统计|总结|报告")
+_ENJOY_BEFORE = re.compile(r"享受\s*$")
+
+
+@lru_cache(maxsize=16)
+def _keys(work: str) -> tuple[bool, bool, bool]:
+    """Whether a sentence names a flow of funds, a payment, a coverage period (FUNDS_FLOW, PAYMENT_KEY,
+    COVERAGE_KEY), each asked several times per sentence."""
+    return FUNDS_FLOW.search(work) is not None, PAYMENT_KEY.search(work) is not None, \
+        COVERAGE_KEY.search(work) is not None
+
+
+@lru_cache(maxsize=16)
+def _suspended(work: str) -> bool:
+    """Whether a sentence speaks of a suspension or refund (not only of what to do if one happens)."""
+    return SUSPENDED.search(work) is not None and CONDITIONAL.search(work) is None
 
 
 def _not_payable(work: str, pos: int) -> bool:
     """A date at `pos` that cannot start or end a payment period: a suspension, a refund, another programme."""
-    return (SUSPENDED.search(work) is not None and CONDITIONAL.search(work) is None) or other_programme_at(work, pos)
+    return _suspended(work) or other_programme_at(work, pos)
 
 
 def _iso(d: date | None) -> str | None:
@@ -55,7 +73,8 @@ def _resolve_range(s: Sentence, start: DateMention | None, end: DateMention) -> 
 
 def windows(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if FUNDS_FLOW.search(work) and not PAYMENT_KEY.search(work):
+    funds, payment, _coverage = _keys(work)
+    if funds and not payment:
         return
     dates = find_dates(work, converted=True)
     ranges = find_ranges(work, dates)
@@ -80,7 +99,7 @@ def windows(s: Sentence) -> Iterator[Found]:
             yield "payment_deadline", {"date": _iso(last)}, plan_year, rg.span[0]
     # explicit deadlines: a single date after 截止/截至/延长至 or before 前/为止, in a payment sentence;
     # a start date stated in the same sentence (已于9月1日开始，截止…) makes it a window too.
-    if PAYMENT_KEY.search(work) and not _STATISTIC.search(work):
+    if payment and not _STATISTIC.search(work):
         context_year = None
         start_date = None
         for d in dates:
@@ -100,7 +119,7 @@ def windows(s: Sentence) -> Iterator[Found]:
             clause = _clause_at(work, d.start)
             if COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):
                 continue
-            if re.search(r"宣传|动员|部署|报送|上报|统计|总结|报告", clause):  # a deadline for officials, not payers
+            if OFFICIALS.search(clause):  # a deadline for officials, not payers
                 continue
             resolved = s.ctx.resolver.resolve(d, context_year=None if d.year else context_year,
                                               not_before=start_date, deadline_like=True)
@@ -119,7 +138,7 @@ def windows(s: Sentence) -> Iterator[Found]:
             yield "coverage_period", {"start": first.isoformat(), "end": last.isoformat()}, \
                 plan_year_at(s, coverage.start()), coverage.start()
     for m in MONTHLY.finditer(work):
-        if PAYMENT_KEY.search(work):
+        if payment:
             a, b = int(m.group(1)), int(m.group(2))
             if 1 <= a <= b <= 31:
                 yield "monthly_window", {"start_day": a, "end_day": b}, plan_year_at(s, m.start()), m.start()
@@ -129,25 +148,36 @@ COVERAGE_SPLIT = re.compile(r"(?:自|从)(?P<a>[^，。；]{4,16}?)起享受[^�
                             r"(?P<b>[^，。；]{4,16}?日)")
 
 
+_CLAUSE_START = re.compile(r"[，,；;：:]")  # a clause starts after one of these…
+_CLAUSE_STOP = re.compile(r"[，,；;。]")  # …and ends before one of these
+
+
+@lru_cache(maxsize=16)
+def _clause_marks(work: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    return tuple(m.start() for m in _CLAUSE_START.finditer(work)), tuple(m.start() for m in _CLAUSE_STOP.finditer(work))
+
+
 def _clause_at(work: str, pos: int) -> str:
-    start = max(work.rfind(c, 0, pos) for c in "，,；;：:") + 1
-    ends = [i for i in (work.find(c, pos) for c in "，,；;。") if i != -1]
-    return work[start:min(ends) if ends else len(work)]
+    starts, stops = _clause_marks(work)
+    i = bisect_left(starts, pos)  # the last start mark before `pos`
+    j = bisect_left(stops, pos)  # the first stop mark at or after `pos`
+    return work[(starts[i - 1] + 1 if i else 0):(stops[j] if j < len(stops) else len(work))]
 
 
 def _range_kind(work: str, span: tuple[int, int], prev: tuple[str, ...]) -> str | None:
     """payment_window or coverage_period, judged by the range's own clause, then the sentence, then the heading."""
     clause = _clause_at(work, span[0])
     after = _CLAUSE_REST.match(work[span[1]:]).group()
-    if COVERAGE_KEY.search(clause) or (re.search(r"享受\s*$", work[:span[0]]) and "待遇" in after):
+    if COVERAGE_KEY.search(clause) or (_ENJOY_BEFORE.search(work[:span[0]]) and "待遇" in after):
         return "coverage_period"
     if PAYMENT_KEY.search(clause):
         return "payment_window"
-    if FUNDS_FLOW.search(work):
+    funds, payment, coverage = _keys(work)
+    if funds:
         return None
-    if COVERAGE_KEY.search(work) and not PAYMENT_KEY.search(work):
+    if coverage and not payment:
         return "coverage_period"
-    if PAYMENT_KEY.search(work):
+    if payment:
         return "payment_window"
     heading = prev[-1] if prev else ""
     if len(work.strip()) <= 30 and COVERAGE_KEY.search(heading):
