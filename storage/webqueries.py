@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, and_, any_, bindparam, column, func, or_, select, table
+from sqlalchemy import (
+    BigInteger, Integer, String, Text, and_, any_, bindparam, column, func, or_, select, table, text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -231,12 +233,24 @@ def region_history(db: Database, kinds: Sequence[str], *, region: str | None = N
 
 
 def region_codes(db: Database, kinds: Sequence[str], region_prefix: str) -> list[str]:
-    """The region codes starting with `region_prefix` that a fact of `kinds` is about (through the kind-region
-    index)."""
-    q = (select(FactRow.region).where(FactRow.kind.in_(list(kinds)), _prefix_range(FactRow.region, region_prefix))
-         .distinct())
-    with db.session() as s:
-        return sorted(s.scalars(q))
+    """The region codes starting with `region_prefix` that a fact of `kinds` is about: per kind a walk from one
+    region to the next through the (kind, region, plan_year) index (a few hundred seeks; DISTINCT over the
+    range read every fact of the province: 60 k index entries, 0.25 s with a cold cache on SQLite)."""
+    if not kinds:
+        return []
+    upper = region_prefix[:-1] + chr(ord(region_prefix[-1]) + 1)
+    params: dict = {"lo": region_prefix, "hi": upper}
+    starts = []
+    for i, kind in enumerate(kinds):
+        params[f"k{i}"] = kind
+        starts.append(f"SELECT CAST(:k{i} AS VARCHAR(40)) AS kind, (SELECT MIN(f.region) FROM facts f"
+                      f" WHERE f.kind = :k{i} AND f.region >= :lo AND f.region < :hi) AS region")
+    walk = text("WITH RECURSIVE walk(kind, region) AS (" + " UNION ALL ".join(starts) +
+                " UNION ALL SELECT w.kind, (SELECT MIN(f.region) FROM facts f WHERE f.kind = w.kind"
+                " AND f.region > w.region AND f.region < :hi) FROM walk w WHERE w.region IS NOT NULL)"
+                " SELECT DISTINCT region FROM walk WHERE region IS NOT NULL")
+    with db.engine.connect() as conn:
+        return sorted(conn.execute(walk, params).scalars())
 
 
 def source_failing(db: Database, source_id: int) -> dict | None:
