@@ -5,7 +5,7 @@ import sys
 from datetime import datetime, timezone
 
 from extractors import EXTRACTOR_VERSION
-from extractors.plausibility import AMOUNT_KINDS, below_national_minimum
+from extractors.plausibility import AMOUNT_KINDS, below_national_minimum, load_minimums
 from monitor.alerts import KIND_NAMES
 from monitor.check import CHECK_LOCK
 from monitor.config import Config, cron_trigger
@@ -14,6 +14,7 @@ from monitor.options import local_minute
 from storage import ChangeStore, Database, SnapshotStore
 from storage.cutwarnings import current_cut_warnings
 from storage.jobstore import stored_jobs
+from storage.lastchecks import last_checks
 from storage.locks import current_holder
 from storage.standards import current_facts
 
@@ -22,10 +23,23 @@ def below_minimum_by_source(db: Database) -> dict[str, list[dict]]:
     """Source name → its pages' current standards below the national minimum for their plan year
     ({"url", "kind", "plan_year", "amount", "qualifier", "minimum", "national_year", "evidence"})."""
     found: dict[str, list[dict]] = {}
+    table = load_minimums()
     for page in current_facts(db, EXTRACTOR_VERSION, AMOUNT_KINDS):
-        for item in below_national_minimum(page["facts"], page["region"]):
+        # Only the amounts under their year's floor can be reported: the others skip the clause test (a regex per
+        # fact: 0.3 s for the 4,000 current amounts of 2,000 pages).
+        low = [f for f in page["facts"] if _under_floor(table, f)]
+        for item in below_national_minimum(low, page["region"]) if low else ():
             found.setdefault(page["source"], []).append({"url": page["url"], **item})
     return found
+
+
+def _under_floor(table, fact: dict) -> bool:
+    value, year = fact.get("value") or {}, fact.get("plan_year")
+    amount = value.get("amount") if isinstance(value, dict) else None
+    if year is None or not isinstance(amount, (int, float)) or fact.get("kind") not in AMOUNT_KINDS:
+        return False
+    floor = table.floor(year, fact["kind"])
+    return floor is not None and amount < floor[0]
 
 
 def below_minimum_line(source: str, item: dict) -> str:
@@ -99,7 +113,7 @@ def collect_status(config: Config, db: Database, redis_url: str | None = None) -
     crawl = current_holder(db, CHECK_LOCK)
     jobs = scheduled_jobs(db)
     failing = ChangeStore(db).failing_sources()
-    overview = {r["name"]: r for r in store.source_overview()}
+    overview = last_checks(db)
     warnings = source_warnings(db)
     below = below_minimum_by_source(db)
     now = datetime.now(timezone.utc)
@@ -119,8 +133,8 @@ def collect_status(config: Config, db: Database, redis_url: str | None = None) -
                 next_fire[src.schedule] = cron_trigger(src.schedule, config.timezone).get_next_fire_time(None, now)
             next_run, planner = next_fire[src.schedule], "schedule"
         sources.append(dict(name=src.name, schedule=src.schedule, enabled=src.enabled, next_run_at=next_run.astimezone(timezone.utc) if next_run else None,
-                            next_run_from=planner, last_checked_at=row.get("last_checked_at"),
-                            last_outcome=row.get("last_outcome"), last_error=row.get("last_error"),
+                            next_run_from=planner, last_checked_at=row.get("checked_at"),
+                            last_outcome=row.get("outcome"), last_error=row.get("error"),
                             failing=failing.get(src.name), warnings=warnings.get(src.name, []),
                             below_national_minimum=below.get(src.name, []), muted=src.muted(today),
                             mute_until=src.mute_until.isoformat() if src.mute_until else None))

@@ -151,7 +151,8 @@ class FactRow(Base):
     """A typed fact of a snapshot (kind, JSON value, plan year, region) with its evidence sentence."""
 
     __tablename__ = "facts"
-    __table_args__ = (Index("ix_facts_kind_region_plan_year", "kind", "region", "plan_year"),)
+    __table_args__ = (Index("ix_facts_kind_region_plan_year", "kind", "region", "plan_year"),
+                      Index("ix_facts_region_first_snapshot_id", "region", "first_snapshot_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     extraction_id: Mapped[int] = mapped_column(ForeignKey("extractions.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(40))

@@ -12,7 +12,9 @@ from storage.models import Extraction, FactRow, Page, Snapshot, Source
 def current_facts(db: Database, version: str, kinds: Sequence[str]) -> list[dict]:
     """Per enabled page whose current snapshot is healthy and extracted under `version`: {"source", "url",
     "region" (the extraction's page region code), "facts": its facts of `kinds`} — pages with none left out."""
-    q = (select(Source.name, Page.id, Page.url, Extraction.region_code, FactRow)
+    # Columns, not FactRow entities: 4,000 ORM objects cost more than the query on the 5-year history.
+    q = (select(Source.name, Page.id, Page.url, Extraction.region_code, FactRow.kind, FactRow.value,
+                FactRow.plan_year, FactRow.region, FactRow.evidence, FactRow.confidence)
          .join(Page, Page.source_id == Source.id)
          .join(Snapshot, Snapshot.id == Page.last_snapshot_id)
          .join(Extraction, (Extraction.snapshot_id == Snapshot.id) & (Extraction.extractor_version == version))
@@ -20,9 +22,9 @@ def current_facts(db: Database, version: str, kinds: Sequence[str]) -> list[dict
          .where(Source.enabled.is_(True), Snapshot.health == "ok", FactRow.kind.in_(list(kinds)))
          .order_by(Source.name, Page.id, FactRow.id))
     pages: dict[int, dict] = {}
-    with db.session() as s:
-        for source, page_id, url, region, f in s.execute(q):
+    with db.engine.connect() as conn:
+        for source, page_id, url, region, kind, value, year, fact_region, evidence, confidence in conn.execute(q):
             page = pages.setdefault(page_id, dict(source=source, url=url, region=region, facts=[]))
-            page["facts"].append(dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region,
-                                      evidence=f.evidence, confidence=f.confidence))
+            page["facts"].append(dict(kind=kind, value=value, plan_year=year, region=fact_region,
+                                      evidence=evidence, confidence=confidence))
     return list(pages.values())

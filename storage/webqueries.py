@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, and_, any_, bindparam, column, func, or_, select, table
+from sqlalchemy import (
+    BigInteger, Integer, String, Text, and_, any_, bindparam, column, func, or_, select, table, text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -147,7 +149,7 @@ def fact_plan_years(db: Database) -> list[int]:
                               .order_by(v.plan_year.desc())))
 
 
-def _current_extractions(s) -> dict[int, tuple[str, object]]:
+def _current_extractions(s) -> dict[int, tuple[str, object]]:  # s: a Core connection
     """extraction id → (source name, snapshot time) of each enabled page's newest healthy snapshot's current
     (newest) extraction: the rows latest_facts starts from, found in three index-driven steps."""
     sh = aliased(Snapshot)
@@ -171,7 +173,7 @@ def _among(s, col, ids: list[int]) -> list:
     """Conditions `col` is one of `ids`: on PostgreSQL one `= ANY(array)` (one parameter: 2,000 bound parameters
     cost pg8000 and SQLAlchemy ≈ 0.3 s per 22 k-row query), elsewhere IN lists of at most 5,000 (SQLite's
     bound-parameter limit)."""
-    if s.get_bind().dialect.name == "postgresql":
+    if s.dialect.name == "postgresql":
         return [col == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))]
     return [col.in_(ids[i:i + 5000]) for i in range(0, len(ids), 5000)]
 
@@ -184,7 +186,8 @@ def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: 
     "region", "evidence" (None unless `evidence`)} in the order the facts were stored."""
     cols = [FactRow.id, FactRow.extraction_id, FactRow.kind, FactRow.value.cast(Text), FactRow.plan_year,
             FactRow.region] + ([FactRow.evidence] if evidence else [])
-    with db.session() as s:
+    # A Core connection, not a Session: the ORM's row loading cost ≈ 0.15 s of the 事实 page's 22 k rows.
+    with db.engine.connect() as s:
         current = _current_extractions(s)
         rows = []
         for cond in _among(s, FactRow.extraction_id, list(current)):
@@ -193,23 +196,26 @@ def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: 
                 q = q.where(FactRow.plan_year == plan_year)
             if region_prefix:
                 q = q.where(_prefix_range(FactRow.region, region_prefix))
-            rows += [tuple(r) for r in s.execute(q)]
+            rows += s.execute(q).all()
     # Per (source, region, kind, plan year) only the newest snapshot's facts; a fact stated twice is one row.
+    # (Indexed, not unpacked with *: 22 k rows on the 事实 page.)
     newest: dict[tuple, object] = {}
-    for _, ext, kind, _, year, region, *_ in rows:
-        source, at = current[ext]
-        key = (source, region, kind, year)
-        if key not in newest or at > newest[key]:
+    for r in rows:
+        source, at = current[r[1]]
+        key = (source, r[5], r[2], r[4])
+        known = newest.get(key)
+        if known is None or at > known:
             newest[key] = at
     out, seen = [], set()
-    for _, ext, kind, value, year, region, *more in rows:
+    for r in rows:
+        ext, kind, value, year, region = r[1], r[2], r[3], r[4], r[5]
         source, at = current[ext]
         same = (ext, kind, value, region, year)
         if at != newest[(source, region, kind, year)] or same in seen:
             continue
         seen.add(same)
         out.append(dict(source=source, kind=kind, value=value, plan_year=year, region=region,
-                        evidence=more[0] if more else None))
+                        evidence=r[6] if evidence else None))
     return out
 
 
@@ -227,12 +233,24 @@ def region_history(db: Database, kinds: Sequence[str], *, region: str | None = N
 
 
 def region_codes(db: Database, kinds: Sequence[str], region_prefix: str) -> list[str]:
-    """The region codes starting with `region_prefix` that a fact of `kinds` is about (through the kind-region
-    index)."""
-    q = (select(FactRow.region).where(FactRow.kind.in_(list(kinds)), _prefix_range(FactRow.region, region_prefix))
-         .distinct())
-    with db.session() as s:
-        return sorted(s.scalars(q))
+    """The region codes starting with `region_prefix` that a fact of `kinds` is about: per kind a walk from one
+    region to the next through the (kind, region, plan_year) index (a few hundred seeks; DISTINCT over the
+    range read every fact of the province: 60 k index entries, 0.25 s with a cold cache on SQLite)."""
+    if not kinds:
+        return []
+    upper = region_prefix[:-1] + chr(ord(region_prefix[-1]) + 1)
+    params: dict = {"lo": region_prefix, "hi": upper}
+    starts = []
+    for i, kind in enumerate(kinds):
+        params[f"k{i}"] = kind
+        starts.append(f"SELECT CAST(:k{i} AS VARCHAR(40)) AS kind, (SELECT MIN(f.region) FROM facts f"
+                      f" WHERE f.kind = :k{i} AND f.region >= :lo AND f.region < :hi) AS region")
+    walk = text("WITH RECURSIVE walk(kind, region) AS (" + " UNION ALL ".join(starts) +
+                " UNION ALL SELECT w.kind, (SELECT MIN(f.region) FROM facts f WHERE f.kind = w.kind"
+                " AND f.region > w.region AND f.region < :hi) FROM walk w WHERE w.region IS NOT NULL)"
+                " SELECT DISTINCT region FROM walk WHERE region IS NOT NULL")
+    with db.engine.connect() as conn:
+        return sorted(conn.execute(walk, params).scalars())
 
 
 def source_failing(db: Database, source_id: int) -> dict | None:

@@ -146,18 +146,22 @@ def fact_matrix(rows: list[dict], sort: str | None = None) -> dict:
     kinds = [k for k in KIND_NAMES if k in present]
     regions: dict[str | None, dict] = {}
     shown: dict[tuple, tuple] = {}  # (kind, JSON text) → (text with unit, amount): values repeat across sources
-    for r in rows:
-        key = (r["kind"], r["value"] if isinstance(r["value"], str) else json.dumps(r["value"], sort_keys=True))
-        if key not in shown:
-            value = json.loads(r["value"]) if isinstance(r["value"], str) else r["value"]
+    for r in rows:  # 22 k rows for the roll-up: no work per row that a cached value or a lookup can spare
+        kind, raw = r["kind"], r["value"]
+        key = (kind, raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True))
+        found = shown.get(key)
+        if found is None:
+            value = json.loads(raw) if isinstance(raw, str) else raw
             amount = value.get("amount") if isinstance(value, dict) else None
-            shown[key] = (format_value(r["kind"], value) + unit_of(r["kind"]),
-                          amount if isinstance(amount, (int, float)) else None)
-        text, amount = shown[key]
+            found = shown[key] = (format_value(kind, value) + unit_of(kind),
+                                  amount if isinstance(amount, (int, float)) else None)
+        text, amount = found
         entry = regions.get(r["region"])
         if entry is None:
             entry = regions[r["region"]] = dict(region=r["region"], region_name=region_name(r["region"]), cells={})
-        cell = entry["cells"].setdefault(r["kind"], dict(entries=[], conflict=False, amount=None, amounts=[]))
+        cell = entry["cells"].get(kind)
+        if cell is None:
+            cell = entry["cells"][kind] = dict(entries=[], conflict=False, amount=None, amounts=[])
         cell["entries"].append(dict(text=text, source=r["source"], evidence=r["evidence"]))
         if amount is not None:
             cell["amounts"].append(amount)
