@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, compress, decompress
-from storage.extractions import ExtractionStore
+from storage.extractions import ExtractionStore, insert_extractions
 from storage.models import Check, Page, RawPage, Run, Snapshot, Source
 from storage.types import chunks, pid_alive, this_host, utcnow
 
@@ -48,6 +48,7 @@ class PageState:
     follow: str | None = None
     profile: str | None = None
     encoding: str | None = None
+    region: str | None = None  # the source's configured region (it scopes the page's facts)
 
 
 @dataclass(eq=False)
@@ -65,6 +66,7 @@ class PageContent:
     content_hash: str = ""
     raw_sha256: str = ""
     raw_zlib: bytes = b""
+    extraction: dict | None = None  # the snapshot's extraction record, when it was computed with the cut
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -160,7 +162,7 @@ class SnapshotStore(ExtractionStore):
     def _state(page: Page, src: Source) -> PageState:
         return PageState(page_id=page.id, source_id=src.id, source_name=src.name, url=page.url,
                          role=page.role, etag=page.etag, last_modified=page.last_modified,
-                         follow=src.follow, profile=src.profile, encoding=src.encoding)
+                         follow=src.follow, profile=src.profile, encoding=src.encoding, region=src.region)
 
     def add_discovered_pages(self, source_id: int, urls: Sequence[str]) -> list[PageState]:
         """Register article URLs found on a list page; return the states of the ones not seen before."""
@@ -274,6 +276,9 @@ class SnapshotStore(ExtractionStore):
                      page_meta=r.content.meta or None, raw_id=raw_ids[r.content.raw_sha256])
                 for r in recs]
         new_ids = s.scalars(insert(Snapshot).returning(Snapshot.id, sort_by_parameter_order=True), rows).all()
+        # Facts computed with the cut are stored with their snapshot; the others are left to the extract stage.
+        insert_extractions(s, [(snap_id, r.content.extraction) for r, snap_id in zip(recs, new_ids)
+                               if r.content.extraction is not None])
         return dict(zip(recs, new_ids))
 
     def _store_raws(self, s, contents: list[PageContent]) -> dict[str, int]:
