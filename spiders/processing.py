@@ -84,8 +84,11 @@ def cut_and_extract(body: bytes, content_type: str | None, url: str, encoding: s
     the fields the extract stage reads back from that snapshot: the worker holding the text extracts it."""
     cut = cut_page(body, content_type, url, encoding, profile, profiles_path)
     if cut.main_text and not cut.unreadable:  # anything else is stored as an error, without a snapshot
-        cut.extraction = facts_of(cut.main_text, url, cut.title, cut.published_at, cut.meta.get("breadcrumb"),
-                                  source_region)
+        try:
+            cut.extraction = facts_of(cut.main_text, url, cut.title, cut.published_at, cut.meta.get("breadcrumb"),
+                                      source_region)
+        except Exception:  # an extractor bug must not lose the snapshot: the extract stage meets it as before
+            cut.extraction = None
     return cut
 
 
