@@ -116,8 +116,11 @@ def worker_pool(workers: int, **kwargs) -> ProcessPoolExecutor:
                                initializer=watch_parent, initargs=(os.getpid(),), **kwargs)
 
 
-def default_workers() -> int:
-    return max(1, (os.cpu_count() or 1) - 1)
+def default_workers(extract: bool = False) -> int:
+    """Cores - 1 cut workers (the crawl keeps one core); every core when they also extract, the heavier part
+    of a new page's work, which would otherwise follow the crawl on all cores."""
+    cores = os.cpu_count() or 1
+    return cores if extract else max(1, cores - 1)
 
 
 class PageCutter:

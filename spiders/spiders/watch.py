@@ -42,9 +42,9 @@ class WatchSpider(scrapy.Spider):
         spider.db.write_guard = settings.get("POLICYWATCH_WRITE_GUARD")
         spider.store = SnapshotStore(spider.db)
         workers = settings.get("POLICYWATCH_WORKERS")
-        spider.cutter = PageCutter(default_workers() if workers in (None, "") else int(workers),
-                                   settings.get("POLICYWATCH_PROFILES"),
-                                   extract=settings.getbool("POLICYWATCH_EXTRACT_DURING_CRAWL", True))
+        extract = settings.getbool("POLICYWATCH_EXTRACT_DURING_CRAWL", True)
+        spider.cutter = PageCutter(default_workers(extract) if workers in (None, "") else int(workers),
+                                   settings.get("POLICYWATCH_PROFILES"), extract=extract)
         crawler.signals.connect(spider.cutter.close, signal=scrapy_signals.spider_closed)
         spider.force = settings.getbool("POLICYWATCH_FORCE")
         only = settings.getlist("POLICYWATCH_SOURCES") or (kwargs.get("source", "").split(",") if kwargs.get("source") else [])
