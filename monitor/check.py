@@ -32,7 +32,7 @@ class CheckResult:
     counts: dict[str, int] = field(default_factory=dict)
     planned: int = 0
     reason: str = "finished"
-    extracted: int = 0  # snapshots whose facts were extracted after the crawl
+    extracted: int = 0  # snapshots whose facts were extracted after the crawl (none were with their cut)
     changes: dict[str, int] = field(default_factory=dict)  # severity → changes detected
     delivery: dict[str, int] = field(default_factory=dict)  # alerts sent / retried / failed
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, error) of failed pages, in order

@@ -1,6 +1,8 @@
 """The extract stage of a check: facts for every snapshot that has none of the current extractor version.
 
-Runs after the crawl (both cores free), in worker processes; a run killed in between leaves
+A crawl's new snapshots are stored with their facts (computed with the cut, spiders.processing), so this
+stage finds the others: those of a crawl that did not extract (POLICYWATCH_EXTRACT_DURING_CRAWL=False) or
+of an older extractor version. Runs after the crawl, in worker processes; a run killed in between leaves
 snapshots without facts, which the next run picks up — no state besides the database.
 """
 from __future__ import annotations

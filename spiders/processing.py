@@ -38,6 +38,7 @@ class CutPage:
     raw_sha256: str = ""
     raw_zlib: bytes = b""
     unreadable: str | None = None  # why the decoded bytes are no page (spiders.encoding.unreadable)
+    extraction: dict | None = None  # facts_of the page's snapshot, when cut_and_extract computed it
 
 
 def facts_of(main_text: str, url: str, title: str | None, published: datetime | None,
@@ -76,6 +77,21 @@ def cut_page(body: bytes, content_type: str | None, url: str, encoding: str | No
                    raw_sha256=hashlib.sha256(body).hexdigest(), raw_zlib=zlib.compress(body, 6))
 
 
+def cut_and_extract(body: bytes, content_type: str | None, url: str, encoding: str | None = None,
+                    profile: str | None = None, profiles_path: str | None = None,
+                    source_region: str | None = None) -> CutPage:
+    """cut_page plus the extraction record of the snapshot it would make (`url` its final URL), from exactly
+    the fields the extract stage reads back from that snapshot: the worker holding the text extracts it."""
+    cut = cut_page(body, content_type, url, encoding, profile, profiles_path)
+    if cut.main_text and not cut.unreadable:  # anything else is stored as an error, without a snapshot
+        try:
+            cut.extraction = facts_of(cut.main_text, url, cut.title, cut.published_at, cut.meta.get("breadcrumb"),
+                                      source_region)
+        except Exception:  # an extractor bug must not lose the snapshot: the extract stage meets it as before
+            cut.extraction = None
+    return cut
+
+
 def _warm(profiles_path: str | None) -> bool:
     load_profiles(profiles_path)
     return True
@@ -100,12 +116,16 @@ def worker_pool(workers: int, **kwargs) -> ProcessPoolExecutor:
                                initializer=watch_parent, initargs=(os.getpid(),), **kwargs)
 
 
-def default_workers() -> int:
-    return max(1, (os.cpu_count() or 1) - 1)
+def default_workers(extract: bool = False) -> int:
+    """Cores - 1 cut workers (the crawl keeps one core); every core when they also extract, the heavier part
+    of a new page's work, which would otherwise follow the crawl on all cores."""
+    cores = os.cpu_count() or 1
+    return cores if extract else max(1, cores - 1)
 
 
 class PageCutter:
-    """Runs cut_page in a process pool (or inline with 0 workers) and awaits it on the asyncio loop.
+    """Runs cut_page in a process pool (or inline with 0 workers) and awaits it on the asyncio loop; with
+    `extract` cut_and_extract, so a new page's facts are ready with its cut (the extract stage has none left).
 
     The pool starts with the page after the first `inline_pages`, which are cut inline: a check of a few pages
     (a cron job's single notice, most tests) never pays the start-up of a worker process (about 0.8 s of CPU,
@@ -113,8 +133,10 @@ class PageCutter:
 
     INLINE_PAGES = 8
 
-    def __init__(self, workers: int, profiles_path: str | None = None, inline_pages: int = INLINE_PAGES) -> None:
+    def __init__(self, workers: int, profiles_path: str | None = None, inline_pages: int = INLINE_PAGES,
+                 extract: bool = False) -> None:
         self.profiles_path = profiles_path
+        self.extract = extract
         self.workers = workers
         self.inline_left = inline_pages if workers > 0 else 0
         self.pool = None
@@ -125,15 +147,19 @@ class PageCutter:
             self.pool.submit(_warm, self.profiles_path)
 
     async def cut(self, body: bytes, content_type: str | None, url: str, encoding: str | None,
-                  profile: str | None, profiles_path: str | None = None) -> CutPage:
-        """Cut one page; `profiles_path` overrides the cutter's user profiles (a cluster run's own)."""
+                  profile: str | None, profiles_path: str | None = None, source_region: str | None = None) -> CutPage:
+        """Cut one page (and extract it, scoped to `source_region`, with `extract`); `profiles_path` overrides
+        the cutter's user profiles (a cluster run's own)."""
         profiles_path = profiles_path or self.profiles_path
+        job, args = cut_page, (body, content_type, url, encoding, profile, profiles_path)
+        if self.extract:
+            job, args = cut_and_extract, args + (source_region,)
         if self.pool is None and (self.workers == 0 or self.inline_left > 0):
             self.inline_left -= 1
-            return cut_page(body, content_type, url, encoding, profile, profiles_path)
+            return job(*args)
         if self.pool is None:
             self._start_pool()
-        future = self.pool.submit(cut_page, body, content_type, url, encoding, profile, profiles_path)
+        future = self.pool.submit(job, *args)
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:

@@ -75,7 +75,8 @@ POLICYWATCH_STORE_BATCH = 100    # checks written per transaction
 POLICYWATCH_STORE_INTERVAL = 1.0  # seconds between flushes of a partial batch
 POLICYWATCH_PROFILES = None      # path of a user profiles file, merged over spiders/profiles.toml
 POLICYWATCH_FORCE = False        # True: ignore stored ETag / Last-Modified (no conditional GET) this run
-POLICYWATCH_WORKERS = None       # page-processing processes; None → cores - 1, 0 → inline
+POLICYWATCH_WORKERS = None       # page-processing processes; None → cores - 1 (cores when extracting), 0 → inline
+POLICYWATCH_EXTRACT_DURING_CRAWL = True  # facts computed with the cut (False: all left to the extract stage)
 POLICYWATCH_QUEUE_PROTOCOL = None  # `worker`: the queue protocol it speaks; None → this version's (tests of old ones)
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -34,7 +34,7 @@ _CLAIM = (update(RunLease)
                  RunLease.worker_id.is_(None), exists().where(Run.id == bindparam("r"), Run.status == "running"))
           .values(worker_id=bindparam("w"), leased_at=bindparam("now", type_=UTCDateTime())))
 _PAGE_STATE = (select(Page.id, Page.source_id, Source.name, Page.url, Page.role, Page.etag, Page.last_modified,
-                      Source.follow, Source.profile, Source.encoding)
+                      Source.follow, Source.profile, Source.encoding, Source.region)
                .join(Source, Source.id == Page.source_id).where(Page.id == bindparam("p")))
 
 
@@ -170,7 +170,7 @@ class ClusterStore:
             row = conn.execute(_PAGE_STATE, dict(p=page_id)).one()
         return PageState(page_id=row.id, source_id=row.source_id, source_name=row.name, url=row.url, role=row.role,
                          etag=row.etag, last_modified=row.last_modified, follow=row.follow, profile=row.profile,
-                         encoding=row.encoding)
+                         encoding=row.encoding, region=row.region)
 
     def _finish_leases(self, s, worker_id: int, run_id: int, page_ids: Sequence[int]) -> set[int]:
         """Mark the leases this worker holds done; the page ids it did hold (the others are not stored)."""

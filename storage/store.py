@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, compress, decompress
-from storage.factruns import link_snapshots
-from storage.models import Check, Extraction, FactRow, Page, RawPage, Run, Snapshot, Source
+from storage.extractions import ExtractionStore, insert_extractions
+from storage.models import Check, Page, RawPage, Run, Snapshot, Source
 from storage.types import chunks, pid_alive, this_host, utcnow
 
 
@@ -48,6 +48,7 @@ class PageState:
     follow: str | None = None
     profile: str | None = None
     encoding: str | None = None
+    region: str | None = None  # the source's configured region (it scopes the page's facts)
 
 
 @dataclass(eq=False)
@@ -65,6 +66,7 @@ class PageContent:
     content_hash: str = ""
     raw_sha256: str = ""
     raw_zlib: bytes = b""
+    extraction: dict | None = None  # the snapshot's extraction record, when it was computed with the cut
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -91,8 +93,9 @@ class CheckRecord:
     links_hash: str | None = None  # list pages: hash of the sorted matching links
 
 
-class SnapshotStore:
-    """Reads what to crawl and writes what was crawled, one transaction per batch of checks."""
+class SnapshotStore(ExtractionStore):
+    """Reads what to crawl and writes what was crawled, one transaction per batch of checks (the extraction
+    methods: storage.extractions)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -159,7 +162,7 @@ class SnapshotStore:
     def _state(page: Page, src: Source) -> PageState:
         return PageState(page_id=page.id, source_id=src.id, source_name=src.name, url=page.url,
                          role=page.role, etag=page.etag, last_modified=page.last_modified,
-                         follow=src.follow, profile=src.profile, encoding=src.encoding)
+                         follow=src.follow, profile=src.profile, encoding=src.encoding, region=src.region)
 
     def add_discovered_pages(self, source_id: int, urls: Sequence[str]) -> list[PageState]:
         """Register article URLs found on a list page; return the states of the ones not seen before."""
@@ -273,70 +276,10 @@ class SnapshotStore:
                      page_meta=r.content.meta or None, raw_id=raw_ids[r.content.raw_sha256])
                 for r in recs]
         new_ids = s.scalars(insert(Snapshot).returning(Snapshot.id, sort_by_parameter_order=True), rows).all()
+        # Facts computed with the cut are stored with their snapshot; the others are left to the extract stage.
+        insert_extractions(s, [(snap_id, r.content.extraction) for r, snap_id in zip(recs, new_ids)
+                               if r.content.extraction is not None])
         return dict(zip(recs, new_ids))
-
-    def _insert_extractions(self, s, extractions: list[tuple[int, dict]]) -> None:
-        if not extractions:
-            return
-        now = utcnow()
-        rows = [dict(snapshot_id=snap_id, extractor_version=e["version"], plan_year=e.get("plan_year"),
-                     region_code=(e.get("region") or {}).get("code"), region_name=(e.get("region") or {}).get("name"),
-                     warnings=e.get("warnings") or None, extracted_at=now) for snap_id, e in extractions]
-        ids = s.scalars(insert(Extraction).returning(Extraction.id, sort_by_parameter_order=True), rows).all()
-        facts = [dict(extraction_id=ext_id, kind=f["kind"], value=f["value"], plan_year=f.get("plan_year"),
-                      region=f.get("region"), evidence=f["evidence"],
-                      span_start=f["span"][0] if f.get("span") else None,
-                      span_end=f["span"][1] if f.get("span") else None, confidence=f.get("confidence"))
-                 for ext_id, (_, e) in zip(ids, extractions) for f in e["facts"]]
-        if facts:
-            s.execute(insert(FactRow), facts)
-
-    def replace_extractions(self, s, extractions: Sequence[tuple[int, dict]]) -> None:
-        """In session `s`: the snapshots' extractions of the records' versions replaced by the records."""
-        for snapshot_id, extraction in extractions:
-            s.execute(delete(Extraction).where(Extraction.snapshot_id == snapshot_id,
-                                               Extraction.extractor_version == extraction["version"]))
-        self._insert_extractions(s, list(extractions))
-
-    def store_extractions(self, extractions: Sequence[tuple[int, dict]], *, link: bool = True) -> None:
-        """Store (or replace) the facts of snapshots, one extraction per snapshot and extractor version.
-
-        `extraction` is {"version", "region": {"name", "code"} | None, "plan_year", "facts": [...]}.
-        New facts of snapshots judged healthy already (an extractor upgrade) are linked into their runs
-        (storage.factruns) unless `link` is False (reextract links after judging the snapshots again).
-        """
-        with self.db.session() as s:
-            self.replace_extractions(s, extractions)
-            if link:
-                link_snapshots(s, [snapshot_id for snapshot_id, _ in extractions])
-
-    def snapshots_to_extract(self, version: str, limit: int = 500) -> list[dict]:
-        """Snapshots that have no extraction of this extractor version yet (oldest first), with their source's
-        configured region (`source_region`), which scopes their facts."""
-        done = select(Extraction.id).where(Extraction.snapshot_id == Snapshot.id,
-                                           Extraction.extractor_version == version)
-        q = (select(Snapshot.id, Snapshot.main_text, Snapshot.final_url, Snapshot.title, Snapshot.published_at,
-                    Snapshot.page_meta, Source.region)
-             .join(Page, Snapshot.page_id == Page.id).join(Source, Page.source_id == Source.id)
-             .where(~done.exists()).order_by(Snapshot.id).limit(limit))
-        with self.db.session() as s:
-            return [dict(id=r.id, main_text=r.main_text, url=r.final_url, title=r.title, published_at=r.published_at,
-                         breadcrumb=(r.page_meta or {}).get("breadcrumb"), source_region=r.region)
-                    for r in s.execute(q)]
-
-    def facts(self, snapshot_id: int, version: str | None = None) -> list[dict]:
-        """Facts of a snapshot (of the newest extractor version stored, or the given one), in text order."""
-        with self.db.session() as s:
-            q = select(Extraction).where(Extraction.snapshot_id == snapshot_id)
-            if version:
-                q = q.where(Extraction.extractor_version == version)
-            extraction = s.scalars(q.order_by(Extraction.id.desc()).limit(1)).first()
-            if extraction is None:
-                return []
-            rows = s.scalars(select(FactRow).where(FactRow.extraction_id == extraction.id).order_by(FactRow.id))
-            return [dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region, evidence=f.evidence,
-                         span=[f.span_start, f.span_end] if f.span_start is not None else None,
-                         confidence=f.confidence, version=extraction.extractor_version) for f in rows]
 
     def _store_raws(self, s, contents: list[PageContent]) -> dict[str, int]:
         """Raw pages by SHA-256: existing rows reused, missing ones inserted once."""

@@ -42,8 +42,9 @@ class WatchSpider(scrapy.Spider):
         spider.db.write_guard = settings.get("POLICYWATCH_WRITE_GUARD")
         spider.store = SnapshotStore(spider.db)
         workers = settings.get("POLICYWATCH_WORKERS")
-        spider.cutter = PageCutter(default_workers() if workers in (None, "") else int(workers),
-                                   settings.get("POLICYWATCH_PROFILES"))
+        extract = settings.getbool("POLICYWATCH_EXTRACT_DURING_CRAWL", True)
+        spider.cutter = PageCutter(default_workers(extract) if workers in (None, "") else int(workers),
+                                   settings.get("POLICYWATCH_PROFILES"), extract=extract)
         crawler.signals.connect(spider.cutter.close, signal=scrapy_signals.spider_closed)
         spider.force = settings.getbool("POLICYWATCH_FORCE")
         only = settings.getlist("POLICYWATCH_SOURCES") or (kwargs.get("source", "").split(",") if kwargs.get("source") else [])
@@ -131,7 +132,7 @@ class WatchSpider(scrapy.Spider):
             return
         options = response.meta.get("pw_options") or {}
         cut = await self.cutter.cut(response.body, content_type, response.url, page.encoding, page.profile,
-                                    options.get("profiles_path", self.cutter.profiles_path))
+                                    options.get("profiles_path", self.cutter.profiles_path), page.region)
         if cut.unreadable:
             yield self._record(response.request, http_status=response.status, error=cut.unreadable)
             return
@@ -141,7 +142,7 @@ class WatchSpider(scrapy.Spider):
         content = PageContent(main_text=cut.main_text, title=cut.title, published_at=cut.published_at,
                               final_url=response.url, encoding=cut.encoding, profile=cut.profile,
                               raw=response.body, meta=cut.meta, content_hash=cut.content_hash,
-                              raw_sha256=cut.raw_sha256, raw_zlib=cut.raw_zlib)
+                              raw_sha256=cut.raw_sha256, raw_zlib=cut.raw_zlib, extraction=cut.extraction)
         yield self._record(response.request, http_status=response.status, content=content, etag=etag,
                            last_modified=last_modified)
 
