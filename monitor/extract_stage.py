@@ -38,4 +38,9 @@ def extract_pending(store: SnapshotStore, workers: int | None = None) -> int:
             done += len(results)
     finally:
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            try:
+                pool.shutdown(cancel_futures=True)
+            except RuntimeError:
+                # A stop signal landed while the pool was starting its manager thread ("cannot join thread
+                # before it is started"): the signal's own exception goes on; the workers die with us.
+                pass
