@@ -58,6 +58,9 @@ def scrapy_settings(db_url: str | None, overrides: Sequence[str] = (), verbose: 
     from scrapy.settings import Settings  # Scrapy is imported by the commands that crawl, not at start-up
     settings = Settings()
     settings.setmodule("spiders.settings", priority="project")
+    unused = set(settings.getlist("UNUSED_COMPONENTS"))
+    for name in ("EXTENSIONS_BASE", "DOWNLOADER_MIDDLEWARES_BASE"):
+        settings.set(name, {k: v for k, v in settings.getdict(name).items() if k not in unused}, priority="project")
     settings.set("POLICYWATCH_DB", db_url, priority="cmdline")
     # Results go to the database and the summary line; Scrapy's own log only with --verbose.
     settings.set("LOG_LEVEL", "INFO" if verbose else "CRITICAL", priority="cmdline")

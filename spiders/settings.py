@@ -1,5 +1,4 @@
 """Scrapy settings for policywatch (data only; override per run with `policywatch check -s KEY=VALUE`)."""
-from scrapy.settings import default_settings as _defaults
 
 BOT_NAME = "policywatch"
 SPIDER_MODULES = ["spiders.spiders"]
@@ -40,20 +39,17 @@ REMOTE_CONTROL_ENABLED = False
 HTTPCACHE_ENABLED = False
 LOG_LEVEL = "INFO"
 
-# Components a monitor never uses, left out of Scrapy's base lists: Scrapy imports every component named
-# there (to merge the lists) even when it is disabled, and these cost start-up time on every check
-# (telnet pulls in twisted.conch, the cookie middleware tldextract, remote control aiohttp).
-UNUSED_COMPONENTS = {
+# Components a monitor never uses, left out of Scrapy's base lists by monitor.check.scrapy_settings: Scrapy
+# imports every component named there (to merge the lists) even when it is disabled, and these cost start-up
+# time on every check (telnet pulls in twisted.conch, the cookie middleware tldextract, remote control aiohttp).
+UNUSED_COMPONENTS = [
     "scrapy.extensions.telnet.TelnetConsole",
     "scrapy.extensions.memdebug.MemoryDebugger",
     "scrapy.extensions.feedexport.FeedExporter",
     "scrapy.extensions.spiderstate.SpiderState",
     "scrapy.extensions.remote_control.RemoteControl",
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
-}
-EXTENSIONS_BASE = {k: v for k, v in _defaults.EXTENSIONS_BASE.items() if k not in UNUSED_COMPONENTS}
-DOWNLOADER_MIDDLEWARES_BASE = {k: v for k, v in _defaults.DOWNLOADER_MIDDLEWARES_BASE.items()
-                               if k not in UNUSED_COMPONENTS}
+]
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "spiders.middlewares.BackoffRetryMiddleware": 550,
