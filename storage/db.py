@@ -234,7 +234,7 @@ class Database:
     def head_revision() -> str:
         """The newest migration's revision: migrations are named NNNN_what.py with revision "NNNN" (a test
         checks this against Alembic's own reading), so a current schema is confirmed without importing
-        Alembic or executing thirteen migration modules on every start."""
+        Alembic or executing every migration module on every start."""
         return max(p.name[:4] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
     def migrate(self, create: bool = True) -> None:
