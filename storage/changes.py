@@ -12,7 +12,7 @@ from storage.db import Database
 from storage.factruns import link_snapshots
 from storage.models import Alert, Change, Snapshot, Source
 from storage.outbox import OutboxStore
-from storage.types import utcnow
+from storage.types import SQL_BATCH, chunks, utcnow
 
 
 def change_dict(c: Change, source: str) -> dict:
@@ -51,8 +51,12 @@ class ChangeStore(OutboxStore):
                 row.update(status="pending", created_at=now, attempts=0, next_attempt_at=now)
                 insert_ = (postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert)(Alert)
                 s.execute(insert_.values(**row).on_conflict_do_nothing(index_elements=["target_key", "dedupe_key"]))
+            by_health: dict[str, list[int]] = {}
             for snapshot_id, health in (snapshot_health or {}).items():
-                s.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(health=health))
+                by_health.setdefault(health, []).append(snapshot_id)
+            for health, snapshot_ids in by_health.items():
+                for chunk in chunks(snapshot_ids, SQL_BATCH):
+                    s.execute(update(Snapshot).where(Snapshot.id.in_(chunk)).values(health=health))
             if snapshot_health:
                 link_snapshots(s, list(snapshot_health))  # it takes the healthy ones
             return ids

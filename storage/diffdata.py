@@ -22,15 +22,17 @@ def read_facts(s, snapshot_ids: list[int], version: str, chunk: int = 500,
     if kinds is not None:
         joined = and_(joined, FactRow.kind.in_(kinds))
     for i in range(0, len(snapshot_ids), chunk):
-        q = (select(Extraction.snapshot_id, FactRow)
+        # Columns, not FactRow objects: ORM instances cost more than the query on a big first check.
+        q = (select(Extraction.snapshot_id, FactRow.id, FactRow.kind, FactRow.value, FactRow.plan_year,
+                    FactRow.region, FactRow.evidence, FactRow.confidence)
              .outerjoin(FactRow, joined)
              .where(Extraction.snapshot_id.in_(snapshot_ids[i:i + chunk]), Extraction.extractor_version == version)
              .order_by(FactRow.id))
-        for snapshot_id, f in s.execute(q):
+        for snapshot_id, fact_id, kind, value, plan_year, region, evidence, confidence in s.execute(q):
             facts = out.setdefault(snapshot_id, [])
-            if f is not None:
-                facts.append(dict(kind=f.kind, value=f.value, plan_year=f.plan_year, region=f.region,
-                                  evidence=f.evidence, confidence=f.confidence))
+            if fact_id is not None:
+                facts.append(dict(kind=kind, value=value, plan_year=plan_year, region=region,
+                                  evidence=evidence, confidence=confidence))
     return out
 
 
@@ -112,16 +114,20 @@ class DiffData:
     def latest_healthy(self, version: str, pending_health: dict[int, str] | None = None,
                        kinds: Sequence[str] | None = None) -> list[dict]:
         """The newest snapshot of every page of the enabled sources, when it is healthy (judged or being judged),
-        with its facts (of `kinds` only, when given)."""
+        with its facts (of `kinds` only, when given); without its main text."""
         pending_health = pending_health or {}
         with self.db.session() as s:
-            # The page's current snapshot (an older imported one may have a higher id).
-            rows = list(s.execute(select(Snapshot, Page, Source).join(Page, Snapshot.id == Page.last_snapshot_id)
-                                  .join(Source, Page.source_id == Source.id).where(Source.enabled.is_(True))))
-            healthy = [(snap, page, src) for snap, page, src in rows
-                       if pending_health.get(snap.id, snap.health) == "ok"]
-            facts = read_facts(s, [snap.id for snap, _, _ in healthy], version, kinds=kinds)
-            return [self._snapshot(snap, page, src, facts.get(snap.id, [])) for snap, page, src in healthy]
+            # The page's current snapshot (an older imported one may have a higher id). Columns only: the
+            # main texts of every watched page are not needed here and would be most of what is read.
+            rows = s.execute(select(Snapshot.id, Snapshot.health, Snapshot.content_hash, Snapshot.final_url,
+                                    Page.id, Page.url, Source.id, Source.name)
+                             .join(Page, Snapshot.id == Page.last_snapshot_id)
+                             .join(Source, Page.source_id == Source.id).where(Source.enabled.is_(True)))
+            healthy = [r for r in rows if pending_health.get(r[0], r[1]) == "ok"]
+            facts = read_facts(s, [r[0] for r in healthy], version, kinds=kinds)
+            return [dict(id=snap_id, content_hash=content_hash, url=final_url or url, facts=facts.get(snap_id, []),
+                         source_id=source_id, page_id=page_id, source=source, health=health)
+                    for snap_id, health, content_hash, final_url, page_id, url, source_id, source in healthy]
 
     def check_health(self, run_id: int, pending_health: dict[int, str] | None = None, limit: int = 60
                      ) -> list[tuple[dict, list[tuple[bool, str, int]], tuple[str, int] | None]]:

@@ -88,7 +88,8 @@ class HistoryStore:
         v = FACT_HISTORY.c
         return (select(FACT_HISTORY)
                 .where(*self._where(f, v.region, v.kind, v.plan_year, v.page_id))
-                .order_by(v.region, v.kind, v.plan_year, v.source, v.first_seen, v.page_id))
+                .order_by(v.region, v.kind, v.plan_year, v.source, v.first_seen, v.page_id,
+                          v.value, v.evidence))  # a page's two channels seen together: one order on every database
 
     def changes_query(self, f: HistoryFilter):
         v = CHANGE_LOG.c

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from storage.db import Database, compress, decompress
 from storage.extractions import ExtractionStore, insert_extractions
 from storage.models import Check, Page, RawPage, Run, Snapshot, Source
-from storage.types import chunks, pid_alive, this_host, utcnow
+from storage.types import SQL_BATCH, chunks, pid_alive, this_host, utcnow
 
 
 @dataclass(frozen=True)
@@ -401,6 +401,4 @@ class SnapshotStore(ExtractionStore):
             run.finished_at = run.finished_at or now
             return run.id
 
-
-SQL_BATCH = 2000  # rows or IN-list values per statement, well under SQLite's and PostgreSQL's limits
 

@@ -61,6 +61,9 @@ def process_gone(host: str, pid: int) -> bool:
     return host == this_host() and not pid_alive(pid)
 
 
+SQL_BATCH = 2000  # rows or IN-list values per statement, well under SQLite's and PostgreSQL's limits
+
+
 def chunks(items: list, size: int):
     """`items` in consecutive slices of at most `size` (statements stay under bound-variable limits)."""
     for i in range(0, len(items), size):
