@@ -11,7 +11,7 @@ from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
 from extractors.plausibility import below_national_minimum, confidence
 from extractors.regions import Region, detect_region, load_regions
-from extractors.rules import ENUM_MARK, RULES, TRIGGER_SCANS, Context, Sentence, opens_enumeration
+from extractors.rules import ENUM_FIRST, ENUM_MARK, RULES, TRIGGER_MASKS, TRIGGER_SCAN, Context, Sentence
 from extractors.segment import sentences
 
 EXTRACTOR_VERSION = "2"
@@ -96,27 +96,39 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
 def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list]]:
     """(sentence index, rules that may fire on it) for every sentence that may hold a fact, in text order.
 
-    The text is scanned once per trigger word (no trigger word crosses a sentence end); a sentence without
-    one costs a first-character test (does it open an enumeration?).
+    The text is scanned once for all trigger words (no trigger word crosses a sentence end); a sentence
+    without one costs a first-character test (does it open an enumeration?).
     """
     starts = [start for start, _ in spans]
-    firing: dict[int, set[int]] = {}
-    for number, pattern in TRIGGER_SCANS:
-        m = pattern.search(work)
-        while m:
-            index = bisect_right(starts, m.start()) - 1
-            if index >= 0 and m.start() < spans[index][1]:
-                firing.setdefault(index, set()).add(number)
-                m = pattern.search(work, spans[index][1])
-            else:
-                m = pattern.search(work, m.end())
-    for index, (start, end) in enumerate(spans):
-        if opens_enumeration(work, start, end):
-            firing.setdefault(index, set()).add(ENUMERATION)
-    return [(index, [RULES[n][0] for n in sorted(firing[index])]) for index in sorted(firing)]
+    firing: dict[int, int] = {}  # sentence index → bit mask of the rules (bit n: RULES[n])
+    index, start, end = -1, 0, 0
+    for m in TRIGGER_SCAN.finditer(work):
+        pos = m.start()
+        if not start <= pos < end:  # most words follow one another in the same sentence
+            index = bisect_right(starts, pos) - 1
+            if index < 0 or pos >= spans[index][1]:
+                index, start, end = -1, 0, 0
+                continue
+            start, end = spans[index]
+        firing[index] = firing.get(index, 0) | TRIGGER_MASKS[work[pos]]
+    for number, (start, end) in enumerate(spans):
+        first = work[start:start + 1]
+        # opens_enumeration, inline: ENUM_MARK is tried only where the first character can open a mark
+        if (first in ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]) is not None:
+            firing[number] = firing.get(number, 0) | ENUMERATION_BIT
+    return [(number, _rules_of(firing[number])) for number in sorted(firing)]
 
 
-ENUMERATION = next(n for n, (_, trigger) in enumerate(RULES) if trigger is None)
+ENUMERATION_BIT = 1 << next(n for n, (_, trigger) in enumerate(RULES) if trigger is None)
+_RULES_OF: dict[int, list] = {}  # bit mask → the rules it names, in RULES order (a few dozen masks occur)
+
+
+def _rules_of(mask: int) -> list:
+    """The rules of a bit mask (bit n: RULES[n]), in RULES order; the list is shared, never changed."""
+    rules = _RULES_OF.get(mask)
+    if rules is None:
+        rules = _RULES_OF[mask] = [rule for n, (rule, _) in enumerate(RULES) if mask >> n & 1]
+    return rules
 
 
 def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region: Region | None, seen: set,
