@@ -3,6 +3,7 @@ exemptions, and enumerated lines under an introducing sentence."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterator
 
 from extractors.fastre import guarded
@@ -191,14 +192,16 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
     if "参保" not in work and "参加" not in work and "覆盖" not in work:
         return
     segment, base = None, 0
-    m = ELIGIBLE_TRIGGER.search(work) or _JOIN_INCLUDES.search(work)
+    # ELIGIBLE_TRIGGER needs 对象 or 范围, _JOIN_INCLUDES needs 包括: most sentences hold neither
+    m = (ELIGIBLE_TRIGGER.search(work) if "对象" in work or "范围" in work else None) or \
+        (_JOIN_INCLUDES.search(work) if "包括" in work else None)
     if m:
         inc = None if _INTRO_TAIL.search(m.group()) else _INCLUDES.search(work[m.end():])
         if inc or _INTRO_TAIL.search(m.group()):
             base = m.end() + (inc.end() if inc else 0)
             end = _GROUPS_END.search(work[base:])
             segment = work[base:base + end.start()] if end else work[base:]
-    if segment is None:
+    if segment is None and "居民" in work:  # what ELIGIBLE_TAIL's match needs after it holds 居民
         t = ELIGIBLE_TAIL.search(work)
         if t and "居民医保" in work[t.end():t.end() + 20] + work[t.start():t.end() + 20] or (
                 t and _RESIDENT_NAME.search(work[t.end():])):
@@ -326,6 +329,14 @@ def _level(mark: str) -> int:
     return 4
 
 
+@lru_cache(maxsize=32)
+def _mark_level(text: str) -> int | None:
+    """The _level of the enumeration mark a sentence opens with, None without one (each sentence is asked
+    again by every item after it)."""
+    mark = ENUM_MARK.match(text.strip())
+    return _level(mark.group()) if mark else None
+
+
 def enumerated_items(s: Sentence) -> Iterator[Found]:
     work = s.work.strip()
     mark = ENUM_MARK.match(work)
@@ -334,10 +345,10 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
     level = _level(mark.group())
     intro = None
     for previous in reversed(s.prev):
-        prev_mark = ENUM_MARK.match(previous.strip())
-        if prev_mark and _level(prev_mark.group()) == level:
+        prev_level = _mark_level(previous)
+        if prev_level == level:
             continue  # a sibling item
-        if prev_mark and _level(prev_mark.group()) > level:
+        if prev_level is not None and prev_level > level:
             return
         intro = previous
         break

@@ -129,7 +129,7 @@ def windows(s: Sentence) -> Iterator[Found]:
                 yield "payment_window", {"start": start_date.isoformat(), "end": resolved.isoformat()}, \
                     plan_year_at(s, d.start), d.start
             yield "payment_deadline", {"date": resolved.isoformat()}, plan_year_at(s, d.start), d.start
-    coverage = COVERAGE_SPLIT.search(work)
+    coverage = COVERAGE_SPLIT.search(work) if "起享受" in work else None  # a literal of every match
     starts, ends = (find_dates(coverage.group("a")), find_dates(coverage.group("b"))) if coverage else ([], [])
     if starts and ends:
         first = s.ctx.resolver.resolve(starts[0])
@@ -137,7 +137,7 @@ def windows(s: Sentence) -> Iterator[Found]:
         if first and last and first <= last:
             yield "coverage_period", {"start": first.isoformat(), "end": last.isoformat()}, \
                 plan_year_at(s, coverage.start()), coverage.start()
-    for m in MONTHLY.finditer(work):
+    for m in MONTHLY.finditer(work) if payment and "每月" in work else ():
         if payment:
             a, b = int(m.group(1)), int(m.group(2))
             if 1 <= a <= b <= 31:
