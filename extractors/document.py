@@ -24,9 +24,10 @@ NATIONAL = re.compile(r"国家(?:规定|要求|明确|医保局|层面|标准)|�
 PLAN_YEAR_MENTION = re.compile(r"((?:19|20)\d\d)\s*(?:年度|年(?![以起前后底末])[^\d，。,；;、与和及起至到以来前后的]{0,8}?居民(?:基本)?医(?:疗)?保)")
 
 
-def main_plan_year(text: str) -> int | None:
-    """The plan year a page is mostly about (2025年度…, 2025年居民医保…)."""
-    years = Counter(int(m.group(1)) for m in PLAN_YEAR_MENTION.finditer(halfwidth(text)))
+def main_plan_year(text: str, converted: bool = False) -> int | None:
+    """The plan year a page is mostly about (2025年度…, 2025年居民医保…); `converted`: `text` has half-width
+    digits already."""
+    years = Counter(int(m.group(1)) for m in PLAN_YEAR_MENTION.finditer(text if converted else halfwidth(text)))
     if not years:
         return None
     top = max(years.values())
@@ -53,7 +54,10 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     """Facts of one page's main text; `published` resolves 即日起 and year-less dates."""
     pub_date = published.date() if isinstance(published, datetime) else published
     region = detect_region(text, title=title, url=url, breadcrumb=breadcrumb)
-    plan_year = main_plan_year((title or "") + "\n" + text)
+    work = halfwidth(text)
+    title_work = halfwidth(title) if title else ""
+    # (halfwidth maps character for character: the halves converted apart are the whole converted)
+    plan_year = main_plan_year(title_work + "\n" + work, converted=True)
     doc = Document(url=url, title=title, published_at=published if isinstance(published, datetime) else (
         datetime(published.year, published.month, published.day) if published else None),
         region={"name": region.name, "code": region.code} if region else None, plan_year=plan_year)
@@ -62,7 +66,6 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     ctx = Context(published=pub_date, plan_year=plan_year, resolver=YearResolver(pub_date, plan_year))
     seen: set[tuple] = set()
     found: list[tuple] = []  # (kind, value, plan year, region, evidence, span) of each new fact
-    work = halfwidth(text)
     spans = sentences(text)
     texts = [text[start:end] for start, end in spans]
     read = set()  # (text, previous sentences) already read: rules read nothing else, so a repeat adds no fact
@@ -76,7 +79,6 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
         sentence = Sentence(texts[index], start, ctx, prev, work[start:end].replace("\n", "，"))
         _apply(sentence, rules, (start, end), region, seen, found)
     if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
-        title_work = halfwidth(title)
         rules = [rule for rule, trigger in RULES
                  if (trigger.search(title_work) if trigger is not None else ENUM_MARK.match(title_work))]
         _apply(Sentence(title, 0, ctx, tuple(texts[-8:]), title_work), rules, None, region, seen, found)

@@ -78,15 +78,16 @@ def _split_items(segment: str, splitter: re.Pattern = LIST_SPLIT) -> list[tuple[
 
 def channels(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if OTHER_PROGRAMME.search(work):
-        return
+    # (the cheap tests first: OTHER_PROGRAMME is searched only where a list could follow)
     if not _PAY_WORD.search(work) and not _CHANNEL_HEAD.search(work):
         # an answer line under a question about where to pay: "浙里办APP、支付宝、银行柜台。"
         heading = s.prev[-1] if s.prev else ""
-        if _is_bare_list(work) and (CHANNEL_INTRO.search(heading) or _PAY_HEADING.search(heading)):
+        # (a bare list has three items or more: two 、 at least)
+        if work.count("、") >= 2 and _is_bare_list(work) and \
+                (CHANNEL_INTRO.search(heading) or _PAY_HEADING.search(heading)) and not OTHER_PROGRAMME.search(work):
             yield from _channel_items(s, [(work.rstrip("。；;！ "), 0)])
         return
-    if not _may_list_channels(work):
+    if not _may_list_channels(work) or OTHER_PROGRAMME.search(work):
         return
     candidates = []  # (segment, offset in sentence)
     for m in CHANNEL_TRIGGER.finditer(work):
@@ -211,7 +212,7 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
             segment = head[base:]
             segment = _ALL_LEAD.sub("", segment)
     if segment is None:
-        single = _SINGLE_GROUP.match(work)
+        single = _SINGLE_GROUP.match(work) if "可" in work else None  # every match holds 可
         if single and GROUP_SUFFIX.search(single.group("name")) and not GROUP_BAD.search(single.group("name")):
             yield "eligible_group", {"name": single.group("name")}, s.ctx.plan_year, single.start("name")
         return
@@ -337,6 +338,14 @@ def _mark_level(text: str) -> int | None:
     return _level(mark.group()) if mark else None
 
 
+@lru_cache(maxsize=16)
+def _intro(text: str) -> tuple[bool, bool, bool]:
+    """Whether a sentence introduces a list (_INTRO_END), of eligible groups (ELIGIBLE_INTRO), of channels
+    (CHANNEL_INTRO): every item of the list asks again."""
+    return _INTRO_END.search(text) is not None, ELIGIBLE_INTRO.search(text) is not None, \
+        CHANNEL_INTRO.search(text) is not None
+
+
 def enumerated_items(s: Sentence) -> Iterator[Found]:
     work = s.work.strip()
     mark = ENUM_MARK.match(work)
@@ -352,7 +361,10 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
             return
         intro = previous
         break
-    if intro is None or not _INTRO_END.search(intro):
+    if intro is None:
+        return
+    introduces, eligible_intro, channel_intro = _intro(intro)
+    if not introduces:
         return
     item = work[mark.end():]
     name = _ITEM_END.split(item, maxsplit=1)[0].strip() if not _PAREN_FIRST.match(item) else \
@@ -361,8 +373,7 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
     if not 2 <= len(name) <= 30:
         return
     offset = s.work.find(name)
-    if ELIGIBLE_INTRO.search(intro) and not CHANNEL_INTRO.search(intro) and not GROUP_BAD.search(name) \
-            and _PERSON_ITEM.search(name):
+    if eligible_intro and not channel_intro and not GROUP_BAD.search(name) and _PERSON_ITEM.search(name):
         yield "eligible_group", {"name": name}, s.ctx.plan_year, offset
-    elif CHANNEL_INTRO.search(intro) and (CHANNEL_WORD.search(name) or len(name) <= 8) and not CHANNEL_BAD.search(name):
+    elif channel_intro and (CHANNEL_WORD.search(name) or len(name) <= 8) and not CHANNEL_BAD.search(name):
         yield "payment_channel", {"name": name}, s.ctx.plan_year, offset
