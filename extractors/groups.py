@@ -140,10 +140,14 @@ def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[F
     for segment, base in candidates:
         items = _split_items(segment)
         # In a list, names without a channel word (豫事办, 天府通办) count when their neighbours are channels.
-        listed = sum(1 for name, _ in items if CHANNEL_WORD.search(name)) >= 2
-        for name, offset in items:
-            name = _CHANNEL_SUFFIX.sub("", name) if len(name) > 4 and not name.endswith("线下缴费") else name
-            if 2 <= len(name) <= 20 and (CHANNEL_WORD.search(name) or (listed and len(name) <= 10)) \
+        worded = [CHANNEL_WORD.search(name) is not None for name, _ in items]
+        listed = sum(worded) >= 2
+        for (name, offset), has_word in zip(items, worded):
+            if len(name) > 4 and not name.endswith("线下缴费"):
+                trimmed = _CHANNEL_SUFFIX.sub("", name)
+                if trimmed != name:  # (the channel word may have been the suffix: 网上缴费 → 网上)
+                    name, has_word = trimmed, CHANNEL_WORD.search(trimmed) is not None
+            if 2 <= len(name) <= 20 and (has_word or (listed and len(name) <= 10)) \
                     and not CHANNEL_BAD.search(name) and name not in seen:
                 seen.add(name)
                 yield "payment_channel", {"name": name}, s.ctx.plan_year, base + offset
@@ -339,11 +343,15 @@ def _mark_level(text: str) -> int | None:
 
 
 @lru_cache(maxsize=16)
-def _intro(text: str) -> tuple[bool, bool, bool]:
-    """Whether a sentence introduces a list (_INTRO_END), of eligible groups (ELIGIBLE_INTRO), of channels
-    (CHANNEL_INTRO): every item of the list asks again."""
-    return _INTRO_END.search(text) is not None, ELIGIBLE_INTRO.search(text) is not None, \
-        CHANNEL_INTRO.search(text) is not None
+def _introduces(text: str) -> bool:
+    """Whether a sentence introduces a list (_INTRO_END): every item of the list asks again."""
+    return _INTRO_END.search(text) is not None
+
+
+@lru_cache(maxsize=16)
+def _intro_kinds(text: str) -> tuple[bool, bool]:
+    """Whether an introducing sentence speaks of eligible groups (ELIGIBLE_INTRO), of channels (CHANNEL_INTRO)."""
+    return ELIGIBLE_INTRO.search(text) is not None, CHANNEL_INTRO.search(text) is not None
 
 
 def enumerated_items(s: Sentence) -> Iterator[Found]:
@@ -361,10 +369,7 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
             return
         intro = previous
         break
-    if intro is None:
-        return
-    introduces, eligible_intro, channel_intro = _intro(intro)
-    if not introduces:
+    if intro is None or not _introduces(intro):
         return
     item = work[mark.end():]
     name = _ITEM_END.split(item, maxsplit=1)[0].strip() if not _PAREN_FIRST.match(item) else \
@@ -373,6 +378,7 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
     if not 2 <= len(name) <= 30:
         return
     offset = s.work.find(name)
+    eligible_intro, channel_intro = _intro_kinds(intro)
     if eligible_intro and not channel_intro and not GROUP_BAD.search(name) and _PERSON_ITEM.search(name):
         yield "eligible_group", {"name": name}, s.ctx.plan_year, offset
     elif channel_intro and (CHANNEL_WORD.search(name) or len(name) <= 8) and not CHANNEL_BAD.search(name):
