@@ -63,13 +63,21 @@ PAYING_AFTER = re.compile(r"缴费|缴纳|交费|交纳|缴|支付")
 LIST_BEFORE_KIND = re.compile(r"(?P<list>[^，。；：:,]{2,80}?)等(?:多种|多个|线上|线下|便捷|各类)?(?:缴费)?(?:渠道|方式|途径)")
 ITEM_TRIM = guarded(r"^(?:选择|使用|登录|通过|在|到|可|可以|包括|如|例如|像|前往|以及|及|和|或|其中|各类|是)+|(?:等|等等|进行|即可|的)+$")
 
+_TRIM_LEADS = ("选择", "使用", "登录", "通过", "在", "到", "可", "包括", "如", "例如", "像", "前往", "以及", "及", "和", "或",
+               "其中", "各类", "是")  # ITEM_TRIM's leading words (可 covers 可以)
+_TRIM_TAILS = ("等", "进行", "即可", "的")  # its trailing words (等 covers 等等)
+_TRIM_TAILS_NL = tuple(tail + "\n" for tail in _TRIM_TAILS)
+
 
 def _split_items(segment: str, splitter: re.Pattern = LIST_SPLIT) -> list[tuple[str, int]]:
     items, pos = [], 0
     for part in splitter.split(segment):
         start = segment.find(part, pos)
         pos = start + len(part)
-        clean = ITEM_TRIM.sub("", part.strip().strip("“”\"'「」《》【】（）()"))
+        clean = part.strip().strip("“”\"'「」《》【】（）()")
+        # ITEM_TRIM's ^ takes a leading word, its $ a trailing one (before a final line break too)
+        if clean.startswith(_TRIM_LEADS) or clean.endswith(_TRIM_TAILS) or clean.endswith(_TRIM_TAILS_NL):
+            clean = ITEM_TRIM.sub("", clean)
         clean = clean.replace("“", "").replace("”", "").replace('"', "")
         if clean:
             items.append((clean, start))
@@ -172,7 +180,7 @@ GROUP_TAIL = re.compile(r"(?:等特殊群体|等困难群体|等困难群众|等
 
 def _trim_group(name: str) -> str:
     """A list item without its trailing 等/等特殊群体."""
-    return GROUP_TAIL.sub("", name)
+    return GROUP_TAIL.sub("", name) if "等" in name else name  # every GROUP_TAIL match holds 等
 
 
 def _groups(segment: str) -> list[tuple[str, int]]:
@@ -318,6 +326,8 @@ def waiting_exemptions(s: Sentence) -> Iterator[Found]:
 # -- enumerated lines under an introducing sentence ------------------------------------------
 ENUM_MARK = re.compile(r"^\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、|\d{1,2}\s*[.、．)）]|"
                        r"[①②③④⑤⑥⑦⑧⑨⑩]|[-•·●▪])\s*")
+# every character an ENUM_MARK can open with after its spaces (and digits of any width: \d)
+ENUM_FIRST = frozenset("（(一二三四五六七八九十0123456789①②③④⑤⑥⑦⑧⑨⑩-•·●▪")
 ELIGIBLE_INTRO = re.compile(r"参保(?:对象|范围|人员)|下列人员|以下人员|哪些人(?:可以|能)?(?:参保|参加)|可以参加.{0,10}居民医保")
 CHANNEL_INTRO = re.compile(r"缴费(?:渠道|方式|途径)|以下(?:方式|渠道)|(?:在)?哪里(?:缴|交)|怎么(?:缴|交)|如何(?:缴|交)|"
                            r"哪些(?:渠道|方式)")
@@ -338,7 +348,12 @@ def _level(mark: str) -> int:
 def _mark_level(text: str) -> int | None:
     """The _level of the enumeration mark a sentence opens with, None without one (each sentence is asked
     again by every item after it)."""
-    mark = ENUM_MARK.match(text.strip())
+    stripped = text.strip()
+    first = stripped[:1]
+    # (a mark opens with one of ENUM_FIRST or a digit of any width: `text` is not converted to half width)
+    if not (first in ENUM_FIRST or first.isdigit()):
+        return None
+    mark = ENUM_MARK.match(stripped)
     return _level(mark.group()) if mark else None
 
 

@@ -11,6 +11,7 @@ from typing import Callable
 
 from extractors.amounts import amounts
 from extractors.groups import (
+                               ENUM_FIRST,
                                ENUM_MARK,
                                channels,
                                eligible_groups,
@@ -57,7 +58,6 @@ TRIGGER_SCAN = re.compile("|".join(TRIGGER_WORDS))
 TRIGGER_MASKS: dict[str, int] = {
     word.lstrip("\\")[0]: sum(1 << n for n, (_, words) in enumerate(_TRIGGERS) if words and word in words)
     for word in TRIGGER_WORDS}
-ENUM_FIRST = frozenset("（(一二三四五六七八九十0123456789①②③④⑤⑥⑦⑧⑨⑩-•·●▪")
 
 
 def opens_enumeration(work: str, start: int = 0, end: int | None = None) -> bool:

@@ -117,7 +117,8 @@ def windows(s: Sentence) -> Iterator[Found]:
             if _not_payable(work, d.start):
                 continue
             clause = _clause_at(work, d.start)
-            if COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):
+            # (payment is true here; a clause holds a key only when its sentence does: _keys)
+            if _coverage and COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):
                 continue
             if OFFICIALS.search(clause):  # a deadline for officials, not payers
                 continue
@@ -168,11 +169,11 @@ def _range_kind(work: str, span: tuple[int, int], prev: tuple[str, ...]) -> str 
     """payment_window or coverage_period, judged by the range's own clause, then the sentence, then the heading."""
     clause = _clause_at(work, span[0])
     after = _CLAUSE_REST.match(work[span[1]:]).group()
-    if COVERAGE_KEY.search(clause) or (_ENJOY_BEFORE.search(work[:span[0]]) and "待遇" in after):
+    funds, payment, coverage = _keys(work)  # a clause holds a key only when its sentence does
+    if (coverage and COVERAGE_KEY.search(clause)) or (_ENJOY_BEFORE.search(work[:span[0]]) and "待遇" in after):
         return "coverage_period"
-    if PAYMENT_KEY.search(clause):
+    if payment and PAYMENT_KEY.search(clause):
         return "payment_window"
-    funds, payment, coverage = _keys(work)
     if funds:
         return None
     if coverage and not payment:
