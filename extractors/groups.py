@@ -122,7 +122,7 @@ def channels(s: Sentence) -> Iterator[Found]:
         if "、" not in segment and (len(segment) > (20 if explicit else 8) or not CHANNEL_WORD.search(segment)):
             continue
         candidates.append((segment, base))
-    for m in LIST_THEN_PAY.finditer(work):
+    for m in LIST_THEN_PAY.finditer(work) if "可" in work and ("缴费" in work or "缴纳" in work) else ():  # in every match
         if "、" in m.group("list"):
             candidates.append((_ANSWER_LEAD.sub("", m.group("list")), m.start("list")))
     for m in LIST_BEFORE_KIND.finditer(work) if "等" in work else ():  # its lazy list is slow; 等 is required

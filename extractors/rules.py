@@ -23,7 +23,8 @@ from extractors.ratios import ratios
 from extractors.sentence import Context, Sentence
 from extractors.windows import windows
 
-__all__ = ["ENUM_FIRST", "ENUM_MARK", "RULES", "TRIGGER_MASKS", "TRIGGER_SCAN", "TRIGGER_SCANS", "Context", "Sentence", "may_hold_fact", "opens_enumeration"]
+__all__ = ["ENUM_FIRST", "ENUM_MARK", "RULES", "TRIGGER_MASKS", "TRIGGER_SCAN", "TRIGGER_SCANS", "TRIGGER_WORDS",
+           "Context", "Sentence", "may_hold_fact", "opens_enumeration"]
 
 # Each rule with the words it needs: a sentence with none of them cannot fire the rule, so the document is
 # scanned for them and only sentences with a trigger are read (most sentences of a page state no fact; plain
