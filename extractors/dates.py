@@ -101,7 +101,7 @@ def find_ranges(text: str, dates: list[DateMention] | None = None) -> list[DateR
         if RANGE_MARK.match(text[a.end:b.start]):
             ranges.append(DateRange(a, b, (a.start, b.end)))
             used.update({id(a), id(b)})
-    for m in TODAY_RE.finditer(text):
+    for m in TODAY_RE.finditer(text) if "即日" in text else ():  # every match holds 即日
         for d in dates:
             if d.start >= m.end() and id(d) not in used:
                 if RANGE_MARK.match(text[m.end():d.start]) or _TO_ONLY.fullmatch(text[m.end():d.start]):

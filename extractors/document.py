@@ -11,7 +11,7 @@ from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
 from extractors.plausibility import below_national_minimum, confidence
 from extractors.regions import Region, detect_region, load_regions
-from extractors.rules import ENUM_MARK, RULES, TRIGGER_SCANS, Context, Sentence, opens_enumeration
+from extractors.rules import ENUM_FIRST, ENUM_MARK, RULES, TRIGGER_MASKS, TRIGGER_SCAN, Context, Sentence
 from extractors.segment import sentences
 
 EXTRACTOR_VERSION = "2"
@@ -24,9 +24,10 @@ NATIONAL = re.compile(r"国家(?:规定|要求|明确|医保局|层面|标准)|�
 PLAN_YEAR_MENTION = re.compile(r"((?:19|20)\d\d)\s*(?:年度|年(?![以起前后底末])[^\d，。,；;、与和及起至到以来前后的]{0,8}?居民(?:基本)?医(?:疗)?保)")
 
 
-def main_plan_year(text: str) -> int | None:
-    """The plan year a page is mostly about (2025年度…, 2025年居民医保…)."""
-    years = Counter(int(m.group(1)) for m in PLAN_YEAR_MENTION.finditer(halfwidth(text)))
+def main_plan_year(text: str, converted: bool = False) -> int | None:
+    """The plan year a page is mostly about (2025年度…, 2025年居民医保…); `converted`: `text` has half-width
+    digits already."""
+    years = Counter(int(m.group(1)) for m in PLAN_YEAR_MENTION.finditer(text if converted else halfwidth(text)))
     if not years:
         return None
     top = max(years.values())
@@ -53,7 +54,10 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     """Facts of one page's main text; `published` resolves 即日起 and year-less dates."""
     pub_date = published.date() if isinstance(published, datetime) else published
     region = detect_region(text, title=title, url=url, breadcrumb=breadcrumb)
-    plan_year = main_plan_year((title or "") + "\n" + text)
+    work = halfwidth(text)
+    title_work = halfwidth(title) if title else ""
+    # (halfwidth maps character for character: the halves converted apart are the whole converted)
+    plan_year = main_plan_year(title_work + "\n" + work, converted=True)
     doc = Document(url=url, title=title, published_at=published if isinstance(published, datetime) else (
         datetime(published.year, published.month, published.day) if published else None),
         region={"name": region.name, "code": region.code} if region else None, plan_year=plan_year)
@@ -62,7 +66,6 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     ctx = Context(published=pub_date, plan_year=plan_year, resolver=YearResolver(pub_date, plan_year))
     seen: set[tuple] = set()
     found: list[tuple] = []  # (kind, value, plan year, region, evidence, span) of each new fact
-    work = halfwidth(text)
     spans = sentences(text)
     texts = [text[start:end] for start, end in spans]
     read = set()  # (text, previous sentences) already read: rules read nothing else, so a repeat adds no fact
@@ -76,7 +79,6 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
         sentence = Sentence(texts[index], start, ctx, prev, work[start:end].replace("\n", "，"))
         _apply(sentence, rules, (start, end), region, seen, found)
     if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
-        title_work = halfwidth(title)
         rules = [rule for rule, trigger in RULES
                  if (trigger.search(title_work) if trigger is not None else ENUM_MARK.match(title_work))]
         _apply(Sentence(title, 0, ctx, tuple(texts[-8:]), title_work), rules, None, region, seen, found)
@@ -96,27 +98,39 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
 def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list]]:
     """(sentence index, rules that may fire on it) for every sentence that may hold a fact, in text order.
 
-    The text is scanned once per trigger word (no trigger word crosses a sentence end); a sentence without
-    one costs a first-character test (does it open an enumeration?).
+    The text is scanned once for all trigger words (no trigger word crosses a sentence end); a sentence
+    without one costs a first-character test (does it open an enumeration?).
     """
     starts = [start for start, _ in spans]
-    firing: dict[int, set[int]] = {}
-    for number, pattern in TRIGGER_SCANS:
-        m = pattern.search(work)
-        while m:
-            index = bisect_right(starts, m.start()) - 1
-            if index >= 0 and m.start() < spans[index][1]:
-                firing.setdefault(index, set()).add(number)
-                m = pattern.search(work, spans[index][1])
-            else:
-                m = pattern.search(work, m.end())
-    for index, (start, end) in enumerate(spans):
-        if opens_enumeration(work, start, end):
-            firing.setdefault(index, set()).add(ENUMERATION)
-    return [(index, [RULES[n][0] for n in sorted(firing[index])]) for index in sorted(firing)]
+    firing: dict[int, int] = {}  # sentence index → bit mask of the rules (bit n: RULES[n])
+    index, start, end = -1, 0, 0
+    for m in TRIGGER_SCAN.finditer(work):
+        pos = m.start()
+        if not start <= pos < end:  # most words follow one another in the same sentence
+            index = bisect_right(starts, pos) - 1
+            if index < 0 or pos >= spans[index][1]:
+                index, start, end = -1, 0, 0
+                continue
+            start, end = spans[index]
+        firing[index] = firing.get(index, 0) | TRIGGER_MASKS[work[pos]]
+    for number, (start, end) in enumerate(spans):
+        first = work[start:start + 1]
+        # opens_enumeration, inline: ENUM_MARK is tried only where the first character can open a mark
+        if (first in ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]) is not None:
+            firing[number] = firing.get(number, 0) | ENUMERATION_BIT
+    return [(number, _rules_of(firing[number])) for number in sorted(firing)]
 
 
-ENUMERATION = next(n for n, (_, trigger) in enumerate(RULES) if trigger is None)
+ENUMERATION_BIT = 1 << next(n for n, (_, trigger) in enumerate(RULES) if trigger is None)
+_RULES_OF: dict[int, list] = {}  # bit mask → the rules it names, in RULES order (a few dozen masks occur)
+
+
+def _rules_of(mask: int) -> list:
+    """The rules of a bit mask (bit n: RULES[n]), in RULES order; the list is shared, never changed."""
+    rules = _RULES_OF.get(mask)
+    if rules is None:
+        rules = _RULES_OF[mask] = [rule for n, (rule, _) in enumerate(RULES) if mask >> n & 1]
+    return rules
 
 
 def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region: Region | None, seen: set,

@@ -3,6 +3,7 @@ exemptions, and enumerated lines under an introducing sentence."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterator
 
 from extractors.fastre import guarded
@@ -62,13 +63,21 @@ PAYING_AFTER = re.compile(r"缴费|缴纳|交费|交纳|缴|支付")
 LIST_BEFORE_KIND = re.compile(r"(?P<list>[^，。；：:,]{2,80}?)等(?:多种|多个|线上|线下|便捷|各类)?(?:缴费)?(?:渠道|方式|途径)")
 ITEM_TRIM = guarded(r"^(?:选择|使用|登录|通过|在|到|可|可以|包括|如|例如|像|前往|以及|及|和|或|其中|各类|是)+|(?:等|等等|进行|即可|的)+$")
 
+_TRIM_LEADS = ("选择", "使用", "登录", "通过", "在", "到", "可", "包括", "如", "例如", "像", "前往", "以及", "及", "和", "或",
+               "其中", "各类", "是")  # ITEM_TRIM's leading words (可 covers 可以)
+_TRIM_TAILS = ("等", "进行", "即可", "的")  # its trailing words (等 covers 等等)
+_TRIM_TAILS_NL = tuple(tail + "\n" for tail in _TRIM_TAILS)
+
 
 def _split_items(segment: str, splitter: re.Pattern = LIST_SPLIT) -> list[tuple[str, int]]:
     items, pos = [], 0
     for part in splitter.split(segment):
         start = segment.find(part, pos)
         pos = start + len(part)
-        clean = ITEM_TRIM.sub("", part.strip().strip("“”\"'「」《》【】（）()"))
+        clean = part.strip().strip("“”\"'「」《》【】（）()")
+        # ITEM_TRIM's ^ takes a leading word, its $ a trailing one (before a final line break too)
+        if clean.startswith(_TRIM_LEADS) or clean.endswith(_TRIM_TAILS) or clean.endswith(_TRIM_TAILS_NL):
+            clean = ITEM_TRIM.sub("", clean)
         clean = clean.replace("“", "").replace("”", "").replace('"', "")
         if clean:
             items.append((clean, start))
@@ -77,15 +86,16 @@ def _split_items(segment: str, splitter: re.Pattern = LIST_SPLIT) -> list[tuple[
 
 def channels(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if OTHER_PROGRAMME.search(work):
-        return
+    # (the cheap tests first: OTHER_PROGRAMME is searched only where a list could follow)
     if not _PAY_WORD.search(work) and not _CHANNEL_HEAD.search(work):
         # an answer line under a question about where to pay: "浙里办APP、支付宝、银行柜台。"
         heading = s.prev[-1] if s.prev else ""
-        if _is_bare_list(work) and (CHANNEL_INTRO.search(heading) or _PAY_HEADING.search(heading)):
+        # (a bare list has three items or more: two 、 at least)
+        if work.count("、") >= 2 and _is_bare_list(work) and \
+                (CHANNEL_INTRO.search(heading) or _PAY_HEADING.search(heading)) and not OTHER_PROGRAMME.search(work):
             yield from _channel_items(s, [(work.rstrip("。；;！ "), 0)])
         return
-    if not _may_list_channels(work):
+    if not _may_list_channels(work) or OTHER_PROGRAMME.search(work):
         return
     candidates = []  # (segment, offset in sentence)
     for m in CHANNEL_TRIGGER.finditer(work):
@@ -112,7 +122,7 @@ def channels(s: Sentence) -> Iterator[Found]:
         if "、" not in segment and (len(segment) > (20 if explicit else 8) or not CHANNEL_WORD.search(segment)):
             continue
         candidates.append((segment, base))
-    for m in LIST_THEN_PAY.finditer(work):
+    for m in LIST_THEN_PAY.finditer(work) if "可" in work and ("缴费" in work or "缴纳" in work) else ():  # in every match
         if "、" in m.group("list"):
             candidates.append((_ANSWER_LEAD.sub("", m.group("list")), m.start("list")))
     for m in LIST_BEFORE_KIND.finditer(work) if "等" in work else ():  # its lazy list is slow; 等 is required
@@ -138,10 +148,14 @@ def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[F
     for segment, base in candidates:
         items = _split_items(segment)
         # In a list, names without a channel word (豫事办, 天府通办) count when their neighbours are channels.
-        listed = sum(1 for name, _ in items if CHANNEL_WORD.search(name)) >= 2
-        for name, offset in items:
-            name = _CHANNEL_SUFFIX.sub("", name) if len(name) > 4 and not name.endswith("线下缴费") else name
-            if 2 <= len(name) <= 20 and (CHANNEL_WORD.search(name) or (listed and len(name) <= 10)) \
+        worded = [CHANNEL_WORD.search(name) is not None for name, _ in items]
+        listed = sum(worded) >= 2
+        for (name, offset), has_word in zip(items, worded):
+            if len(name) > 4 and not name.endswith("线下缴费"):
+                trimmed = _CHANNEL_SUFFIX.sub("", name)
+                if trimmed != name:  # (the channel word may have been the suffix: 网上缴费 → 网上)
+                    name, has_word = trimmed, CHANNEL_WORD.search(trimmed) is not None
+            if 2 <= len(name) <= 20 and (has_word or (listed and len(name) <= 10)) \
                     and not CHANNEL_BAD.search(name) and name not in seen:
                 seen.add(name)
                 yield "payment_channel", {"name": name}, s.ctx.plan_year, base + offset
@@ -166,7 +180,7 @@ GROUP_TAIL = re.compile(r"(?:等特殊群体|等困难群体|等困难群众|等
 
 def _trim_group(name: str) -> str:
     """A list item without its trailing 等/等特殊群体."""
-    return GROUP_TAIL.sub("", name)
+    return GROUP_TAIL.sub("", name) if "等" in name else name  # every GROUP_TAIL match holds 等
 
 
 def _groups(segment: str) -> list[tuple[str, int]]:
@@ -191,14 +205,16 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
     if "参保" not in work and "参加" not in work and "覆盖" not in work:
         return
     segment, base = None, 0
-    m = ELIGIBLE_TRIGGER.search(work) or _JOIN_INCLUDES.search(work)
+    # ELIGIBLE_TRIGGER needs 对象 or 范围, _JOIN_INCLUDES needs 包括: most sentences hold neither
+    m = (ELIGIBLE_TRIGGER.search(work) if "对象" in work or "范围" in work else None) or \
+        (_JOIN_INCLUDES.search(work) if "包括" in work else None)
     if m:
         inc = None if _INTRO_TAIL.search(m.group()) else _INCLUDES.search(work[m.end():])
         if inc or _INTRO_TAIL.search(m.group()):
             base = m.end() + (inc.end() if inc else 0)
             end = _GROUPS_END.search(work[base:])
             segment = work[base:base + end.start()] if end else work[base:]
-    if segment is None:
+    if segment is None and "居民" in work:  # what ELIGIBLE_TAIL's match needs after it holds 居民
         t = ELIGIBLE_TAIL.search(work)
         if t and "居民医保" in work[t.end():t.end() + 20] + work[t.start():t.end() + 20] or (
                 t and _RESIDENT_NAME.search(work[t.end():])):
@@ -208,7 +224,7 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
             segment = head[base:]
             segment = _ALL_LEAD.sub("", segment)
     if segment is None:
-        single = _SINGLE_GROUP.match(work)
+        single = _SINGLE_GROUP.match(work) if "可" in work else None  # every match holds 可
         if single and GROUP_SUFFIX.search(single.group("name")) and not GROUP_BAD.search(single.group("name")):
             yield "eligible_group", {"name": single.group("name")}, s.ctx.plan_year, single.start("name")
         return
@@ -310,6 +326,8 @@ def waiting_exemptions(s: Sentence) -> Iterator[Found]:
 # -- enumerated lines under an introducing sentence ------------------------------------------
 ENUM_MARK = re.compile(r"^\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、|\d{1,2}\s*[.、．)）]|"
                        r"[①②③④⑤⑥⑦⑧⑨⑩]|[-•·●▪])\s*")
+# every character an ENUM_MARK can open with after its spaces (and digits of any width: \d)
+ENUM_FIRST = frozenset("（(一二三四五六七八九十0123456789①②③④⑤⑥⑦⑧⑨⑩-•·●▪")
 ELIGIBLE_INTRO = re.compile(r"参保(?:对象|范围|人员)|下列人员|以下人员|哪些人(?:可以|能)?(?:参保|参加)|可以参加.{0,10}居民医保")
 CHANNEL_INTRO = re.compile(r"缴费(?:渠道|方式|途径)|以下(?:方式|渠道)|(?:在)?哪里(?:缴|交)|怎么(?:缴|交)|如何(?:缴|交)|"
                            r"哪些(?:渠道|方式)")
@@ -326,6 +344,31 @@ def _level(mark: str) -> int:
     return 4
 
 
+@lru_cache(maxsize=32)
+def _mark_level(text: str) -> int | None:
+    """The _level of the enumeration mark a sentence opens with, None without one (each sentence is asked
+    again by every item after it)."""
+    stripped = text.strip()
+    first = stripped[:1]
+    # (a mark opens with one of ENUM_FIRST or a digit of any width: `text` is not converted to half width)
+    if not (first in ENUM_FIRST or first.isdigit()):
+        return None
+    mark = ENUM_MARK.match(stripped)
+    return _level(mark.group()) if mark else None
+
+
+@lru_cache(maxsize=16)
+def _introduces(text: str) -> bool:
+    """Whether a sentence introduces a list (_INTRO_END): every item of the list asks again."""
+    return _INTRO_END.search(text) is not None
+
+
+@lru_cache(maxsize=16)
+def _intro_kinds(text: str) -> tuple[bool, bool]:
+    """Whether an introducing sentence speaks of eligible groups (ELIGIBLE_INTRO), of channels (CHANNEL_INTRO)."""
+    return ELIGIBLE_INTRO.search(text) is not None, CHANNEL_INTRO.search(text) is not None
+
+
 def enumerated_items(s: Sentence) -> Iterator[Found]:
     work = s.work.strip()
     mark = ENUM_MARK.match(work)
@@ -334,14 +377,14 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
     level = _level(mark.group())
     intro = None
     for previous in reversed(s.prev):
-        prev_mark = ENUM_MARK.match(previous.strip())
-        if prev_mark and _level(prev_mark.group()) == level:
+        prev_level = _mark_level(previous)
+        if prev_level == level:
             continue  # a sibling item
-        if prev_mark and _level(prev_mark.group()) > level:
+        if prev_level is not None and prev_level > level:
             return
         intro = previous
         break
-    if intro is None or not _INTRO_END.search(intro):
+    if intro is None or not _introduces(intro):
         return
     item = work[mark.end():]
     name = _ITEM_END.split(item, maxsplit=1)[0].strip() if not _PAREN_FIRST.match(item) else \
@@ -350,8 +393,8 @@ def enumerated_items(s: Sentence) -> Iterator[Found]:
     if not 2 <= len(name) <= 30:
         return
     offset = s.work.find(name)
-    if ELIGIBLE_INTRO.search(intro) and not CHANNEL_INTRO.search(intro) and not GROUP_BAD.search(name) \
-            and _PERSON_ITEM.search(name):
+    eligible_intro, channel_intro = _intro_kinds(intro)
+    if eligible_intro and not channel_intro and not GROUP_BAD.search(name) and _PERSON_ITEM.search(name):
         yield "eligible_group", {"name": name}, s.ctx.plan_year, offset
-    elif CHANNEL_INTRO.search(intro) and (CHANNEL_WORD.search(name) or len(name) <= 8) and not CHANNEL_BAD.search(name):
+    elif channel_intro and (CHANNEL_WORD.search(name) or len(name) <= 8) and not CHANNEL_BAD.search(name):
         yield "payment_channel", {"name": name}, s.ctx.plan_year, offset

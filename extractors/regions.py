@@ -46,6 +46,11 @@ _HOST_SKIP = {"m", "www", "wap"}
 _END = ""  # trie key marking the end of a name
 
 
+# (the names' regex, name → region (None: a phrase that is no place), a name's possible first characters,
+# a name's possible first two characters)
+_Matcher = tuple[re.Pattern[str], dict[str, "Region | None"], re.Pattern[str], frozenset[str]]
+
+
 @dataclass(frozen=True)
 class Region:
     """One administrative division: 6-digit code, full and short name, level and parent code."""
@@ -73,7 +78,7 @@ class RegionTable:
             for sub in _split(row.get("subdomains")):
                 self._by_subdomain[sub.lower()] = region
         self._by_name = self._build_names()
-        self._mentions: tuple[re.Pattern[str], dict[str, Region | None]] | None = None  # built when first needed
+        self._mentions: _Matcher | None = None  # built when first needed
 
     @classmethod
     def from_tsv(cls, path: Path) -> RegionTable:
@@ -95,8 +100,9 @@ class RegionTable:
                 names.setdefault(alias, region)
         return names
 
-    def _build_matcher(self) -> tuple[re.Pattern[str], dict[str, Region | None]]:
-        """All names as one trie-shaped regex (leftmost-longest); short names carry the district/road guard."""
+    def _build_matcher(self) -> _Matcher:
+        """All names as one trie-shaped regex (leftmost-longest); short names carry the district/road guard.
+        With it, what a match must start with: a name's first character, and its first two."""
         shorts = {r.short for r in self._by_code.values()} - {r.name for r in self._by_code.values()}
         mention: dict[str, Region | None] = {}
         for name, region in self._by_name.items():
@@ -110,7 +116,9 @@ class RegionTable:
             for char in name:
                 node = node.setdefault(char, {})
             node[_END] = _SHORT_GUARD if name in shorts and region is not None else ""
-        return re.compile(_trie_pattern(trie)), mention
+        assert all(len(name) >= 2 for name in mention)  # find_mentions tries only where a name's first two are
+        firsts = "".join(sorted({re.escape(name[0]) for name in mention}))
+        return re.compile(_trie_pattern(trie)), mention, re.compile(f"[{firsts}]"), frozenset(n[:2] for n in mention)
 
     # -- access -------------------------------------------------------------------
     def __iter__(self) -> Iterator[Region]:
@@ -177,12 +185,21 @@ class RegionTable:
         """Non-overlapping region names in ``text`` as (start, end, region), leftmost-longest."""
         if self._mentions is None:  # compiling it is most of the load time; lookups by code never need it
             self._mentions = self._build_matcher()
-        matcher, names = self._mentions
-        found = []
-        for m in matcher.finditer(text):
-            region = names[m.group()]
-            if region is not None:
-                found.append((m.start(), m.end(), region))
+        matcher, names, firsts, prefixes = self._mentions
+        # what matcher.finditer finds, tried only where a name's first two characters are (the trie's first
+        # branch is a choice among hundreds of characters: trying it everywhere is most of the cost)
+        found: list[tuple[int, int, Region]] = []
+        end = 0
+        for c in firsts.finditer(text):
+            start = c.start()
+            if start < end or text[start:start + 2] not in prefixes:
+                continue
+            m = matcher.match(text, start)
+            if m is not None:
+                end = m.end()
+                region = names[m.group()]
+                if region is not None:
+                    found.append((start, end, region))
         return found
 
     def main_region(self, mentions: list[tuple[int, int, Region]]) -> Region | None:

@@ -11,6 +11,7 @@ from typing import Callable
 
 from extractors.amounts import amounts
 from extractors.groups import (
+                               ENUM_FIRST,
                                ENUM_MARK,
                                channels,
                                eligible_groups,
@@ -22,7 +23,8 @@ from extractors.ratios import ratios
 from extractors.sentence import Context, Sentence
 from extractors.windows import windows
 
-__all__ = ["ENUM_MARK", "RULES", "TRIGGER_SCANS", "Context", "Sentence", "may_hold_fact", "opens_enumeration"]
+__all__ = ["ENUM_FIRST", "ENUM_MARK", "RULES", "TRIGGER_MASKS", "TRIGGER_SCAN", "TRIGGER_SCANS", "TRIGGER_WORDS",
+           "Context", "Sentence", "may_hold_fact", "opens_enumeration"]
 
 # Each rule with the words it needs: a sentence with none of them cannot fire the rule, so the document is
 # scanned for them and only sentences with a trigger are read (most sentences of a page state no fact; plain
@@ -48,7 +50,15 @@ RULES: tuple[tuple[Callable, re.Pattern | None], ...] = tuple(
 # (index in RULES, one trigger word's pattern): what a document is scanned for
 TRIGGER_SCANS: tuple[tuple[int, re.Pattern], ...] = tuple(
     (number, re.compile(word)) for number, (_, words) in enumerate(_TRIGGERS) for word in words or ())
-_ENUM_FIRST = frozenset("（(一二三四五六七八九十0123456789①②③④⑤⑥⑦⑧⑨⑩-•·●▪")
+# Every distinct trigger word once, in one alternation: one scan of the document finds them all. The words
+# start with distinct characters (which name the word matched) and no word's match holds another's first
+# character after its own first (tests/extractors/test_cost.py), so the scan misses no occurrence.
+TRIGGER_WORDS: tuple[str, ...] = tuple(dict.fromkeys(word for _, words in _TRIGGERS for word in words or ()))
+TRIGGER_SCAN = re.compile("|".join(TRIGGER_WORDS))
+# a word's first character → bit mask of the rules it triggers (bit n: RULES[n])
+TRIGGER_MASKS: dict[str, int] = {
+    word.lstrip("\\")[0]: sum(1 << n for n, (_, words) in enumerate(_TRIGGERS) if words and word in words)
+    for word in TRIGGER_WORDS}
 
 
 def opens_enumeration(work: str, start: int = 0, end: int | None = None) -> bool:
@@ -56,7 +66,7 @@ def opens_enumeration(work: str, start: int = 0, end: int | None = None) -> bool
     first = work[start:start + 1]
     # ENUM_MARK's ^ anchors at the string's start, never at a pos: it reads a slice, and only when the first
     # character can open a mark at all
-    return (first in _ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]) is not None
+    return (first in ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]) is not None
 
 
 def may_hold_fact(work: str) -> bool:

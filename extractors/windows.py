@@ -117,7 +117,8 @@ def windows(s: Sentence) -> Iterator[Found]:
             if _not_payable(work, d.start):
                 continue
             clause = _clause_at(work, d.start)
-            if COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):
+            # (payment is true here; a clause holds a key only when its sentence does: _keys)
+            if _coverage and COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):
                 continue
             if OFFICIALS.search(clause):  # a deadline for officials, not payers
                 continue
@@ -129,7 +130,7 @@ def windows(s: Sentence) -> Iterator[Found]:
                 yield "payment_window", {"start": start_date.isoformat(), "end": resolved.isoformat()}, \
                     plan_year_at(s, d.start), d.start
             yield "payment_deadline", {"date": resolved.isoformat()}, plan_year_at(s, d.start), d.start
-    coverage = COVERAGE_SPLIT.search(work)
+    coverage = COVERAGE_SPLIT.search(work) if "起享受" in work else None  # a literal of every match
     starts, ends = (find_dates(coverage.group("a")), find_dates(coverage.group("b"))) if coverage else ([], [])
     if starts and ends:
         first = s.ctx.resolver.resolve(starts[0])
@@ -137,7 +138,7 @@ def windows(s: Sentence) -> Iterator[Found]:
         if first and last and first <= last:
             yield "coverage_period", {"start": first.isoformat(), "end": last.isoformat()}, \
                 plan_year_at(s, coverage.start()), coverage.start()
-    for m in MONTHLY.finditer(work):
+    for m in MONTHLY.finditer(work) if payment and "每月" in work else ():
         if payment:
             a, b = int(m.group(1)), int(m.group(2))
             if 1 <= a <= b <= 31:
@@ -168,11 +169,11 @@ def _range_kind(work: str, span: tuple[int, int], prev: tuple[str, ...]) -> str 
     """payment_window or coverage_period, judged by the range's own clause, then the sentence, then the heading."""
     clause = _clause_at(work, span[0])
     after = _CLAUSE_REST.match(work[span[1]:]).group()
-    if COVERAGE_KEY.search(clause) or (_ENJOY_BEFORE.search(work[:span[0]]) and "待遇" in after):
+    funds, payment, coverage = _keys(work)  # a clause holds a key only when its sentence does
+    if (coverage and COVERAGE_KEY.search(clause)) or (_ENJOY_BEFORE.search(work[:span[0]]) and "待遇" in after):
         return "coverage_period"
-    if PAYMENT_KEY.search(clause):
+    if payment and PAYMENT_KEY.search(clause):
         return "payment_window"
-    funds, payment, coverage = _keys(work)
     if funds:
         return None
     if coverage and not payment:

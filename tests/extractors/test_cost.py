@@ -12,7 +12,7 @@ import pytest
 from extractors import extract
 from extractors.document import _rules_per_sentence
 from extractors.numbers import halfwidth
-from extractors.rules import RULES, TRIGGER_SCANS, may_hold_fact
+from extractors.rules import RULES, TRIGGER_MASKS, TRIGGER_SCANS, TRIGGER_WORDS, may_hold_fact, opens_enumeration
 from extractors.segment import sentences
 
 HERE = Path(__file__).parent
@@ -113,3 +113,43 @@ def test_per_word_scans_choose_the_sentences_the_original_triggers_chose() -> No
     differ = [(name, s) for s in map(halfwidth, _corpus_sentences()) for name, original in ORIGINAL_TRIGGERS.items()
               if bool(re.search(original, s)) != any(p.search(s) for p in scans[name])]
     assert differ == []
+
+
+def _texts() -> list[str]:
+    texts = ["\n".join(CORNERS), PROSE + "".join(s + "\n" for _, s in TRIGGERED)]
+    for folder in ("corpus", "heldout"):
+        texts += [path.read_text(encoding="utf-8") for path in sorted((HERE / folder).glob("*.txt"))]
+    return texts
+
+
+def _per_word_choice(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list[str]]]:
+    """What _rules_per_sentence chose when each trigger word was scanned for on its own."""
+    chosen = []
+    for i, (a, b) in enumerate(spans):
+        fired = set()
+        for number, pattern in TRIGGER_SCANS:
+            m = pattern.search(work, a)
+            if m is not None and m.start() < b:
+                fired.add(number)
+        if opens_enumeration(work, a, b):
+            fired.add(next(n for n, (_, trigger) in enumerate(RULES) if trigger is None))
+        if fired:
+            chosen.append((i, [RULES[n][0].__name__ for n in sorted(fired)]))
+    return chosen
+
+
+def test_one_scan_for_all_trigger_words_chooses_what_a_scan_per_word_chose() -> None:
+    for text in _texts():
+        work, spans = halfwidth(text), sentences(text)
+        chosen = [(i, [rule.__name__ for rule in rules]) for i, rules in _rules_per_sentence(work, spans)]
+        assert chosen == _per_word_choice(work, spans)
+
+
+def test_trigger_words_start_with_distinct_characters_found_only_at_a_match_start() -> None:
+    # the single scan names the word it found by its first character, and misses none: no word's match holds
+    # a first character after its own first
+    assert len(TRIGGER_MASKS) == len(TRIGGER_WORDS)
+    inside = [(m.group(), text[m.start():m.start() + 12]) for text in map(halfwidth, _texts())
+              for word in TRIGGER_WORDS for m in re.finditer(word, text)
+              if any(c in TRIGGER_MASKS for c in m.group()[1:]) or m.group()[0] not in TRIGGER_MASKS]
+    assert inside == []

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from extractors.regions import DATA_FILE, Region, RegionTable, detect_region, load_regions
+from extractors.regions import DATA_FILE, NOT_PLACES, Region, RegionTable, detect_region, load_regions
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +174,21 @@ def test_find_mentions_on_a_long_text_are_those_of_each_part_shifted(table):
     whole = [(start, end, r.code) for start, end, r in table.find_mentions(part * copies)]
     assert whole == [(start + k * len(part), end + k * len(part), code) for k in range(copies) for start, end, code in one]
 
+
+
+def test_find_mentions_finds_what_one_scan_of_the_names_finds(table):
+    # find_mentions tries the names' regex only where a name's first two characters stand; a scan of the
+    # whole text by that regex (leftmost-longest, non-overlapping) finds the same names
+    table.find_mentions("")
+    matcher, names = table._mentions[:2]
+    names_in_table = [r.name for r in table] + [r.short for r in table] + list(NOT_PLACES)
+    texts = [sep.join(names_in_table) for sep in ("", "、", "路", "区域", "东大街", "的")]
+    texts += [text[i:] for text in texts[:2] for i in (1, 2, 3)]
+    for text in texts:
+        scanned = [(m.start(), m.end(), names[m.group()]) for m in matcher.finditer(text)
+                   if names[m.group()] is not None]
+        assert table.find_mentions(text) == scanned
+        assert len(scanned) > 100
 
 # -- detect_region ------------------------------------------------------------------
 def test_detect_region_prefers_the_breadcrumb():
