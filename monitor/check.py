@@ -240,11 +240,17 @@ def _cluster_run(config: Config, db: Database, store: SnapshotStore, ids: dict[s
 
 def _finish(config: Config, db: Database, store: SnapshotStore, run_id: int, ids: dict[str, int], notify,
             reporter, result: CheckResult) -> CheckResult:
-    """Record the crawl's end; after a complete crawl extract, diff and alert; report."""
-    store.finish_run(run_id, result.counts, "finished" if result.reason == "finished" else "interrupted")
+    """Record the crawl's end; after a complete crawl extract, diff and alert; report.
+
+    A complete crawl's run stays `running` (its end time and counts stored) until the stages after it are
+    done: killed there, it is found interrupted (interrupt_stale_runs), never `finished` with facts or
+    changes missing; exit 130 and `finished` never go together."""
+    store.finish_run(run_id, result.counts, "running" if result.reason == "finished" else "interrupted")
     if result.reason == "finished":
         try:
             _after_crawl(config, db, store, run_id, ids, notify, reporter, result)
+            ignore_stop_signals()  # everything is stored: a stop now would only turn a complete run into a failure
+            store.finish_run(run_id, result.counts, "finished")
         except BaseException:
             # The crawl was complete, its extraction or diff was not: the run is interrupted, and the next
             # one extracts and diffs what it left (snapshots without facts, checks not judged).
@@ -253,8 +259,6 @@ def _finish(config: Config, db: Database, store: SnapshotStore, run_id: int, ids
             except Exception:  # the database itself failed: the error being raised says so
                 pass
             raise
-    if result.reason == "finished":
-        ignore_stop_signals()  # everything is stored: a stop now would only turn a complete run into a failure
     if reporter:
         reporter.summary(result)
     return result

@@ -370,7 +370,7 @@ class SnapshotStore(ExtractionStore):
             for run in s.scalars(select(Run).where(Run.status == "running", Run.host == host)):
                 if run.pid and not pid_alive(run.pid):
                     run.status = "interrupted"
-                    run.finished_at = utcnow()
+                    run.finished_at = run.finished_at or utcnow()  # a run killed after its crawl keeps its end
                     n += 1
         return n
 

@@ -1,5 +1,6 @@
 """A check stopped after its crawl, while it extracts facts, is recorded as interrupted (not finished), exits
-130 with one line, and the next check extracts and diffs what it left (issue 16 item 15)."""
+130 with one line (SIGTERM) or is found interrupted by the next check (SIGKILL), and the next check extracts
+and diffs what it left (issue 16 item 15)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from conftest import FAST, ROOT, check, run_rows, write_sources
@@ -21,7 +23,8 @@ from pagegen import generate, write_site  # noqa: E402
 PAGES = 240
 
 
-def test_sigterm_while_extracting_marks_the_run_interrupted_and_the_next_check_finishes_it(site, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_stopped_while_extracting_the_run_is_interrupted_and_the_next_check_finishes_it(site, tmp_path, sig):
     write_site(generate(PAGES, target=30_000), site.dir)
     body = "".join(f'[[source]]\nname = "p{i:04d}"\nurl = "{site.url(f"p/{i:04d}.html")}"\n'
                    for i in range(1, PAGES + 1))
@@ -40,12 +43,18 @@ def test_sigterm_while_extracting_marks_the_run_interrupted_and_the_next_check_f
             break  # the crawl is over: extraction of 240 long pages has begun
         time.sleep(0.05)
     assert proc.poll() is None, "the check ended before it could be stopped while extracting"
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (proc.returncode, err)
-    assert "Traceback" not in err and err.strip().endswith("policywatch: terminated"), err
     (run,) = run_rows(db_url)
-    assert run.status == "interrupted" and run.counts.get("new") == PAGES
+    assert run.counts.get("new") == PAGES and run.finished_at is not None
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130, (proc.returncode, err)
+        assert "Traceback" not in err and err.strip().endswith("policywatch: terminated"), err
+        assert run.status == "interrupted"
+    else:
+        assert proc.returncode == -signal.SIGKILL
+        assert run.status == "running"  # never "finished": its facts and changes are not all stored
+    crawl_end = run.finished_at
 
     again = check(sources, db_url)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -55,4 +64,6 @@ def test_sigterm_while_extracting_marks_the_run_interrupted_and_the_next_check_f
         extracted = s.scalar(select(func.count()).select_from(Extraction)
                              .where(Extraction.extractor_version == EXTRACTOR_VERSION))
     assert snapshots == PAGES and extracted == PAGES  # what the stopped run left was extracted by the next
-    assert [r.status for r in run_rows(db_url)] == ["interrupted", "finished"]
+    first, second = run_rows(db_url)
+    assert (first.status, second.status) == ("interrupted", "finished")
+    assert first.finished_at == crawl_end  # a killed run keeps the time its crawl ended
