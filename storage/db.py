@@ -9,12 +9,12 @@ import socket
 import sqlite3
 import zlib
 from contextlib import contextmanager
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import quote
 
-from pg8000 import converters as pg8000_converters
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -136,9 +136,12 @@ def _fast_timestamp(fallback):
     return parse
 
 
-# PostgreSQL type oids of timestamp and timestamptz → their adapters.
-TIMESTAMP_ADAPTERS = {1114: _fast_timestamp(pg8000_converters.timestamp_in),
-                      1184: _fast_timestamp(pg8000_converters.timestamptz_in)}
+@lru_cache(maxsize=1)
+def timestamp_adapters() -> dict:
+    """PostgreSQL type oids of timestamp and timestamptz → their adapters (pg8000 is imported only here, so a
+    command on SQLite never loads it)."""
+    from pg8000 import converters
+    return {1114: _fast_timestamp(converters.timestamp_in), 1184: _fast_timestamp(converters.timestamptz_in)}
 
 
 def _pg_session(dbapi_conn, _record) -> None:
@@ -147,7 +150,7 @@ def _pg_session(dbapi_conn, _record) -> None:
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # pg8000 parses timestamps with strptime, ≈ 10 µs each: half the time of reading latest_facts (22 k rows).
-    for oid, adapter in TIMESTAMP_ADAPTERS.items():
+    for oid, adapter in timestamp_adapters().items():
         dbapi_conn.register_in_adapter(oid, adapter)
     # JIT compiling the history views' plans costs more than running them (1.3 s of 2.3 s for latest_facts
     # at 2,000 sources); policywatch's queries are short. Committed, or the pool's rollback would undo it.
