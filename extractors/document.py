@@ -13,8 +13,9 @@ from extractors.plausibility import below_national_minimum, confidence
 from extractors.regions import Region, detect_region, load_regions
 from extractors.rules import ENUM_FIRST, ENUM_MARK, RULES, TRIGGER_MASKS, TRIGGER_SCAN, Context, Sentence
 from extractors.segment import sentences
+from extractors.version import EXTRACTOR_VERSION
 
-EXTRACTOR_VERSION = "2"
+__all__ = ["EXTRACTOR_VERSION", "extract", "main_plan_year"]
 
 # A page is about resident medical insurance when it names it; otherwise it yields no facts.
 TOPIC = re.compile(r"居民医保|居民(?:基本)?医疗保险|城乡居民(?:基本)?医疗|城乡医保|新农合|新型农村合作医疗|居民基本医保|"

@@ -12,12 +12,13 @@ import os
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from logging.handlers import BufferingHandler
-from typing import Callable, Iterator, Mapping
-
-import apprise
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
 from monitor.targets import expand_target, redact_target, scrubber, target_key
 from storage.changes import ChangeStore
+
+if TYPE_CHECKING:
+    import apprise  # imported on the first delivery: commands that deliver nothing start without it
 
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=1)
@@ -78,6 +79,7 @@ def _guarded_logs(scrub: Callable[[str], str]) -> Iterator[BufferingHandler]:
 
 def _apprise_for(url: str, timeout: float) -> apprise.Apprise | None:
     """An Apprise object with exactly this target, its socket timeouts set; None if Apprise rejects the URL."""
+    import apprise
     apobj = apprise.Apprise()
     if not apobj.add(url) or len(apobj) == 0:
         return None
@@ -90,6 +92,7 @@ def _apprise_for(url: str, timeout: float) -> apprise.Apprise | None:
 
 def _wants_markdown(apobj: apprise.Apprise) -> bool:
     """Whether every service of the target renders Markdown (DingTalk, JSON, …) rather than text or HTML."""
+    import apprise
     for plugin in apobj:
         resolve = getattr(plugin, "resolve_format", None)
         fmt = resolve(apprise.NotifyFormat.MARKDOWN) if resolve else plugin.notify_format
@@ -100,6 +103,7 @@ def _wants_markdown(apobj: apprise.Apprise) -> bool:
 
 def _send(alert: dict, url: str, cache_: dict[str, apprise.Apprise | None], timeout: float) -> str | None:
     """Notify one alert to its target; None when delivered, else the (scrubbed) reason."""
+    import apprise
     scrub = scrubber(url)
     with _guarded_logs(scrub) as collected:
         try:

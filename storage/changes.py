@@ -5,14 +5,13 @@ from datetime import datetime
 from typing import Sequence
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.changekeys import assign_keys
 from storage.db import Database
 from storage.factruns import link_snapshots
 from storage.models import Alert, Change, Snapshot, Source
 from storage.outbox import OutboxStore
-from storage.types import SQL_BATCH, chunks, utcnow
+from storage.types import SQL_BATCH, chunks, upsert, utcnow
 
 
 def change_dict(c: Change, source: str) -> dict:
@@ -49,7 +48,7 @@ class ChangeStore(OutboxStore):
                 if "change_ids" not in row:
                     row["change_ids"] = [ids[i] for i in alert.get("change_index", [])]
                 row.update(status="pending", created_at=now, attempts=0, next_attempt_at=now)
-                insert_ = (postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert)(Alert)
+                insert_ = upsert(self.db.dialect, Alert)
                 s.execute(insert_.values(**row).on_conflict_do_nothing(index_elements=["target_key", "dedupe_key"]))
             by_health: dict[str, list[int]] = {}
             for snapshot_id, health in (snapshot_health or {}).items():

@@ -12,12 +12,11 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, compress, decompress
 from storage.extractions import ExtractionStore, insert_extractions
 from storage.models import Check, Page, RawPage, Run, Snapshot, Source
-from storage.types import SQL_BATCH, chunks, pid_alive, this_host, utcnow
+from storage.types import SQL_BATCH, chunks, pid_alive, this_host, upsert, utcnow
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ class SnapshotStore(ExtractionStore):
         return ids
 
     def _insert(self, model):
-        return (postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert)(model)
+        return upsert(self.db.dialect, model)
 
     def pages_to_check(self, source_names: Sequence[str] | None = None) -> list[PageState]:
         """Every page of the enabled sources (optionally only the named ones), list pages first."""

@@ -68,3 +68,13 @@ def chunks(items: list, size: int):
     """`items` in consecutive slices of at most `size` (statements stay under bound-variable limits)."""
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def upsert(dialect: str, table):
+    """An INSERT of `table` with the dialect's ON CONFLICT clauses (`on_conflict_do_nothing`, …); the dialect's
+    module is imported on first use (the PostgreSQL one loads every PostgreSQL driver, ~0.1 s)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
