@@ -2,6 +2,7 @@
 command line's imports (≈ 1 s), so an early stop exits 130 with one line instead of dying by the signal."""
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 
@@ -18,7 +19,14 @@ def entry() -> int:
     """The console script: install the early SIGTERM handler, load the CLI, run it."""
     signal.signal(signal.SIGTERM, _stop_early)
     try:
-        from monitor.cli import main
+        # The command line's imports create ~100 k objects that live as long as the process: collecting
+        # among them while they load is wasted work (≈ 5 % of start-up), and frozen they are not scanned again.
+        gc.disable()
+        try:
+            from monitor.cli import main
+        finally:
+            gc.freeze()
+            gc.enable()
         # main() handles signals once its command runs; until then (argparse set-up) they end up here.
         return main()
     except (_StoppedEarly, KeyboardInterrupt) as exc:
