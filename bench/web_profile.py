@@ -1,7 +1,7 @@
 """Web view pages timed (and optionally profiled) in process, without HTTP: the app's ASGI callable is driven
 directly, so a page's server time is split from the client's.
 
-    .venv/bin/python bench/web_profile.py --db URL --sources FILE [--only LABEL] [--runs 5] [--profile]
+    .venv/bin/python bench/web_profile.py --db URL --sources FILE [--only LABEL] [--runs 5] [--profile] [--uncached]
 
 The pages are bench/web.py's (same targets). Prints per page: the first call (after the app's start-up
 warming) and the best of --runs; --profile prints cProfile's top functions of one more call.
@@ -52,6 +52,8 @@ def main() -> int:
     ap.add_argument("--only")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--uncached", action="store_true",
+                    help="turn the whole-history cache off after start: every request as the first after a commit")
     args = ap.parse_args()
     from monitor.cliutil import load_config
     from monitor.web.app import create_app
@@ -60,6 +62,9 @@ def main() -> int:
     t0 = time.perf_counter()
     app = create_app(db, load_config(args.sources))
     print(f"start-up {1000 * (time.perf_counter() - t0):.0f} ms", flush=True)
+    if args.uncached:
+        view = next(r.endpoint.__self__ for r in app.app.routes if hasattr(getattr(r, "endpoint", None), "__self__"))
+        view.cache.enabled = False
     for label, path in pages(t):
         if args.only and args.only not in label:
             continue

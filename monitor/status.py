@@ -151,13 +151,16 @@ def collect_status(config: Config, db: Database, redis_url: str | None = None,
         cluster=cluster_status(db, redis_url))
 
 
-def source_rows(config: Config, db: Database, sources: list) -> list[dict]:
+def source_rows(config: Config, db: Database, sources: list,
+                memo: Callable[[str, Callable[[], Any]], Any] | None = None) -> list[dict]:
     """The 来源 table's rows for `sources` (configured Source objects, e.g. one page of them): name, schedule,
     enabled, last check (time, outcome, error), failing, cut warnings — collect_status's keys for these, read
-    only for these sources and without the next run and national-minimum parts the table does not show."""
-    failing = ChangeStore(db).failing_sources()
+    only for these sources and without the next run and national-minimum parts the table does not show;
+    `memo` as for collect_status."""
+    memo = memo or (lambda _key, compute: compute())
+    failing = memo("failing", ChangeStore(db).failing_sources)
     overview = last_checks(db, [src.name for src in sources])
-    warnings = source_warnings(db)
+    warnings = memo("warnings", lambda: source_warnings(db))
     return [dict(name=src.name, schedule=src.schedule, enabled=src.enabled,
                  last_checked_at=overview.get(src.name, {}).get("checked_at"),
                  last_outcome=overview.get(src.name, {}).get("outcome"),
@@ -165,10 +168,12 @@ def source_rows(config: Config, db: Database, sources: list) -> list[dict]:
                  failing=failing.get(src.name), warnings=warnings.get(src.name, [])) for src in sources]
 
 
-def collect_overview(config: Config, db: Database) -> dict:
+def collect_overview(config: Config, db: Database,
+                     memo: Callable[[str, Callable[[], Any]], Any] | None = None) -> dict:
     """The part of collect_status the web view's 概览 shows — daemon, running check, last run, alerts, and the
-    configured enabled sources that are failing (name, failing) — without the per-source table's queries."""
-    failing = ChangeStore(db).failing_sources()
+    configured enabled sources that are failing (name, failing) — without the per-source table's queries;
+    `memo` as for collect_status."""
+    failing = (memo or (lambda _key, compute: compute()))("failing", ChangeStore(db).failing_sources)
     daemon, crawl = current_holder(db, DAEMON_LOCK), current_holder(db, CHECK_LOCK)
     return dict(
         daemon=None if daemon is None else dict(host=daemon.host, pid=daemon.pid, since=daemon.acquired_at),

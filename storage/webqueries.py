@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from storage.db import Database
-from storage.history import FACT_HISTORY, _prefix_range
+from storage.history import FACT_HISTORY, INDEX_COSTS, _prefix_range
 from storage.models import Change, Check, Extraction, FactRow, Page, Run, Snapshot, Source
 from storage.changes import change_dict
 from storage.types import UTCDateTime
@@ -235,6 +235,8 @@ def region_history(db: Database, kinds: Sequence[str], *, region: str | None = N
         q = q.where(_prefix_range(v.region, region_prefix or ""))
     q = q.order_by(v.region, v.kind, v.plan_year, v.source, v.first_seen, v.page_id)
     with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            conn.execute(text(INDEX_COSTS))
         return [dict(r._mapping, is_current=bool(r.is_current)) for r in conn.execute(q)]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import hmac
 import json
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -32,6 +31,7 @@ from monitor.web.timeline import timeline_groups
 from monitor.web.downloads import MEDIA_TYPES, facts_download
 from monitor.status import collect_overview, collect_status, source_rows, source_warnings
 from monitor.web.cache import VersionCache
+from monitor.web.gate import TokenGate
 from monitor.web.paging import pager
 from monitor.web.render import (
     OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query,
@@ -52,61 +52,6 @@ SOURCES_PAGE = 100  # rows of the 来源 table on one page
 CITIES_PAGE = 2  # regions (the province, then its cities) of a province's ?cities=all page: ≈ 200 kB each
 REGIONS_PAGE = 100  # regions of the 事实 page's 全部地区 matrix on one page
 DIFF_LIMIT = 200  # lines of a diff between two versions chosen on a source's page
-TOKEN_COOKIE = "policywatch_token"
-SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                                 b"base-uri 'none'; frame-ancestors 'none'"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
-
-
-class TokenGate:
-    """ASGI middleware: every response gets the security headers; with a token, a request without it
-    (`Authorization: Bearer TOKEN`, `?token=TOKEN`, or the cookie a `?token=` visit sets) gets 401."""
-
-    def __init__(self, app, token: str | None) -> None:
-        self.app, self.token = app, token
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        set_cookie = False
-        if self.token is not None:
-            request = Request(scope)
-            auth = request.headers.get("authorization", "")
-            bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-            query = request.query_params.get("token")
-            cookie = request.cookies.get(TOKEN_COOKIE)
-            if not any(self._ok(v) for v in (bearer, query, cookie)):
-                await self._with_headers(PlainTextResponse(
-                    "401 需要访问令牌：请求头 Authorization: Bearer TOKEN，或在地址后加 ?token=TOKEN\n", status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"}), scope, receive, send)
-                return
-            set_cookie = self._ok(query) and not self._ok(cookie)
-
-        async def send_secured(message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", [])) + SECURITY_HEADERS
-                if set_cookie:  # so the page's own links and stylesheet work without the token in their URLs
-                    headers.append((b"set-cookie", f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; "
-                                                   "SameSite=Strict".encode("latin-1")))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_secured)
-
-    def _ok(self, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(given.encode("utf-8"), self.token.encode("utf-8"))
-
-    async def _with_headers(self, response: Response, scope, receive, send) -> None:
-        for name, value in SECURITY_HEADERS:
-            response.headers[name.decode()] = value.decode()
-        await response(scope, receive, send)
-
-
 class WebView:
     """The routes over one opened database and the sources file (for the status parts)."""
 
@@ -145,7 +90,7 @@ class WebView:
 
     # -- pages -------------------------------------------------------------------------------
     def overview(self, request: Request) -> Response:
-        status = collect_overview(self.config, self.db)
+        status = collect_overview(self.config, self.db, memo=self._memo)
         failing = status["failing"]
         high = [change_view(r) for r in change_feed(self.db, ChangeFilter(severity="high"), limit=10,
                                                      newest_first=True)]
@@ -168,7 +113,7 @@ class WebView:
             at = pager(request.query_params, len(self.config.sources), SOURCES_PAGE)
         except BadRequest as exc:
             return self.error_page(exc)
-        rows = source_rows(self.config, self.db, at.slice(list(self.config.sources)))
+        rows = source_rows(self.config, self.db, at.slice(list(self.config.sources)), memo=self._memo)
         return self.page("sources.html", title="来源", nav="sources", sources=rows, pager=at,
                          links=at.links("/sources", request.query_params))
 
@@ -201,7 +146,7 @@ class WebView:
                          shown=shown, strip=[check_cell(c) for c in checks], checks=checks[::-1][:20],
                          changes=changes, href=safe_href(src["url"]), compared=compared, given_a=a, given_b=b,
                          failing=source_failing(self.db, src["id"]),
-                         warnings=source_warnings(self.db).get(name, []))
+                         warnings=self._memo("warnings", lambda: source_warnings(self.db)).get(name, []))
 
     def facts(self, request: Request) -> Response:
         """The province × kind roll-up; with `region=` a province's (or, 全国, every) region × kind matrix, the
@@ -246,8 +191,10 @@ class WebView:
     def status(self) -> dict:
         """collect_status, its whole-history reads (last checks, failing sources, cut warnings, amounts under
         the national minimum) kept for this database version."""
-        return collect_status(self.config, self.db, memo=lambda key, compute: self.cache.get(("status", key),
-                                                                                             compute))
+        return collect_status(self.config, self.db, memo=self._memo)
+
+    def _memo(self, key: str, compute):
+        return self.cache.get(("status", key), compute)
 
     @staticmethod
     def _region_filter(name: str):
