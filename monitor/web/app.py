@@ -35,7 +35,7 @@ from monitor.web.gate import TokenGate
 from monitor.web.paging import pager
 from monitor.web.render import (
     OUTCOME_NAMES, SEVERITY_NAMES, BadRequest, change_view, check_cell, diff_line, fact_matrix, parse_feed_query,
-    safe_href, source_path,
+    safe_href, sort_matrix, source_path,
 )
 from storage import Database, DatabaseError, HistoryFilter, HistoryStore
 from storage.dataversion import DataVersion
@@ -49,7 +49,7 @@ FEED_LIMIT = 200  # changes on one page of the feed, newest first
 API_LIMIT, API_MAX = 1000, 10000  # changes in one /api/changes answer: default, largest `limit`
 TABLE_LIMIT = 200  # rows of the 地区 page's fact table (the downloads have them all)
 SOURCES_PAGE = 100  # rows of the 来源 table on one page
-CITIES_PAGE = 2  # regions (the province, then its cities) of a province's ?cities=all page: ≈ 200 kB each
+CITIES_PAGE = 1  # regions (the province, then its cities) of a province's ?cities=all page: up to 460 kB each
 REGIONS_PAGE = 100  # regions of the 事实 page's 全部地区 matrix on one page
 DIFF_LIMIT = 200  # lines of a diff between two versions chosen on a source's page
 class WebView:
@@ -159,16 +159,22 @@ class WebView:
             except BadRequest as exc:
                 return self.error_page(exc)
             prefix = "" if scope.level == COUNTRY else (f.region_prefix or f.region)
-        rows = self.current_facts()
-        if prefix:  # what current_facts(region_prefix=prefix) reads: its regions are 6-digit codes
+        rows = self.cache.peek("current_facts")
+        if rows is None and prefix:  # after a commit: only this scope's facts, not every region's
+            rows = self.cache.get(("current_facts", prefix),
+                                  lambda: current_facts(self.db, region_prefix=prefix))
+        elif rows is None:
+            rows = self.current_facts()
+        elif prefix:  # what current_facts(region_prefix=prefix) reads: its regions are 6-digit codes
             rows = [r for r in rows if r["region"] is not None and r["region"].startswith(prefix)]
         years = sorted({r["plan_year"] for r in rows if r["plan_year"]}, reverse=True)
         wanted = p.get("plan_year") or (str(years[0]) if years else "")
         if wanted and not wanted.isdigit():
             return self.error_page(BadRequest(400, f"年度 {wanted!r} 格式不对：应为四位年份，如 2025"))
         year = int(wanted) if wanted else None
-        matrix = self.cache.get(("matrix", prefix, year, sort),
-                                lambda: fact_matrix([r for r in rows if r["plan_year"] == year], sort))
+        by_code = self.cache.get(("matrix", prefix, year),
+                                 lambda: fact_matrix([r for r in rows if r["plan_year"] == year]))
+        matrix = sort_matrix(by_code, sort)  # what fact_matrix(rows, sort) gives, without building it again
         context = dict(title="事实", nav="facts", years=years, year=year, sort=sort, scope=scope, pager=None,
                        links=[], matrix=None, rollup=None)
         if scope is None:

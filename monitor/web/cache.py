@@ -22,6 +22,14 @@ class VersionCache:
         self._values: dict[Hashable, Any] = {}
         self.enabled = True
 
+    def peek(self, key: Hashable) -> Any:
+        """The cached value of `key` when nothing was committed since it was computed, else None."""
+        if not self.enabled:
+            return None
+        now = self.version.current()
+        with self._lock:
+            return self._values.get(key) if now == self._at else None
+
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The cached value of `key` when nothing was committed since it was computed, else compute() (kept)."""
         if not self.enabled:
