@@ -1,7 +1,7 @@
 """Web view at scale (issue 14): every page of `policywatch serve` timed over HTTP on the synthetic 5-year history.
 
     .venv/bin/python bench/web.py [--history FILE | --pg | --db URL --reuse] [--sources 2000] [--years 5]
-                                  [--warm 5] [--keep] [--json FILE]
+                                  [--warm 5] [--keep] [--json FILE] [--code CHECKOUT]
 
 The history is bench/history_scale.py's generator (2,000 sources × 5 years: 4.0 M checks, 100 k snapshots,
 1.1 M facts, 392 k changes), written once: `--history /tmp/FILE.db` generates a SQLite file when it does not
@@ -13,6 +13,8 @@ Each page is requested from a real `policywatch serve` (uvicorn in a child proce
 cold = the first request to a freshly started server (templates compiled, connection pool and SQLite
 page cache empty; the OS file cache is warm); warm = the median of --warm more requests to the same
 server. Each time is what a client waits for: connect, request, the whole body read. Target < 300 ms.
+The paged pages are timed on their first page and on a later one (`?page=N`; code without paging ignores it
+and serves the whole page).
 Only 127.0.0.1 is contacted.
 """
 from __future__ import annotations
@@ -85,14 +87,17 @@ def pages(t: dict) -> list[tuple[str, str]]:
         ("/changes kind + since", "/changes" + q(kind="payment_deadline", since="2025-01-01")),
         ("/changes source", "/changes" + q(source=t["source"])),
         ("/sources", "/sources"),
+        ("/sources?page=20", "/sources?page=20"),
         ("/sources/NAME", "/sources/" + quote(t["source"], safe="")),
         ("/regions/PROVINCE", f"/regions/{t['province']}"),
         ("/regions/PROVINCE?cities=all", f"/regions/{t['province']}?cities=all"),
+        ("/regions/PROVINCE?cities=all p5", f"/regions/{t['province']}?cities=all&page=5"),
         ("/regions/CITY", f"/regions/{t['city']}"),
         ("/facts", "/facts"),
         ("/facts sorted", "/facts" + q(sort="personal_contribution")),
         ("/facts?region=PROVINCE", "/facts" + q(region=t["province"])),
         ("/facts?region=全国", "/facts" + q(region="000000")),
+        ("/facts?region=全国 p3", "/facts" + q(region="000000", page=3)),
         ("/api/changes", "/api/changes"),
         ("/api/changes province", "/api/changes" + q(region=t["province"])),
         ("/api/changes after", "/api/changes" + q(after=100000)),
@@ -105,12 +110,12 @@ def pages(t: dict) -> list[tuple[str, str]]:
 class Server:
     """`python -m monitor serve --port 0` over the database, in a child process."""
 
-    def __init__(self, url: str, sources: Path) -> None:
+    def __init__(self, url: str, sources: Path, code: Path = ROOT) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("POLICYWATCH_DB", "POLICYWATCH_TOKEN")}
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = str(code)
         self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--sources", str(sources),
                                       "--db", url, "--port", "0"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     text=True, cwd=ROOT, env=env)
+                                     text=True, cwd=code, env=env)
         line = self.proc.stderr.readline()
         found = re.search(r"http://[^:]+:(\d+)/", line)
         if not found:
@@ -134,11 +139,12 @@ class Server:
         self.proc.wait(timeout=30)
 
 
-def measure(url: str, sources: Path, todo: list[tuple[str, str]], warm: int) -> list[dict]:
-    """Cold (a fresh server's first request) and warm (median of `warm`) times of each page."""
+def measure(url: str, sources: Path, todo: list[tuple[str, str]], warm: int, code: Path = ROOT) -> list[dict]:
+    """Cold (a fresh server's first request) and warm (median of `warm`) times of each page, served by the
+    code in `code` (a checkout of policywatch)."""
     out = []
     for label, path in todo:
-        srv = Server(url, sources)
+        srv = Server(url, sources, code)
         try:
             cold, status, size = srv.get(path)
             times = [srv.get(path)[0] for _ in range(warm)]
@@ -165,6 +171,8 @@ def main() -> int:
     ap.add_argument("--only", help="time only the pages whose label contains this")
     ap.add_argument("--keep", action="store_true", help="with --pg: leave the cluster running")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--code", type=Path, default=ROOT,
+                    help="the checkout whose `serve` is timed (default this one), e.g. main's, to compare")
     args = ap.parse_args()
     cluster = None
     try:
@@ -193,9 +201,10 @@ def main() -> int:
             f"source {t['source']}")
         todo = [p for p in pages(t) if not args.only or args.only in p[0]]
         log(f"\n{'page':<32}{'HTTP':>4}{'size':>13}{'cold ms':>10}{'warm ms':>10}")
-        rows = measure(url, sources, todo, args.warm)
+        rows = measure(url, sources, todo, args.warm, args.code.resolve())
         if args.json:
-            Path(args.json).write_text(json.dumps(dict(dialect=db.dialect, facts=n_facts, targets=t, pages=rows),
+            Path(args.json).write_text(json.dumps(dict(dialect=db.dialect, facts=n_facts, targets=t, pages=rows,
+                                                       code=str(args.code), load=os.getloadavg()),
                                                   indent=2, ensure_ascii=False))
         if cluster and args.keep:
             log(f"kept: {url} (stop: {cluster.stop_command()})")

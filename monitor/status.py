@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from extractors import EXTRACTOR_VERSION
 from extractors.plausibility import AMOUNT_KINDS, below_national_minimum, load_minimums
@@ -106,16 +108,20 @@ def cluster_status(db: Database, redis_url: str | None) -> dict | None:
     return dict(run_id=any_running_cluster_run(db), workers=workers, queue=queue)
 
 
-def collect_status(config: Config, db: Database, redis_url: str | None = None) -> dict:
-    """Everything `status` shows, as plain data (datetimes are aware)."""
+def collect_status(config: Config, db: Database, redis_url: str | None = None,
+                   memo: Callable[[str, Callable[[], Any]], Any] | None = None) -> dict:
+    """Everything `status` shows, as plain data (datetimes are aware). `memo(key, compute)` may answer the
+    whole-history reads (failing sources, last checks, cut warnings, amounts below the minimum) from a cache
+    (the web view's); the time-dependent parts (locks, next runs, mutes) are always read now."""
+    memo = memo or (lambda _key, compute: compute())
     store = SnapshotStore(db)  # read only: `status` never writes (issue 13)
     daemon = current_holder(db, DAEMON_LOCK)
     crawl = current_holder(db, CHECK_LOCK)
     jobs = scheduled_jobs(db)
-    failing = ChangeStore(db).failing_sources()
-    overview = last_checks(db)
-    warnings = source_warnings(db)
-    below = below_minimum_by_source(db)
+    failing = memo("failing", ChangeStore(db).failing_sources)
+    overview = memo("last_checks", lambda: last_checks(db))
+    warnings = memo("warnings", lambda: source_warnings(db))
+    below = memo("below", lambda: below_minimum_by_source(db))
     now = datetime.now(timezone.utc)
     today = config.today()
     sources, next_fire = [], {}
@@ -145,10 +151,29 @@ def collect_status(config: Config, db: Database, redis_url: str | None = None) -
         cluster=cluster_status(db, redis_url))
 
 
-def collect_overview(config: Config, db: Database) -> dict:
+def source_rows(config: Config, db: Database, sources: list,
+                memo: Callable[[str, Callable[[], Any]], Any] | None = None) -> list[dict]:
+    """The 来源 table's rows for `sources` (configured Source objects, e.g. one page of them): name, schedule,
+    enabled, last check (time, outcome, error), failing, cut warnings — collect_status's keys for these, read
+    only for these sources and without the next run and national-minimum parts the table does not show;
+    `memo` as for collect_status."""
+    memo = memo or (lambda _key, compute: compute())
+    failing = memo("failing", ChangeStore(db).failing_sources)
+    overview = last_checks(db, [src.name for src in sources])
+    warnings = memo("warnings", lambda: source_warnings(db))
+    return [dict(name=src.name, schedule=src.schedule, enabled=src.enabled,
+                 last_checked_at=overview.get(src.name, {}).get("checked_at"),
+                 last_outcome=overview.get(src.name, {}).get("outcome"),
+                 last_error=overview.get(src.name, {}).get("error"),
+                 failing=failing.get(src.name), warnings=warnings.get(src.name, [])) for src in sources]
+
+
+def collect_overview(config: Config, db: Database,
+                     memo: Callable[[str, Callable[[], Any]], Any] | None = None) -> dict:
     """The part of collect_status the web view's 概览 shows — daemon, running check, last run, alerts, and the
-    configured enabled sources that are failing (name, failing) — without the per-source table's queries."""
-    failing = ChangeStore(db).failing_sources()
+    configured enabled sources that are failing (name, failing) — without the per-source table's queries;
+    `memo` as for collect_status."""
+    failing = (memo or (lambda _key, compute: compute()))("failing", ChangeStore(db).failing_sources)
     daemon, crawl = current_holder(db, DAEMON_LOCK), current_holder(db, CHECK_LOCK)
     return dict(
         daemon=None if daemon is None else dict(host=daemon.host, pid=daemon.pid, since=daemon.acquired_at),

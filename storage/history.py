@@ -33,6 +33,10 @@ CHANGE_LOG = table(
 )
 
 TABLES = ("facts", "changes", "snapshots")
+# PostgreSQL, for the fact_history reads of one region: random reads cost about what sequential ones do (the
+# history is in shared buffers or the OS cache); at the default 4 the planner hashed all 100 k extractions to
+# join a city's 668 facts (0.1 s of 0.2 s) instead of 668 primary-key lookups.
+INDEX_COSTS = "SET LOCAL random_page_cost = 1.1"
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class HistoryStore:
                     # JIT compilation, which then costs more than the query itself.
                     conn.execute(text("SET LOCAL work_mem = '64MB'"))
                     conn.execute(text("SET LOCAL jit = off"))
+                    conn.execute(text(INDEX_COSTS))
                 result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(query)
                 for part in result.mappings().partitions():
                     yield [_plain(dict(row)) for row in part]

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from storage.db import Database
-from storage.history import FACT_HISTORY, _prefix_range
+from storage.history import FACT_HISTORY, INDEX_COSTS, _prefix_range
 from storage.models import Change, Check, Extraction, FactRow, Page, Run, Snapshot, Source
 from storage.changes import change_dict
 from storage.types import UTCDateTime
@@ -220,15 +220,23 @@ def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: 
 
 
 def region_history(db: Database, kinds: Sequence[str], *, region: str | None = None,
-                   region_prefix: str | None = None) -> list[dict]:
-    """The fact_history timelines of `kinds` in one region code or in every code starting with `region_prefix`,
-    as HistoryStore.history orders them; the kinds are named so the (kind, region, plan_year) index is used
-    (a region alone scanned every fact: 0.36 s → 0.2 s for a city of 643 timelines on SQLite)."""
+                   region_prefix: str | None = None, regions: Sequence[str] | None = None) -> list[dict]:
+    """The fact_history timelines of `kinds` in one region code, in the codes `regions`, or in every code
+    starting with `region_prefix`, as HistoryStore.history orders them; the kinds are named so the (kind,
+    region, plan_year) index is used (a region alone scanned every fact: 0.36 s → 0.2 s for a city of 643
+    timelines on SQLite)."""
     v = FACT_HISTORY.c
     q = select(FACT_HISTORY).where(v.kind.in_(list(kinds)))
-    q = q.where(v.region == region) if region is not None else q.where(_prefix_range(v.region, region_prefix or ""))
+    if region is not None:
+        q = q.where(v.region == region)
+    elif regions is not None:
+        q = q.where(v.region.in_(list(regions) or [""]))
+    else:
+        q = q.where(_prefix_range(v.region, region_prefix or ""))
     q = q.order_by(v.region, v.kind, v.plan_year, v.source, v.first_seen, v.page_id)
     with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            conn.execute(text(INDEX_COSTS))
         return [dict(r._mapping, is_current=bool(r.is_current)) for r in conn.execute(q)]
 
 

@@ -176,9 +176,15 @@ def fact_matrix(rows: list[dict], sort: str | None = None) -> dict:
                 by_source.setdefault(v["source"], set()).add(v["text"])
             cell["conflict"] = kind in CONFLICT_KINDS and len({frozenset(t) for t in by_source.values()}) > 1
     ordered = sorted(regions.values(), key=lambda e: (e["region"] is None, e["region"] or ""))
-    if sort in kinds:
-        def amount(entry: dict) -> tuple:
-            value = (entry["cells"].get(sort) or {}).get("amount")
-            return (value is None, -(value or 0))
-        ordered.sort(key=amount)
-    return dict(kinds=kinds, rows=ordered)
+    return sort_matrix(dict(kinds=kinds, rows=ordered), sort)
+
+
+def sort_matrix(matrix: dict, sort: str | None) -> dict:
+    """A fact_matrix by region code re-ordered by the first amount in column `sort`, largest first (stable:
+    equal amounts keep region order); unchanged when `sort` is not one of its kinds. The rows are shared."""
+    if sort not in matrix["kinds"]:
+        return matrix
+    def amount(entry: dict) -> tuple:
+        value = (entry["cells"].get(sort) or {}).get("amount")
+        return (value is None, -(value or 0))
+    return dict(matrix, rows=sorted(matrix["rows"], key=amount))

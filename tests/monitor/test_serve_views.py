@@ -86,8 +86,10 @@ def test_region_page_draws_a_step_chart_per_amount_with_the_national_minimum(ser
     province = page(server, "/regions/" + quote("山西"))
     assert '<a href="/regions/140100">太原市</a>' in province  # a province lists its cities
     assert "山西省 · 个人缴费（2025年度）" in province and "太原市 · 个人缴费（2025年度）" not in province
-    every = page(server, "/regions/" + quote("山西") + "?cities=all")  # with every city's charts
-    assert "山西省 · 个人缴费（2025年度）" in every and "太原市 · 个人缴费（2025年度）" in every
+    every = page(server, "/regions/" + quote("山西") + "?cities=all")  # every city's charts, one region a page
+    assert "山西省 · 个人缴费（2025年度）" in every and "太原市 · 个人缴费（2025年度）" not in every
+    assert 'href="/regions/140000?cities=all&amp;page=2">下一页</a>' in every
+    assert "太原市 · 个人缴费（2025年度）" in page(server, "/regions/" + quote("山西") + "?cities=all&page=2")
     code, _, body = server.get("/regions/" + quote("火星"))
     assert code == 404 and "未知地区" in body
     assert '<a href="/regions/140100">太原市</a>' in page(server, "/facts?region=140000")

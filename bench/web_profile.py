@@ -1,0 +1,108 @@
+"""Web view pages timed (and optionally profiled) in process, without HTTP: the app's ASGI callable is driven
+directly, so a page's server time is split from the client's.
+
+    .venv/bin/python bench/web_profile.py --db URL --sources FILE [--only LABEL] [--runs 5] [--profile] [--uncached]
+
+The pages are bench/web.py's (same targets). Prints per page: the first call (after the app's start-up
+warming) and the best of --runs; --profile prints cProfile's top functions of one more call.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.web import pages, targets  # noqa: E402
+from storage.db import Database  # noqa: E402
+
+
+def call(app, path: str) -> tuple[int, int]:
+    """(status, body bytes) of one GET through the ASGI app."""
+    target, _, query = path.partition("?")
+    from urllib.parse import unquote
+    scope = dict(type="http", http_version="1.1", method="GET", scheme="http", path=unquote(target),
+                 raw_path=target.encode(), query_string=query.encode(), root_path="", headers=[],
+                 client=("127.0.0.1", 1), server=("127.0.0.1", 80))
+    out = {"status": 0, "size": 0}
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            out["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            out["size"] += len(message.get("body", b""))
+
+    asyncio.run(app(scope, receive, send))
+    return out["status"], out["size"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--sources", required=True)
+    ap.add_argument("--only")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--uncached", action="store_true",
+                    help="turn the whole-history cache off after start: every request as the first after a commit")
+    args = ap.parse_args()
+    from monitor.cliutil import load_config
+    from monitor.web.app import create_app
+    db = Database(args.db)
+    t = targets(db)
+    t0 = time.perf_counter()
+    app = create_app(db, load_config(args.sources))
+    print(f"start-up {1000 * (time.perf_counter() - t0):.0f} ms", flush=True)
+    if args.uncached:
+        view = next(r.endpoint.__self__ for r in app.app.routes if hasattr(getattr(r, "endpoint", None), "__self__"))
+        view.cache.enabled = False
+    for label, path in pages(t):
+        if args.only and args.only not in label:
+            continue
+        t0 = time.perf_counter()
+        status, size = call(app, path)
+        first = time.perf_counter() - t0
+        best = min(_timed(app, path) for _ in range(args.runs)) if args.runs else first
+        print(f"{label:<32}{status:>4}{size / 1000:>9.0f} kB{first * 1000:>9.0f}{best * 1000:>9.0f} ms", flush=True)
+        if args.profile:
+            endpoint, request = handler(app, path)
+            prof = cProfile.Profile()
+            prof.enable()
+            endpoint(request)
+            prof.disable()
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(35)
+    return 0
+
+
+def handler(app, path: str):
+    """(the route's endpoint, a Request for `path`): called in this thread, so cProfile sees it."""
+    from urllib.parse import unquote
+    from starlette.requests import Request
+    from starlette.routing import Match
+    target, _, query = path.partition("?")
+    scope = dict(type="http", method="GET", path=unquote(target), query_string=query.encode(), headers=[],
+                 root_path="")
+    for route in app.app.routes:
+        match, child = route.matches(scope)
+        if match == Match.FULL:
+            return route.endpoint, Request({**scope, **child})
+    raise LookupError(path)
+
+
+def _timed(app, path: str) -> float:
+    t0 = time.perf_counter()
+    call(app, path)
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

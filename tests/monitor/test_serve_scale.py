@@ -1,0 +1,131 @@
+"""`policywatch serve` at scale: the paged pages (来源, 全部地区, a province's every city) give together what one
+page gave, and the whole-history cache (monitor.web.cache, storage.dataversion) never outlives a commit — on
+SQLite and PostgreSQL, over the history of two real crawls (tests/monitor/servehistory.py)."""
+from __future__ import annotations
+
+import asyncio
+import re
+from urllib.parse import unquote, urlencode
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import write_sources
+from servehistory import history  # noqa: F401 (fixture)
+from extractors import FACT_KINDS
+from monitor.cliutil import load_config
+from monitor.web import app as webapp
+from monitor.web.charts import chart_groups
+from monitor.web.render import fact_matrix
+from storage import Database
+from storage.dataversion import DataVersion
+from storage.webqueries import current_facts, region_history
+
+
+def get(app, path: str) -> tuple[int, str]:
+    """(status, body) of one GET through the ASGI app, in this process."""
+    target, _, query = path.partition("?")
+    scope = dict(type="http", http_version="1.1", method="GET", scheme="http", path=unquote(target),
+                 raw_path=target.encode(), query_string=query.encode(), root_path="", headers=[],
+                 client=("127.0.0.1", 1), server=("127.0.0.1", 80))
+    out = {"status": 0, "body": b""}
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            out["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            out["body"] += message.get("body", b"")
+
+    asyncio.run(app(scope, receive, send))
+    return out["status"], out["body"].decode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def app(history):  # noqa: F811
+    db_url, sources = history
+    db = Database(db_url, create=False)
+    yield db, webapp.create_app(db, load_config(sources))
+    db.dispose()
+
+
+def test_sources_page_lists_a_hundred_sources_a_page_in_the_files_order(db_url, tmp_path):
+    names = [f"来源-{i:03d}" for i in range(250)]
+    sources = write_sources(tmp_path / "sources.toml", "".join(
+        f'[[source]]\nname = "{n}"\nurl = "http://127.0.0.1:9/{i}.html"\n' for i, n in enumerate(names)))
+    db = Database(db_url)
+    app = webapp.create_app(db, load_config(sources))
+    seen = []
+    for n in (1, 2, 3):
+        status, body = get(app, f"/sources?page={n}")
+        assert status == 200 and "共 250 个来源" in body and f"第 {n} / 3 页" in body
+        seen += re.findall(r'<td><a href="/sources/[^"]+">(来源-\d+)</a>', body)
+    assert seen == names  # every source once, in the sources file's order
+    first = get(app, "/sources")[1]
+    assert re.findall(r'<td><a href="/sources/[^"]+">(来源-\d+)</a>', first) == names[:100]
+    assert 'href="/sources?page=2">下一页</a>' in first and 'href="/sources?page=3">3</a>' in first
+    assert get(app, "/sources?page=4")[0] == 404 and get(app, "/sources?page=0")[0] == 400
+    assert get(app, "/sources?page=x")[0] == 400
+    db.dispose()
+
+
+def test_every_regions_matrix_pages_together_are_the_whole_matrix(app, monkeypatch):
+    db, server = app
+    monkeypatch.setattr(webapp, "REGIONS_PAGE", 1)
+    whole = fact_matrix([r for r in current_facts(db) if r["plan_year"] == 2025])
+    shown = []
+    for n in range(1, len(whole["rows"]) + 1):
+        status, body = get(server, "/facts?" + urlencode({"plan_year": 2025, "region": "000000", "page": n}))
+        assert status == 200, body
+        shown += re.findall(r'<tr><th>(?:<a href="/regions/\d+">)?([^<]+)', body.split("</thead>")[1])
+    assert len(whole["rows"]) >= 2 and shown == [r["region_name"] for r in whole["rows"]]
+    assert get(server, f"/facts?region=000000&page={len(whole['rows']) + 1}")[0] == 404
+
+
+def test_a_provinces_every_city_pages_together_draw_every_chart(app, monkeypatch):
+    db, server = app
+    monkeypatch.setattr(webapp, "CITIES_PAGE", 1)
+    whole = [(g["region"], g["kind"], g["plan_year"]) for g in
+             chart_groups(region_history(db, FACT_KINDS, region_prefix="14"))]
+    drawn, n = [], 1
+    while (reply := get(server, f"/regions/140000?cities=all&page={n}"))[0] == 200:
+        drawn += re.findall(r'<svg class="chart" [^>]*aria-label="([^"]+)"', reply[1])
+        n += 1
+    assert reply[0] == 404 and n > 2  # the province, then its city: one region a page
+    assert len(drawn) == len(whole) >= 2
+
+
+def test_cached_pages_show_a_commit_made_after_them(app, history):  # noqa: F811
+    db, server = app
+    before = get(server, "/facts?region=140000")[1]
+    assert "420 元/人/年" in before
+    other = sa.create_engine(history[0])
+    try:
+        with other.begin() as conn:
+            conn.execute(sa.text("UPDATE sources SET enabled = :f WHERE name = :n"), {"f": False, "n": "太原本地宝"})
+        assert "420 元/人/年" not in get(server, "/facts?region=140000")[1]
+    finally:
+        with other.begin() as conn:
+            conn.execute(sa.text("UPDATE sources SET enabled = :t WHERE name = :n"), {"t": True, "n": "太原本地宝"})
+        other.dispose()
+    assert get(server, "/facts?region=140000")[1] == before
+
+
+def test_data_version_changes_only_with_a_commit(db_url):
+    db = Database(db_url)
+    version = DataVersion(db)
+    first = version.current()
+    with db.engine.connect() as conn:
+        conn.execute(sa.text("SELECT count(*) FROM facts")).scalar()
+    assert version.current() == first  # reads change nothing
+    other = sa.create_engine(db_url)
+    with other.begin() as conn:
+        conn.execute(sa.text("INSERT INTO sources (name, url, kind, enabled, created_at, updated_at) VALUES "
+                             "('x', 'http://127.0.0.1/', 'page', :t, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                     {"t": True})
+    other.dispose()
+    assert version.current() != first
+    version.close()
+    db.dispose()
