@@ -104,13 +104,13 @@ def _amount(kind: str, value: Mapping, plan_year: int | None) -> Assessment:
     table = load_minimums()
     lo_usual, hi_usual, lo_possible, hi_possible = BANDS[kind]
     if plan_year is None:  # any year of the table
-        low, high, widen, inside = table.nearest(table.first, kind), table.nearest(table.last, kind), 1.0, DEFAULT
+        low, high, widen, inside = table.nearest(table.first, kind), table.nearest(table.last, kind), 1.0, _DEFAULT
     else:
         low, high = table.nearest(plan_year - 1, kind), table.nearest(plan_year, kind)
         distance = max(0, table.first - (plan_year - 1), plan_year - table.last)
-        widen, inside = 1 + WIDEN_PER_YEAR * distance, PLAUSIBLE
+        widen, inside = 1 + WIDEN_PER_YEAR * distance, _PLAUSIBLE
     if low * lo_usual / widen <= amount <= high * hi_usual * widen:
-        return Assessment(inside)
+        return inside
     if low * lo_possible / widen <= amount <= high * hi_possible * widen:
         return Assessment(UNUSUAL, "amount_unusual")
     return Assessment(IMPLAUSIBLE, "amount_out_of_range")

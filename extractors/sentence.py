@@ -93,7 +93,7 @@ AMOUNT = re.compile(rf"(?P<num>{NUMBER})\s*元")
 PERCENT = re.compile(rf"(?P<num>{NUMBER})\s*[%％]")
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """What a rule needs to know about the document."""
 
@@ -102,7 +102,7 @@ class Context:
     resolver: YearResolver
 
 
-@dataclass
+@dataclass(slots=True)
 class Sentence:
     text: str  # original characters
     start: int  # offset in the document text
