@@ -120,7 +120,8 @@ def _subjects(work: str) -> list[tuple[int, int, str | None]]:
     keys = [(m.start(), m.end(), "personal_contribution") for m in PERSONAL_KEY.finditer(work)]
     keys += [(m.start(), m.end(), "fiscal_subsidy") for m in SUBSIDY_KEY.finditer(work)]
     # 中央财政补贴 is a share although it holds 财政补贴: where the two overlap, the other subject wins
-    keys = [k for k in keys if not any(a < k[1] and k[0] < b and a <= k[0] for a, b, _ in others)]
+    if others:
+        keys = [k for k in keys if not any(a < k[1] and k[0] < b and a <= k[0] for a, b, _ in others)]
     return sorted(keys + others)
 
 
@@ -205,7 +206,7 @@ def amounts(s: Sentence) -> Iterator[Found]:
             continue
         before, after = work[max(0, pos - 8):pos], work[m.end():m.end() + 6]
         clause_start, _ = clause_bounds(work, pos)
-        if after.startswith(("/月", "每月", "/人/月")) or PER_MONTH.search(work[clause_start:pos]) or \
+        if after.startswith(("/月", "每月", "/人/月")) or PER_MONTH.search(work, clause_start, pos) or \
                 other_programme_at(work, pos):
             continue
         try:

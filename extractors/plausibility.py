@@ -16,7 +16,8 @@ import csv
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -56,6 +57,7 @@ class Assessment:
 
 
 _DEFAULT, _PLAUSIBLE = Assessment(DEFAULT), Assessment(PLAUSIBLE)  # the common verdicts, built once
+_CONFIDENCE = attrgetter("confidence")
 
 
 class NationalMinimums:
@@ -123,9 +125,15 @@ def _iso(text) -> date | None:
         return None
 
 
+@lru_cache(maxsize=64)
+def _plan_year_span(plan_year: int, years_after: int) -> tuple[date, date]:
+    """1 January of Y-1 and 31 December of Y (+ `years_after`): where the dates of plan year Y belong."""
+    return date(plan_year - 1, 1, 1), date(plan_year + years_after, 12, 31)
+
+
 def _near(day: date, plan_year: int, years_after: int) -> Assessment:
     """A date of plan year Y belongs between 1 January of Y-1 and 31 December of Y (+ `years_after`)."""
-    start, end = date(plan_year - 1, 1, 1), date(plan_year + years_after, 12, 31)
+    start, end = _plan_year_span(plan_year, years_after)
     outside = (start - day).days if day < start else (day - end).days if day > end else 0
     if outside == 0:
         return _PLAUSIBLE
@@ -153,7 +161,7 @@ def _dates(kind: str, value: Mapping, plan_year: int | None) -> Assessment:
         checks += [_near(d, plan_year, 1 if kind == "coverage_period" else 0) for d in days if d]
     if not checks:
         return _DEFAULT
-    return min(checks, key=lambda a: a.confidence)
+    return min(checks, key=_CONFIDENCE)
 
 
 DATE_KINDS = ("payment_window", "payment_deadline", "coverage_period", "monthly_window")
