@@ -91,8 +91,9 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     # the Facts are built once, with their confidence (what assess_document does to a built document)
     doc.facts = [Fact(kind, value, year, where, evidence, span, confidence(kind, value, year))
                  for kind, value, year, where, evidence, span in found]
-    doc.below_national_minimum = below_national_minimum(
-        [f.to_json() for f in doc.facts if f.kind in AMOUNT_KINDS], region.code if region else None)
+    if region is not None and region.code != "000000":  # (below_national_minimum has nothing to say otherwise)
+        doc.below_national_minimum = below_national_minimum(
+            [f.to_json() for f in doc.facts if f.kind in AMOUNT_KINDS], region.code)
     return doc
 
 

@@ -213,11 +213,12 @@ def below_national_minimum(facts: Iterable[Mapping], page_region: str | None) ->
         amount, year = value.get("amount"), f.get("plan_year")
         if f.get("kind") not in AMOUNT_KINDS or f.get("region") != page_region or year is None or \
                 value.get("qualifier") not in ("exact", "at_least") or not isinstance(amount, (int, float)) or \
-                is_low(f.get("confidence")) or special_group_rate(f):
+                is_low(f.get("confidence")):
             continue
         floor = table.floor(year, f["kind"])
         key = (f["kind"], year, amount)
-        if floor is None or amount >= floor[0] or key in seen:
+        # (the clause of a special group's rate is read last: only for an amount below the floor)
+        if floor is None or amount >= floor[0] or key in seen or special_group_rate(f):
             continue
         seen.add(key)
         found.append({"kind": f["kind"], "plan_year": year, "amount": amount, "qualifier": value["qualifier"],
