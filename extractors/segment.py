@@ -14,9 +14,8 @@ from extractors.sentence import AMOUNT
 from extractors.windows import COVERAGE_KEY, PAYMENT_KEY
 
 SENTENCE_END = re.compile(r"[。！？!?；;\n]")
-# One sentence: up to and including its end mark (or the end of the text), and not only white space closed by a
-# line break (a blank line is no sentence; a mark alone is one). Group 1: its words after any leading spaces.
-_SENTENCE = re.compile(r"[^\S\n]*([^\s。！？!?；;][^。！？!?；;\n]*)?(?:[。！？!?；;]|(?(1)(?:\n|\Z)|(?!)))")
+_END_MARKS = "。！？!?；;"  # SENTENCE_END but the line break
+_LINE_BREAK = re.compile("\n")
 _PUNCTUATED = re.compile(r"[。！？!?；;：:]")
 TRANSCRIPT_MIN_LINES = 30
 TRANSCRIPT_BARE_SHARE = 0.9
@@ -30,8 +29,21 @@ def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence, end exclusive and including its closing mark."""
     if is_transcript(text):
         return transcript_sentences(text)
-    # (one regex pass, no Python per character or per blank line: the spans are its matches)
-    return [m.span() for m in _SENTENCE.finditer(text)]
+    # SENTENCE_END's positions: its marks all made line breaks, then the line breaks found by a fast scan
+    # (a character-set regex tests every character of the page against the set, ≈ 1 ms per 30,000)
+    marks = text
+    for mark in _END_MARKS:
+        if mark in marks:
+            marks = marks.replace(mark, "\n")
+    spans, start = [], 0
+    for m in _LINE_BREAK.finditer(marks):
+        end = m.end()
+        if not text[start:end].isspace():  # (never empty: it holds its mark)
+            spans.append((start, end))
+        start = end
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
 
 
 def is_transcript(text: str) -> bool:
