@@ -34,6 +34,7 @@ PERSONAL_KEY = guarded(
 SUBSIDY_KEY = guarded(r"(?:各级|各地)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助|"
                          r"(?:财政|政府)对[^，。；、\n]{0,12}?(?:补助|补贴)")
 _SUBJECT_WORDS = ("个人", "缴费标准", "居民", "参保", "医保费", "财政", "政府")  # one is in every match of the two
+_SUBJECT_WORD = re.compile("|".join(_SUBJECT_WORDS))  # (one search: three times as fast as any() over `in` tests)
 # Subjects with an amount that is not a per-person standard: totals, shares of one government level,
 # lump sums, costs and benefits. An amount after one of these (in its clause) belongs to nothing.
 OTHER_SUBJECT = guarded(
@@ -120,7 +121,8 @@ def _subjects(work: str) -> list[tuple[int, int, str | None]]:
     keys = [(m.start(), m.end(), "personal_contribution") for m in PERSONAL_KEY.finditer(work)]
     keys += [(m.start(), m.end(), "fiscal_subsidy") for m in SUBSIDY_KEY.finditer(work)]
     # 中央财政补贴 is a share although it holds 财政补贴: where the two overlap, the other subject wins
-    keys = [k for k in keys if not any(a < k[1] and k[0] < b and a <= k[0] for a, b, _ in others)]
+    if others:
+        keys = [k for k in keys if not any(a < k[1] and k[0] < b and a <= k[0] for a, b, _ in others)]
     return sorted(keys + others)
 
 
@@ -184,7 +186,7 @@ def amounts(s: Sentence) -> Iterator[Found]:
     if "资助" in work:
         return
     # PERSONAL_KEY and SUBSIDY_KEY each need one of these words: without them no subject has a kind
-    subjects = _subjects(work) if any(word in work for word in _SUBJECT_WORDS) else []
+    subjects = _subjects(work) if _SUBJECT_WORD.search(work) else []
     if not any(kind for _, _, kind in subjects):
         yield from _listed_amounts(s)
         return
@@ -205,7 +207,7 @@ def amounts(s: Sentence) -> Iterator[Found]:
             continue
         before, after = work[max(0, pos - 8):pos], work[m.end():m.end() + 6]
         clause_start, _ = clause_bounds(work, pos)
-        if after.startswith(("/月", "每月", "/人/月")) or PER_MONTH.search(work[clause_start:pos]) or \
+        if after.startswith(("/月", "每月", "/人/月")) or PER_MONTH.search(work, clause_start, pos) or \
                 other_programme_at(work, pos):
             continue
         try:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import Counter
 from datetime import date, datetime
+from functools import lru_cache
 
 from extractors.dates import YearResolver
 from extractors.model import Document, Fact
@@ -91,35 +91,42 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     # the Facts are built once, with their confidence (what assess_document does to a built document)
     doc.facts = [Fact(kind, value, year, where, evidence, span, confidence(kind, value, year))
                  for kind, value, year, where, evidence, span in found]
-    doc.below_national_minimum = below_national_minimum(
-        [f.to_json() for f in doc.facts if f.kind in AMOUNT_KINDS], region.code if region else None)
+    if region is not None and region.code != "000000":  # (below_national_minimum has nothing to say otherwise)
+        doc.below_national_minimum = below_national_minimum(
+            [f.to_json() for f in doc.facts if f.kind in AMOUNT_KINDS], region.code)
     return doc
 
 
 def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list]]:
     """(sentence index, rules that may fire on it) for every sentence that may hold a fact, in text order.
 
-    The text is scanned once for all trigger words (no trigger word crosses a sentence end); a sentence
-    without one costs a first-character test (does it open an enumeration?).
+    Each sentence is scanned for all trigger words at once (no trigger word crosses a sentence end, and none
+    looks behind past one: what a sentence holds is found in its own text); the words found name the rules
+    (_mask_of). A sentence without one costs a first-character test (does it open an enumeration?).
     """
-    starts = [start for start, _ in spans]
-    firing: dict[int, int] = {}  # sentence index → bit mask of the rules (bit n: RULES[n])
-    index, start, end = -1, 0, 0
-    for m in TRIGGER_SCAN.finditer(work):
-        pos = m.start()
-        if not start <= pos < end:  # most words follow one another in the same sentence
-            index = bisect_right(starts, pos) - 1
-            if index < 0 or pos >= spans[index][1]:
-                index, start, end = -1, 0, 0
-                continue
-            start, end = spans[index]
-        firing[index] = firing.get(index, 0) | TRIGGER_MASKS[work[pos]]
+    chosen = []
+    findall = TRIGGER_SCAN.findall
     for number, (start, end) in enumerate(spans):
-        first = work[start:start + 1]
+        sentence = work[start:end]
+        words = findall(sentence)
+        mask = _mask_of(frozenset(words)) if words else 0
+        first = sentence[:1]
         # opens_enumeration, inline: ENUM_MARK is tried only where the first character can open a mark
-        if (first in ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]) is not None:
-            firing[number] = firing.get(number, 0) | ENUMERATION_BIT
-    return [(number, _rules_of(firing[number])) for number in sorted(firing)]
+        if (first in ENUM_FIRST or first.isspace()) and ENUM_MARK.match(sentence) is not None:
+            mask |= ENUMERATION_BIT
+        if mask:
+            chosen.append((number, _rules_of(mask)))
+    return chosen
+
+
+@lru_cache(maxsize=4096)
+def _mask_of(words: frozenset[str]) -> int:
+    """The bit mask of the rules (bit n: RULES[n]) that the trigger words found in a sentence name (a word's
+    first character names it)."""
+    mask = 0
+    for word in words:
+        mask |= TRIGGER_MASKS[word[0]]
+    return mask
 
 
 ENUMERATION_BIT = 1 << next(n for n, (_, trigger) in enumerate(RULES) if trigger is None)

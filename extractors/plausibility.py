@@ -16,7 +16,8 @@ import csv
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -56,6 +57,7 @@ class Assessment:
 
 
 _DEFAULT, _PLAUSIBLE = Assessment(DEFAULT), Assessment(PLAUSIBLE)  # the common verdicts, built once
+_CONFIDENCE = attrgetter("confidence")
 
 
 class NationalMinimums:
@@ -104,13 +106,13 @@ def _amount(kind: str, value: Mapping, plan_year: int | None) -> Assessment:
     table = load_minimums()
     lo_usual, hi_usual, lo_possible, hi_possible = BANDS[kind]
     if plan_year is None:  # any year of the table
-        low, high, widen, inside = table.nearest(table.first, kind), table.nearest(table.last, kind), 1.0, DEFAULT
+        low, high, widen, inside = table.nearest(table.first, kind), table.nearest(table.last, kind), 1.0, _DEFAULT
     else:
         low, high = table.nearest(plan_year - 1, kind), table.nearest(plan_year, kind)
         distance = max(0, table.first - (plan_year - 1), plan_year - table.last)
-        widen, inside = 1 + WIDEN_PER_YEAR * distance, PLAUSIBLE
+        widen, inside = 1 + WIDEN_PER_YEAR * distance, _PLAUSIBLE
     if low * lo_usual / widen <= amount <= high * hi_usual * widen:
-        return Assessment(inside)
+        return inside
     if low * lo_possible / widen <= amount <= high * hi_possible * widen:
         return Assessment(UNUSUAL, "amount_unusual")
     return Assessment(IMPLAUSIBLE, "amount_out_of_range")
@@ -123,9 +125,15 @@ def _iso(text) -> date | None:
         return None
 
 
+@lru_cache(maxsize=64)
+def _plan_year_span(plan_year: int, years_after: int) -> tuple[date, date]:
+    """1 January of Y-1 and 31 December of Y (+ `years_after`): where the dates of plan year Y belong."""
+    return date(plan_year - 1, 1, 1), date(plan_year + years_after, 12, 31)
+
+
 def _near(day: date, plan_year: int, years_after: int) -> Assessment:
     """A date of plan year Y belongs between 1 January of Y-1 and 31 December of Y (+ `years_after`)."""
-    start, end = date(plan_year - 1, 1, 1), date(plan_year + years_after, 12, 31)
+    start, end = _plan_year_span(plan_year, years_after)
     outside = (start - day).days if day < start else (day - end).days if day > end else 0
     if outside == 0:
         return _PLAUSIBLE
@@ -153,7 +161,7 @@ def _dates(kind: str, value: Mapping, plan_year: int | None) -> Assessment:
         checks += [_near(d, plan_year, 1 if kind == "coverage_period" else 0) for d in days if d]
     if not checks:
         return _DEFAULT
-    return min(checks, key=lambda a: a.confidence)
+    return min(checks, key=_CONFIDENCE)
 
 
 DATE_KINDS = ("payment_window", "payment_deadline", "coverage_period", "monthly_window")
@@ -205,11 +213,12 @@ def below_national_minimum(facts: Iterable[Mapping], page_region: str | None) ->
         amount, year = value.get("amount"), f.get("plan_year")
         if f.get("kind") not in AMOUNT_KINDS or f.get("region") != page_region or year is None or \
                 value.get("qualifier") not in ("exact", "at_least") or not isinstance(amount, (int, float)) or \
-                is_low(f.get("confidence")) or special_group_rate(f):
+                is_low(f.get("confidence")):
             continue
         floor = table.floor(year, f["kind"])
         key = (f["kind"], year, amount)
-        if floor is None or amount >= floor[0] or key in seen:
+        # (the clause of a special group's rate is read last: only for an amount below the floor)
+        if floor is None or amount >= floor[0] or key in seen or special_group_rate(f):
             continue
         seen.add(key)
         found.append({"kind": f["kind"], "plan_year": year, "amount": amount, "qualifier": value["qualifier"],

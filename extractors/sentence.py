@@ -78,6 +78,8 @@ def other_programme_at(work: str, pos: int) -> bool:
     resident insurance not named there, decides too ("每人每年60元的大病保险").
     """
     others = _programmes(work)[0]
+    if not others:  # (most sentences name no other programme: nothing below can hold then)
+        return False
     i = bisect_left(others, pos)
     last_other = others[i - 1] if i else -1
     if last_other > _last_resident(work, pos):
@@ -93,7 +95,7 @@ AMOUNT = re.compile(rf"(?P<num>{NUMBER})\s*元")
 PERCENT = re.compile(rf"(?P<num>{NUMBER})\s*[%％]")
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """What a rule needs to know about the document."""
 
@@ -102,7 +104,7 @@ class Context:
     resolver: YearResolver
 
 
-@dataclass
+@dataclass(slots=True)
 class Sentence:
     text: str  # original characters
     start: int  # offset in the document text
