@@ -74,12 +74,22 @@ def test_the_uninterrupted_run_alerts_every_change_once(reference):
     assert set(ref.run_statuses) == {"finished"}
 
 
+def own_traceback(kill) -> bool:
+    """Whether a killed check's stderr holds a traceback of its own. A SIGKILLed check prints nothing itself; a
+    worker process it was spawning at that instant finds the parent's pipe closed before its start-up data
+    arrived, and multiprocessing prints that EOFError as the worker exits: it is the worker dying with its
+    parent (issue 16, item 13), not a failure of the check, so only that traceback is allowed, and only then."""
+    blocks = kill.stderr.split("Traceback (most recent call last):")[1:]
+    spawn_eof = [b for b in blocks if "multiprocessing/spawn.py" in b and "EOFError" in b]
+    return bool(blocks) and not (kill.sig == "SIGKILL" and len(spawn_eof) == len(blocks))
+
+
 def assert_consistent(trial: Outcome, ref: Outcome, label: str) -> None:
     """The trial's final changes and received alerts are the reference's, each change alerted once."""
     kills = "; ".join(f"step {k.step} {k.sig} after {k.delay}s → {k.returncode}" for k in trial.kills)
     where = f"{label} [{kills}]"
     for k in trial.kills:
-        assert k.returncode in KILLED_EXITS and "Traceback" not in k.stderr, f"{where}: {k.stderr}"
+        assert k.returncode in KILLED_EXITS and not own_traceback(k), f"{where}: {k.stderr}"
     assert trial.exit_codes == ref.exit_codes, where
     lost = Counter(ref.changes) - Counter(trial.changes)
     extra = Counter(trial.changes) - Counter(ref.changes)
