@@ -23,14 +23,14 @@ from bench.web import pages, targets  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 
-def call(app, path: str) -> tuple[int, int]:
-    """(status, body bytes) of one GET through the ASGI app."""
+def asgi_get(app, path: str) -> tuple[int, bytes]:
+    """(status, body) of one GET through the ASGI app, in this process (no HTTP)."""
     target, _, query = path.partition("?")
     from urllib.parse import unquote
     scope = dict(type="http", http_version="1.1", method="GET", scheme="http", path=unquote(target),
                  raw_path=target.encode(), query_string=query.encode(), root_path="", headers=[],
                  client=("127.0.0.1", 1), server=("127.0.0.1", 80))
-    out = {"status": 0, "size": 0}
+    out = {"status": 0, "body": b""}
 
     async def receive():
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -39,10 +39,10 @@ def call(app, path: str) -> tuple[int, int]:
         if message["type"] == "http.response.start":
             out["status"] = message["status"]
         elif message["type"] == "http.response.body":
-            out["size"] += len(message.get("body", b""))
+            out["body"] += message.get("body", b"")
 
     asyncio.run(app(scope, receive, send))
-    return out["status"], out["size"]
+    return out["status"], out["body"]
 
 
 def main() -> int:
@@ -69,7 +69,8 @@ def main() -> int:
         if args.only and args.only not in label:
             continue
         t0 = time.perf_counter()
-        status, size = call(app, path)
+        status, body = asgi_get(app, path)
+        size = len(body)
         first = time.perf_counter() - t0
         best = min(_timed(app, path) for _ in range(args.runs)) if args.runs else first
         print(f"{label:<32}{status:>4}{size / 1000:>9.0f} kB{first * 1000:>9.0f}{best * 1000:>9.0f} ms", flush=True)
@@ -100,7 +101,7 @@ def handler(app, path: str):
 
 def _timed(app, path: str) -> float:
     t0 = time.perf_counter()
-    call(app, path)
+    asgi_get(app, path)
     return time.perf_counter() - t0
 
 

@@ -108,12 +108,17 @@ def cluster_status(db: Database, redis_url: str | None) -> dict | None:
     return dict(run_id=any_running_cluster_run(db), workers=workers, queue=queue)
 
 
+def _uncached(_key: str, compute: Callable[[], Any]) -> Any:
+    """The `memo` of a caller without a cache: compute now."""
+    return compute()
+
+
 def collect_status(config: Config, db: Database, redis_url: str | None = None,
                    memo: Callable[[str, Callable[[], Any]], Any] | None = None) -> dict:
     """Everything `status` shows, as plain data (datetimes are aware). `memo(key, compute)` may answer the
     whole-history reads (failing sources, last checks, cut warnings, amounts below the minimum) from a cache
     (the web view's); the time-dependent parts (locks, next runs, mutes) are always read now."""
-    memo = memo or (lambda _key, compute: compute())
+    memo = memo or _uncached
     store = SnapshotStore(db)  # read only: `status` never writes (issue 13)
     daemon = current_holder(db, DAEMON_LOCK)
     crawl = current_holder(db, CHECK_LOCK)
@@ -157,7 +162,7 @@ def source_rows(config: Config, db: Database, sources: list,
     enabled, last check (time, outcome, error), failing, cut warnings — collect_status's keys for these, read
     only for these sources and without the next run and national-minimum parts the table does not show;
     `memo` as for collect_status."""
-    memo = memo or (lambda _key, compute: compute())
+    memo = memo or _uncached
     failing = memo("failing", ChangeStore(db).failing_sources)
     overview = last_checks(db, [src.name for src in sources])
     warnings = memo("warnings", lambda: source_warnings(db))
@@ -173,7 +178,7 @@ def collect_overview(config: Config, db: Database,
     """The part of collect_status the web view's 概览 shows — daemon, running check, last run, alerts, and the
     configured enabled sources that are failing (name, failing) — without the per-source table's queries;
     `memo` as for collect_status."""
-    failing = (memo or (lambda _key, compute: compute()))("failing", ChangeStore(db).failing_sources)
+    failing = (memo or _uncached)("failing", ChangeStore(db).failing_sources)
     daemon, crawl = current_holder(db, DAEMON_LOCK), current_holder(db, CHECK_LOCK)
     return dict(
         daemon=None if daemon is None else dict(host=daemon.host, pid=daemon.pid, since=daemon.acquired_at),

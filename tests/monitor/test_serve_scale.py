@@ -3,13 +3,13 @@ page gave, and the whole-history cache (monitor.web.cache, storage.dataversion) 
 SQLite and PostgreSQL, over the history of two real crawls (tests/monitor/servehistory.py)."""
 from __future__ import annotations
 
-import asyncio
 import re
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
 
+from bench.web_profile import asgi_get
 from conftest import write_sources
 from servehistory import history  # noqa: F401 (fixture)
 from extractors import FACT_KINDS
@@ -24,23 +24,8 @@ from storage.webqueries import current_facts, region_history
 
 def get(app, path: str) -> tuple[int, str]:
     """(status, body) of one GET through the ASGI app, in this process."""
-    target, _, query = path.partition("?")
-    scope = dict(type="http", http_version="1.1", method="GET", scheme="http", path=unquote(target),
-                 raw_path=target.encode(), query_string=query.encode(), root_path="", headers=[],
-                 client=("127.0.0.1", 1), server=("127.0.0.1", 80))
-    out = {"status": 0, "body": b""}
-
-    async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            out["status"] = message["status"]
-        elif message["type"] == "http.response.body":
-            out["body"] += message.get("body", b"")
-
-    asyncio.run(app(scope, receive, send))
-    return out["status"], out["body"].decode("utf-8")
+    status, body = asgi_get(app, path)
+    return status, body.decode("utf-8")
 
 
 @pytest.fixture(scope="module")
