@@ -9,6 +9,7 @@ import sys
 
 class _StoppedEarly(BaseException):
     """SIGTERM before the command line was loaded."""
+    stop_signal = signal.SIGTERM
 
 
 def _stop_early(signum, frame) -> None:
@@ -18,6 +19,8 @@ def _stop_early(signum, frame) -> None:
 def entry() -> int:
     """The console script: install the early SIGTERM handler, load the CLI, run it."""
     signal.signal(signal.SIGTERM, _stop_early)
+    from monitor.stopsignals import redeliver_swallowed_stops
+    redeliver_swallowed_stops()
     try:
         # The command line's imports create ~100 k objects that live as long as the process: collecting
         # among them while they load is wasted work (≈ 5 % of start-up), and frozen they are not scanned again.

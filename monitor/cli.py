@@ -29,6 +29,7 @@ from monitor.history import add_history_parser, cmd_history
 from monitor.web.serve_cmd import add_serve_parser
 from monitor.worker import add_redis_option, add_worker_parser, cmd_worker, redis_url
 from monitor.sources_cmd import cmd_sources, cmd_status
+from monitor.stopsignals import redeliver_swallowed_stops
 from monitor.coordinator import NoWorkers
 from spiders.cluster import QueueUnavailable
 from storage import DatabaseError, SnapshotStore
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: open transactions roll back, the run is marked interrupted."""
+    stop_signal = signal.SIGTERM
 
 
 def _on_sigterm(signum, frame) -> None:
@@ -209,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+        redeliver_swallowed_stops()
     warn_password_in_argv(getattr(args, "db", None))
     try:
         if args.command in READ_SOURCES_FOR_ZONE and args.sources:
