@@ -48,10 +48,17 @@ AT_MOST = re.compile(r"(?:最高|不超过|不高于|最多|以内)" + _PER_HEAD
 APPROX = re.compile(r"(?:约|大约|左右|近|预计)" + _PER_HEAD)
 CHANGE_BEFORE = re.compile(r"(?:增加|新增|增长|上调|提高|提升|减少|降低|下调|下降|多交|多缴|少交|少缴)(?:了)?\s*$")
 DECREASE = re.compile(r"减少|降低|下调|下降|少交|少缴")
-FROM_TO = re.compile(rf"(?:从|由)\s*(?:(?:19|20)\d\d\s*年度?的|上年的|去年的|上一年度的)?\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元"
-                     rf"\s*(?:/人/年)?\s*(?:提高|增加|上调|调整|提升|降低|下调|减少)(?:到|至|为)"
-                     rf"\s*(?:每人每年)?\s*(?:不低于|不少于)?\s*(?P<b>{NUMBER})\s*元")
+# the year a standard is stated for, in a change of standard: 由2024年的380元调整为2025年的400元
+_YEAR_OF = r"(?:(?:19|20)\d\d\s*年度?的?|上一?年度?的|去年的|本年度的?|今年的)?"
+_RAISED = r"(?:提高|增加|上调|调整|提升|降低|下调|减少)"
+FROM_TO = re.compile(rf"(?:从|由)\s*{_YEAR_OF}\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元"
+                     rf"\s*(?:/人/年)?\s*{_RAISED}(?:到|至|为)"
+                     rf"\s*{_YEAR_OF}\s*(?:每人每年)?\s*(?:不低于|不少于)?\s*(?P<b>{NUMBER})\s*元")
+# 由380元提高…: the first amount of a change is the old standard even when the new one is not read
+FROM_ALONE = re.compile(rf"(?:从|由)\s*{_YEAR_OF}\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元\s*(?:/人/年)?\s*{_RAISED}")
 COMPARED_TO = re.compile(rf"(?:较|比)\s*(?:(?:19|20)\d\d\s*年度?的|上年的|去年的|上一年度的)\s*(?P<a>{NUMBER})\s*元")
+# （上年为380元）, 去年是380元: last year's standard quoted beside this year's
+PREVIOUS_STATED = re.compile(rf"(?:上一?年度?|去年)(?:的)?(?:标准)?(?:为|是)\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元")
 UNCHANGED = re.compile(r"与上(?:一)?年(?:度)?(?:保持)?(?:一致|相同|持平)|保持不变|维持[^，。]{0,16}不变|不作调整|标准不变")
 RESPECTIVELY = re.compile(r"分别")
 LIST_JOIN = re.compile(r"\s*(?:和|、|与|及|以及)\s*(?:每人每年)?\s*$")
@@ -196,7 +203,11 @@ def amounts(s: Sentence) -> Iterator[Found]:
     for m in FROM_TO.finditer(work):
         previous[m.start("b")] = parse_int(m.group("a"))
         skip.add(m.start("a"))
+    for m in FROM_ALONE.finditer(work):
+        skip.add(m.start("a"))
     for m in COMPARED_TO.finditer(work):  # 350元，较2022年度的320元提高了30元: 320 is last year's
+        skip.add(m.start("a"))
+    for m in PREVIOUS_STATED.finditer(work):
         skip.add(m.start("a"))
     standards: list[list] = []  # [kind, amount, qualifier, change, pos, end, aligned]
     changes: list[tuple[int, int, int]] = []  # (pos, end, signed amount)

@@ -1,0 +1,45 @@
+"""A change of standard names last year's amount beside this year's: the old amount is never read as a
+standard of its own (it would be stored, and alerted, as a second current value)."""
+from __future__ import annotations
+
+import pytest
+
+from extractors import extract
+
+TOPIC = "城乡居民医保参保缴费工作要点。\n"
+
+
+def standards(text: str) -> list[tuple]:
+    doc = extract(TOPIC + text)
+    return sorted((f.kind, f.value["amount"], f.value["change"]) for f in doc.facts
+                  if f.kind in ("personal_contribution", "fiscal_subsidy"))
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("居民个人缴费标准由2023年的350元调整为2024年的380元。", [("personal_contribution", 380, 30)]),
+    ("个人缴费标准从2024年度的每人每年380元提高到2025年度的每人每年400元。",
+     [("personal_contribution", 400, 20)]),
+    ("人均财政补助标准由上年度的640元提高至本年度的670元。", [("fiscal_subsidy", 670, 30)]),
+    ("居民个人缴费标准由2022年350元下调为2023年330元。", [("personal_contribution", 330, -20)]),
+])
+def test_the_old_standard_of_a_change_with_years_is_not_a_standard(sentence, expected):
+    assert standards(sentence) == expected
+
+
+def test_the_old_standard_is_skipped_even_when_the_new_one_is_said_apart():
+    found = standards("个人缴费标准由每人每年360元提高，调整后为每人每年380元。")
+    assert ("personal_contribution", 360, None) not in found
+
+
+@pytest.mark.parametrize("sentence, amount", [
+    ("个人缴费标准提高到每人每年400元（上年为380元）。", 400),
+    ("今年个人缴费标准为每人每年410元，去年是390元。", 410),
+])
+def test_last_years_standard_quoted_in_passing_is_not_a_standard(sentence, amount):
+    assert [a for _, a, _ in standards(sentence)] == [amount]
+
+
+def test_two_years_stated_each_with_its_standard_are_both_read():
+    doc = extract(TOPIC + "2024年度个人缴费360元，2025年度提高到380元。")
+    assert sorted((f.plan_year, f.value["amount"]) for f in doc.facts if f.kind == "personal_contribution") == [
+        (2024, 360), (2025, 380)]
