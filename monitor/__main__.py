@@ -19,9 +19,9 @@ def _stop_early(signum, frame) -> None:
 def entry() -> int:
     """The console script: install the early SIGTERM handler, load the CLI, run it."""
     signal.signal(signal.SIGTERM, _stop_early)
-    from monitor.stopsignals import redeliver_swallowed_stops
-    redeliver_swallowed_stops()
     try:
+        from monitor.stopsignals import redeliver_swallowed_stops
+        redeliver_swallowed_stops()
         # The command line's imports create ~100 k objects that live as long as the process: collecting
         # among them while they load is wasted work (≈ 5 % of start-up), and frozen they are not scanned again.
         gc.disable()
