@@ -32,7 +32,10 @@ RECURRING = re.compile(r"每年(?:的)?\s*$")
 SUSPENDED = re.compile(r"暂停|停止(?:受理|办理|缴费|征收|服务|参保|收费)|暂不(?:办理|受理)|不予?受理|"
                        r"系统(?:升级|维护|切换|割接|调试|停机)|停机|退费|退保|无法(?:办理|缴费)")
 CONDITIONAL = re.compile(r"如遇|若遇|遇有|如有|如需")
-OFFICIALS = re.compile(r"宣传|动员|部署|报送|上报|统计|总结|报告")
+OFFICIALS = re.compile(r"宣传|动员|部署|报送|上报|统计|总结|报告|任务|进度|考核|督导|调度|报(?:省|市|县|区|国家)")
+# A period of another activity named in the date's own clause (a 公示期, a campaign, a vaccination drive):
+# the sentence may speak of paying elsewhere, the period is still not one for paying.
+OTHER_ACTIVITY = re.compile(r"公示|征求意见|听证|活动|评选|培训|接种|体检|宣传|动员|调研|督查|考核")
 _ENJOY_BEFORE = re.compile(r"享受\s*$")
 
 
@@ -83,7 +86,8 @@ def windows(s: Sentence) -> Iterator[Found]:
         in_range.update({id(rg.start), id(rg.end)})
         head = work[:rg.span[0]]
         kind = _range_kind(work, rg.span, s.prev)
-        if kind is None or (kind == "payment_window" and _not_payable(work, rg.span[0])):
+        if kind is None or (kind == "payment_window" and (
+                _not_payable(work, rg.span[0]) or OTHER_ACTIVITY.search(_clause_at(work, rg.span[0])))):
             continue
         plan_year = plan_year_at(s, rg.span[0])
         if rg.start is not None and RECURRING.search(head) and rg.start.year is None and rg.end.year is None:
@@ -117,10 +121,12 @@ def windows(s: Sentence) -> Iterator[Found]:
             if _not_payable(work, d.start):
                 continue
             clause = _clause_at(work, d.start)
+            if len(clause.strip()) <= d.end - d.start + 3:  # "2025年12月15日前，…": the date leads the next clause
+                clause = _clause_at(work, d.start) + _clause_at(work, _LEADING_DATE_REST.match(work, d.end).end())
             # (payment is true here; a clause holds a key only when its sentence does: _keys)
             if _coverage and COVERAGE_KEY.search(clause) and not PAYMENT_KEY.search(clause):
                 continue
-            if OFFICIALS.search(clause):  # a deadline for officials, not payers
+            if OFFICIALS.search(clause) or OTHER_ACTIVITY.search(clause):  # for officials, or another activity
                 continue
             resolved = s.ctx.resolver.resolve(d, context_year=None if d.year else context_year,
                                               not_before=start_date, deadline_like=True)
@@ -149,6 +155,7 @@ COVERAGE_SPLIT = re.compile(r"(?:自|从)(?P<a>[^，。；]{4,16}?)起享受[^�
                             r"(?P<b>[^，。；]{4,16}?日)")
 
 
+_LEADING_DATE_REST = re.compile(r"[^，,；;。]*[，,]?")  # to the start of the clause after a date's own
 _CLAUSE_START = re.compile(r"[，,；;：:]")  # a clause starts after one of these…
 _CLAUSE_STOP = re.compile(r"[，,；;。]")  # …and ends before one of these
 

@@ -1,0 +1,47 @@
+"""Dates in a payment notice that are not the residents' payment period: targets and reporting dates set for
+the offices, and periods of other activities (a 公示期, a campaign) named in the date's own clause."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from extractors import extract
+
+PUB = datetime(2025, 9, 2, 9, 30)
+TOPIC = "城乡居民医保参保缴费工作要点。\n"
+
+
+def dates(text: str) -> list[tuple]:
+    doc = extract(TOPIC + text, published=PUB)
+    return sorted((f.kind, f.value.get("date") or f.value["start"]) for f in doc.facts
+                  if f.kind in ("payment_window", "payment_deadline"))
+
+
+@pytest.mark.parametrize("sentence", [
+    "各乡镇要在2025年11月20日前完成全年征缴任务的九成。",
+    "各县医保局于2025年10月10日前将参保缴费进度报市医保局。",
+    "2025年12月15日前，各地参保缴费完成情况纳入年度考核。",
+])
+def test_targets_and_reporting_dates_for_the_offices_are_not_deadlines(sentence):
+    assert dates(sentence) == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "居民医保个人缴费标准调整方案公示期为2025年8月4日至8月10日。",
+    "医保码推广活动于2025年10月1日至10月31日举行，参保缴费的居民可参加抽奖。",
+    "居民医保缴费政策进社区宣传于2025年9月1日至9月15日进行。",
+])
+def test_periods_of_other_activities_are_not_payment_windows(sentence):
+    assert dates(sentence) == []
+
+
+def test_the_payment_window_beside_an_offices_target_is_kept():
+    found = dates("2026年度居民医保集中缴费期为2025年9月1日至2025年12月31日，"
+                  "各区要在2025年11月30日前完成八成征缴任务。")
+    assert found == [("payment_deadline", "2025-12-31"), ("payment_window", "2025-09-01")]
+
+
+def test_a_payment_window_stated_after_a_publicity_period_is_kept():
+    found = dates("缴费标准公示期为2025年8月1日至8月7日；集中缴费期为2025年9月1日至12月31日。")
+    assert found == [("payment_deadline", "2025-12-31"), ("payment_window", "2025-09-01")]
