@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.history import FACT_HISTORY, INDEX_COSTS, _prefix_range
 from storage.models import Change, Check, Extraction, FactRow, Page, Run, Snapshot, Source
 from storage.changes import change_dict
+from storage.currentfacts import stored_rows
 from storage.types import UTCDateTime
 
 
@@ -183,7 +184,32 @@ def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: 
     """What the `latest_facts` view holds (each enabled source's newest healthy statement per region, kind and
     plan year), of one plan year or all, of the regions starting with `region_prefix` or all, without its
     first_seen / last_seen (a check-table walk per page): {"source", "kind", "value" (JSON text), "plan_year",
-    "region", "evidence" (None unless `evidence`)} in the order the facts were stored."""
+    "region", "evidence" (None unless `evidence`)} in the order the facts were stored. Read from the
+    current_facts table (storage.currentfacts: one query); walk_current_facts computes the same."""
+    with db.engine.connect() as conn:
+        rows = stored_rows(conn, plan_year=plan_year, evidence=evidence,
+                           region_range=_prefix_bounds(region_prefix) if region_prefix else None)
+    # Per (source, region, kind, plan year) only the newest snapshot's facts (a source's pages may disagree).
+    newest: dict[tuple, object] = {}
+    for r in rows:
+        key = (r[0], r[5], r[2], r[4])
+        known = newest.get(key)
+        if known is None or r[1] > known:
+            newest[key] = r[1]
+    return [dict(source=r[0], kind=r[2], value=r[3], plan_year=r[4], region=r[5], evidence=r[6])
+            for r in rows if newest[(r[0], r[5], r[2], r[4])] == r[1]]
+
+
+def _prefix_bounds(prefix: str) -> tuple[str, str]:
+    """[low, high) of the codes starting with `prefix`."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def walk_current_facts(db: Database, plan_year: int | None = None, *, region_prefix: str | None = None,
+                       evidence: bool = True) -> list[dict]:
+    """current_facts computed from snapshots, extractions and facts, without the current_facts table (each
+    enabled page's newest healthy snapshot found by index; ≈ 0.15–0.4 s at 2,000 sources): the reference the
+    tests compare the table with."""
     cols = [FactRow.id, FactRow.extraction_id, FactRow.kind, FactRow.value.cast(Text), FactRow.plan_year,
             FactRow.region] + ([FactRow.evidence] if evidence else [])
     # A Core connection, not a Session: the ORM's row loading cost ≈ 0.15 s of the 事实 page's 22 k rows.

@@ -1,0 +1,164 @@
+"""The current facts as a table (`current_facts`, migration 0015): per page of an enabled source, the facts of its
+newest healthy snapshot's current (newest) extraction, a fact stated twice in it once — the rows the web view's
+事实 pages and `latest_facts` start from, kept so that reading them is one indexed query instead of a walk over
+every page's snapshots and extractions.
+
+Every write that can change them refreshes the pages it touched, in its own transaction: snapshots judged
+(ChangeStore.record_changes), extractions stored or replaced (the extract stage, `reextract`, a recut), a
+recomputation's health and runs (BackfillStore.apply_recompute: `reextract`, `import`), a source enabled or
+disabled in the sources file (SnapshotStore.sync_sources). A page removed takes its rows with it (ON DELETE
+CASCADE). A page whose rows would be the same facts is not written.
+
+`version(conn)` is a token of the table's content: (row count, largest row id). Row ids are never reused
+(AUTOINCREMENT on SQLite, a sequence on PostgreSQL) and a row is never updated, so equal tokens mean the same rows.
+
+Only table and column names that exist since migration 0015 are used here: the migration runs this code.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import (
+    BigInteger, Boolean, Integer, String, Text, any_, bindparam, cast, column, delete, func, insert, select, table,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from storage.types import UTCDateTime
+
+_sources = table("sources", column("id", Integer), column("name", String), column("enabled", Boolean))
+_pages = table("pages", column("id", Integer), column("source_id", Integer))
+_snapshots = table("snapshots", column("id", BigInteger), column("page_id", Integer),
+                   column("fetched_at", UTCDateTime), column("health", String))
+_extractions = table("extractions", column("id", BigInteger), column("snapshot_id", BigInteger))
+_facts = table("facts", column("id", BigInteger), column("extraction_id", BigInteger), column("kind", String),
+               column("value", Text), column("plan_year", Integer), column("region", String),
+               column("evidence", Text))
+CURRENT = table("current_facts", column("id", BigInteger), column("page_id", Integer),
+                column("source_id", Integer), column("source", String), column("snapshot_id", BigInteger),
+                column("snapshot_at", UTCDateTime), column("fact_id", BigInteger), column("kind", String),
+                column("value", Text), column("plan_year", Integer), column("region", String),
+                column("evidence", Text))
+
+PAGE_CHUNK = 500  # pages per round of statements (IN lists well under SQLite's bound-variable limit)
+ROW_FIELDS = ("page_id", "source_id", "source", "snapshot_id", "snapshot_at", "fact_id", "kind", "value",
+              "plan_year", "region", "evidence")
+
+
+def _among(conn, col, ids: list[int]):
+    """`col` is one of `ids`: one array parameter on PostgreSQL (`conn`: a Session or Connection), an IN list
+    elsewhere."""
+    dialect = conn.get_bind().dialect if hasattr(conn, "get_bind") else conn.dialect
+    if dialect.name == "postgresql":
+        return col == any_(bindparam("ids", ids, type_=ARRAY(BigInteger), unique=True))
+    return col.in_(ids)
+
+
+def computed_rows(conn, page_ids: Sequence[int]) -> dict[int, list[dict]]:
+    """Page id → the current_facts rows it should have now (fact id order; [] for a page of a disabled source,
+    one without a healthy snapshot or without facts), computed from snapshots, extractions and facts."""
+    out: dict[int, list[dict]] = {p: [] for p in page_ids}
+    ids = list(page_ids)
+    for i in range(0, len(ids), PAGE_CHUNK):
+        chunk = ids[i:i + PAGE_CHUNK]
+        sh = _snapshots.alias("sh")
+        newest = (select(sh.c.id).where(sh.c.page_id == _pages.c.id, sh.c.health == "ok")
+                  .order_by(sh.c.fetched_at.desc(), sh.c.id.desc()).limit(1).correlate(_pages).scalar_subquery())
+        pages = conn.execute(select(_pages.c.id, _pages.c.source_id, _sources.c.name, newest.label("snapshot_id"))
+                             .select_from(_pages.join(_sources, _sources.c.id == _pages.c.source_id))
+                             .where(_among(conn, _pages.c.id, chunk), _sources.c.enabled.is_(True))).all()
+        by_snapshot = {sid: (page_id, source_id, name) for page_id, source_id, name, sid in pages if sid is not None}
+        if not by_snapshot:
+            continue
+        current = conn.execute(
+            select(_extractions.c.snapshot_id, func.max(_extractions.c.id), func.max(_snapshots.c.fetched_at))
+            .join(_snapshots, _snapshots.c.id == _extractions.c.snapshot_id)
+            .where(_among(conn, _extractions.c.snapshot_id, list(by_snapshot)))
+            .group_by(_extractions.c.snapshot_id)).all()
+        by_extraction = {ext: (sid, at) for sid, ext, at in current}
+        if not by_extraction:
+            continue
+        q = (select(_facts.c.id, _facts.c.extraction_id, _facts.c.kind, cast(_facts.c.value, Text),
+                    _facts.c.plan_year, _facts.c.region, _facts.c.evidence)
+             .where(_among(conn, _facts.c.extraction_id, list(by_extraction))).order_by(_facts.c.id))
+        seen = set()
+        for fact_id, ext, kind, value, year, region, evidence in conn.execute(q):
+            if (ext, kind, value, region, year) in seen:  # a fact stated twice in one extraction is one row
+                continue
+            seen.add((ext, kind, value, region, year))
+            sid, at = by_extraction[ext]
+            page_id, source_id, name = by_snapshot[sid]
+            out[page_id].append(dict(page_id=page_id, source_id=source_id, source=name, snapshot_id=sid,
+                                     snapshot_at=at, fact_id=fact_id, kind=kind, value=value, plan_year=year,
+                                     region=region, evidence=evidence))
+    return out
+
+
+def refresh_pages(conn, page_ids: Iterable[int]) -> int:
+    """Make the current_facts rows of these pages what computed_rows says, within the caller's transaction
+    (`conn`: a Session or Connection); pages whose facts are the same are left alone. Returns the pages written."""
+    ids = sorted(set(page_ids))
+    written = 0
+    for i in range(0, len(ids), PAGE_CHUNK):
+        chunk = ids[i:i + PAGE_CHUNK]
+        wanted = computed_rows(conn, chunk)
+        stored: dict[int, list[int]] = {}
+        for page_id, fact_id in conn.execute(select(CURRENT.c.page_id, CURRENT.c.fact_id)
+                                             .where(_among(conn, CURRENT.c.page_id, chunk))
+                                             .order_by(CURRENT.c.fact_id)):
+            stored.setdefault(page_id, []).append(fact_id)
+        stale = [p for p in chunk if stored.get(p, []) != [r["fact_id"] for r in wanted[p]]]
+        if not stale:
+            continue
+        conn.execute(delete(CURRENT).where(_among(conn, CURRENT.c.page_id, stale)))
+        rows = [r for p in stale for r in wanted[p]]
+        if rows:
+            conn.execute(insert(CURRENT), rows)
+        written += len(stale)
+    return written
+
+
+def refresh_snapshot_pages(conn, snapshot_ids: Iterable[int], *, healthy_only: bool = False) -> int:
+    """refresh_pages for the pages of these snapshots (`healthy_only`: of those judged healthy; the facts of
+    another snapshot are nobody's current facts)."""
+    ids = list(set(snapshot_ids))
+    pages: set[int] = set()
+    for i in range(0, len(ids), PAGE_CHUNK):
+        q = select(_snapshots.c.page_id).where(_among(conn, _snapshots.c.id, ids[i:i + PAGE_CHUNK])).distinct()
+        if healthy_only:
+            q = q.where(_snapshots.c.health == "ok")
+        pages.update(conn.execute(q).scalars())
+    return refresh_pages(conn, pages) if pages else 0
+
+
+def refresh_source_pages(conn, source_ids: Iterable[int]) -> int:
+    """refresh_pages for every page of these sources (one was enabled or disabled)."""
+    ids = list(set(source_ids))
+    if not ids:
+        return 0
+    pages = conn.execute(select(_pages.c.id).where(_among(conn, _pages.c.source_id, ids))).scalars().all()
+    return refresh_pages(conn, pages) if pages else 0
+
+
+def refresh_all(conn) -> int:
+    """refresh_pages for every page (the migration's fill; a repair)."""
+    return refresh_pages(conn, conn.execute(select(_pages.c.id)).scalars().all())
+
+
+def stored_rows(conn, *, plan_year: int | None = None, region_range: tuple[str, str] | None = None,
+                evidence: bool = True) -> list[tuple]:
+    """(source, snapshot_at, kind, value, plan_year, region, evidence or None) of the stored rows in fact id order,
+    of one plan year or all, of the region codes in [low, high) or all: one query over the table's indexes."""
+    c = CURRENT.c
+    q = select(c.source, c.snapshot_at, c.kind, c.value, c.plan_year, c.region,
+               c.evidence if evidence else cast(None, Text)).order_by(c.fact_id)
+    if plan_year is not None:
+        q = q.where(c.plan_year == plan_year)
+    if region_range is not None:
+        q = q.where(c.region >= region_range[0], c.region < region_range[1])
+    return conn.execute(q).all()
+
+
+def version(conn) -> tuple[int, int]:
+    """(rows, largest row id) of current_facts: equal only when its rows are the same."""
+    count, top = conn.execute(select(func.count(), func.max(CURRENT.c.id)).select_from(CURRENT)).one()
+    return int(count or 0), int(top or 0)
