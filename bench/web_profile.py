@@ -1,16 +1,20 @@
 """Web view pages timed (and optionally profiled) in process, without HTTP: the app's ASGI callable is driven
 directly, so a page's server time is split from the client's.
 
-    .venv/bin/python bench/web_profile.py --db URL --sources FILE [--only LABEL] [--runs 5] [--profile] [--uncached]
+    .venv/bin/python bench/web_profile.py --db URL --sources FILE [--only LABEL] [--runs 5] [--profile]
+                                          [--uncached | --after-commit]
 
 The pages are bench/web.py's (same targets). Prints per page: the first call (after the app's start-up
-warming) and the best of --runs; --profile prints cProfile's top functions of one more call.
+warming) and the best of --runs; --profile prints cProfile's top functions of one more call. --uncached: every
+request as the first after the current facts changed (no cache at all); --after-commit: as the first after a commit
+that left them as they were (a crawl storing checks).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import cProfile
+import itertools
 import pstats
 import sys
 import time
@@ -54,6 +58,8 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--uncached", action="store_true",
                     help="turn the whole-history cache off after start: every request as the first after a commit")
+    ap.add_argument("--after-commit", action="store_true",
+                    help="every request sees a new database version, the current facts unchanged")
     args = ap.parse_args()
     from monitor.cliutil import load_config
     from monitor.web.app import create_app
@@ -62,9 +68,12 @@ def main() -> int:
     t0 = time.perf_counter()
     app = create_app(db, load_config(args.sources))
     print(f"start-up {1000 * (time.perf_counter() - t0):.0f} ms", flush=True)
+    view = next(r.endpoint.__self__ for r in app.app.routes if hasattr(getattr(r, "endpoint", None), "__self__"))
     if args.uncached:
-        view = next(r.endpoint.__self__ for r in app.app.routes if hasattr(getattr(r, "endpoint", None), "__self__"))
         view.cache.enabled = False
+    if args.after_commit:
+        real, commits = view.cache.version.current, itertools.count()
+        view.cache.version.current = lambda: f"{real()}+{next(commits)}"
     for label, path in pages(t):
         if args.only and args.only not in label:
             continue

@@ -1,13 +1,15 @@
 """The current facts as a table (`current_facts`, migration 0015): per page of an enabled source, the facts of its
-newest healthy snapshot's current (newest) extraction, a fact stated twice in it once — the rows the web view's
-事实 pages and `latest_facts` start from, kept so that reading them is one indexed query instead of a walk over
-every page's snapshots and extractions.
+newest healthy snapshot's current (newest) extraction, a fact stated twice in it once, and per source, region, kind
+and plan year only those of its pages' newest snapshot — the rows of the `latest_facts` view (without its first /
+last seen) that the web view's 事实 pages read, kept so that reading them is one indexed query instead of a walk
+over every page's snapshots and extractions.
 
-Every write that can change them refreshes the pages it touched, in its own transaction: snapshots judged
+Every write that can change them refreshes the sources of the pages it touched, in its own transaction: snapshots judged
 (ChangeStore.record_changes), extractions stored or replaced (the extract stage, `reextract`, a recut), a
 recomputation's health and runs (BackfillStore.apply_recompute: `reextract`, `import`), a source enabled or
 disabled in the sources file (SnapshotStore.sync_sources). A page removed takes its rows with it (ON DELETE
-CASCADE). A page whose rows would be the same facts is not written.
+CASCADE; nothing removes pages today: refresh_source_pages its source then). A page whose rows would be the same
+facts is not written.
 
 `version(conn)` is a token of the table's content: (row count, largest row id). Row ids are never reused
 (AUTOINCREMENT on SQLite, a sequence on PostgreSQL) and a row is never updated, so equal tokens mean the same rows.
@@ -44,18 +46,22 @@ ROW_FIELDS = ("page_id", "source_id", "source", "snapshot_id", "snapshot_at", "f
               "plan_year", "region", "evidence")
 
 
+def _dialect(conn):
+    """The dialect of a Session or Connection."""
+    return conn.get_bind().dialect if hasattr(conn, "get_bind") else conn.dialect
+
+
 def _among(conn, col, ids: list[int]):
     """`col` is one of `ids`: one array parameter on PostgreSQL (`conn`: a Session or Connection), an IN list
     elsewhere."""
-    dialect = conn.get_bind().dialect if hasattr(conn, "get_bind") else conn.dialect
-    if dialect.name == "postgresql":
+    if _dialect(conn).name == "postgresql":
         return col == any_(bindparam("ids", ids, type_=ARRAY(BigInteger), unique=True))
     return col.in_(ids)
 
 
 def computed_rows(conn, page_ids: Sequence[int]) -> dict[int, list[dict]]:
-    """Page id → the current_facts rows it should have now (fact id order; [] for a page of a disabled source,
-    one without a healthy snapshot or without facts), computed from snapshots, extractions and facts."""
+    """Page id → its current facts as rows (fact id order; [] for a page of a disabled source, one without a
+    healthy snapshot or without facts), computed from snapshots, extractions and facts, before newest_only."""
     out: dict[int, list[dict]] = {p: [] for p in page_ids}
     ids = list(page_ids)
     for i in range(0, len(ids), PAGE_CHUNK):
@@ -93,28 +99,61 @@ def computed_rows(conn, page_ids: Sequence[int]) -> dict[int, list[dict]]:
     return out
 
 
+def newest_only(rows: dict[int, list[dict]]) -> dict[int, list[dict]]:
+    """computed_rows of every page of some sources, keeping per (source, region, kind, plan year) only the rows
+    of the newest snapshot (a source's pages may state different values: the newest one holds)."""
+    newest: dict[tuple, object] = {}
+    for page_rows in rows.values():
+        for r in page_rows:
+            key = (r["source_id"], r["region"], r["kind"], r["plan_year"])
+            if key not in newest or r["snapshot_at"] > newest[key]:
+                newest[key] = r["snapshot_at"]
+    return {page: [r for r in page_rows if newest[(r["source_id"], r["region"], r["kind"], r["plan_year"])]
+                   == r["snapshot_at"]] for page, page_rows in rows.items()}
+
+
 def refresh_pages(conn, page_ids: Iterable[int]) -> int:
-    """Make the current_facts rows of these pages what computed_rows says, within the caller's transaction
-    (`conn`: a Session or Connection); pages whose facts are the same are left alone. Returns the pages written."""
+    """Make the current_facts rows of every page of these pages' sources what computed_rows and newest_only say,
+    within the caller's transaction (`conn`: a Session or Connection); pages whose rows are the same are left
+    alone. Returns the pages written."""
     ids = sorted(set(page_ids))
-    written = 0
+    sources: set[int] = set()
     for i in range(0, len(ids), PAGE_CHUNK):
-        chunk = ids[i:i + PAGE_CHUNK]
-        wanted = computed_rows(conn, chunk)
-        stored: dict[int, list[int]] = {}
+        sources.update(conn.execute(select(_pages.c.source_id).where(_among(conn, _pages.c.id, ids[i:i + PAGE_CHUNK]))
+                                    .distinct()).scalars())
+    by_source: dict[int, list[int]] = {}
+    ordered = sorted(sources)
+    for i in range(0, len(ordered), PAGE_CHUNK):
+        for page_id, source_id in conn.execute(select(_pages.c.id, _pages.c.source_id)
+                                               .where(_among(conn, _pages.c.source_id, ordered[i:i + PAGE_CHUNK]))):
+            by_source.setdefault(source_id, []).append(page_id)
+    written, batch = 0, []
+    for n, source_id in enumerate(ordered):  # whole sources per batch: newest_only compares a source's pages
+        batch += by_source.get(source_id, [])
+        if len(batch) >= PAGE_CHUNK or n == len(ordered) - 1:
+            written += _rewrite(conn, batch)
+            batch = []
+    return written
+
+
+def _rewrite(conn, pages: list[int]) -> int:
+    """Rewrite the rows of those of `pages` (whole sources) whose rows differ from what they should be."""
+    if not pages:
+        return 0
+    wanted = newest_only(computed_rows(conn, pages))
+    stored: dict[int, list[int]] = {}
+    for i in range(0, len(pages), PAGE_CHUNK):
         for page_id, fact_id in conn.execute(select(CURRENT.c.page_id, CURRENT.c.fact_id)
-                                             .where(_among(conn, CURRENT.c.page_id, chunk))
+                                             .where(_among(conn, CURRENT.c.page_id, pages[i:i + PAGE_CHUNK]))
                                              .order_by(CURRENT.c.fact_id)):
             stored.setdefault(page_id, []).append(fact_id)
-        stale = [p for p in chunk if stored.get(p, []) != [r["fact_id"] for r in wanted[p]]]
-        if not stale:
-            continue
-        conn.execute(delete(CURRENT).where(_among(conn, CURRENT.c.page_id, stale)))
-        rows = [r for p in stale for r in wanted[p]]
-        if rows:
-            conn.execute(insert(CURRENT), rows)
-        written += len(stale)
-    return written
+    stale = [p for p in pages if stored.get(p, []) != [r["fact_id"] for r in wanted[p]]]
+    for i in range(0, len(stale), PAGE_CHUNK):
+        conn.execute(delete(CURRENT).where(_among(conn, CURRENT.c.page_id, stale[i:i + PAGE_CHUNK])))
+    rows = [r for p in stale for r in wanted[p]]
+    if rows:
+        conn.execute(insert(CURRENT), rows)
+    return len(stale)
 
 
 def refresh_snapshot_pages(conn, snapshot_ids: Iterable[int], *, healthy_only: bool = False) -> int:
@@ -146,10 +185,10 @@ def refresh_all(conn) -> int:
 
 def stored_rows(conn, *, plan_year: int | None = None, region_range: tuple[str, str] | None = None,
                 evidence: bool = True) -> list[tuple]:
-    """(source, snapshot_at, kind, value, plan_year, region, evidence or None) of the stored rows in fact id order,
-    of one plan year or all, of the region codes in [low, high) or all: one query over the table's indexes."""
+    """(source, kind, value, plan_year, region, evidence or None) of the stored rows in fact id order, of one plan
+    year or all, of the region codes in [low, high) or all: one query over the table's indexes."""
     c = CURRENT.c
-    q = select(c.source, c.snapshot_at, c.kind, c.value, c.plan_year, c.region,
+    q = select(c.source, c.kind, c.value, c.plan_year, c.region,
                c.evidence if evidence else cast(None, Text)).order_by(c.fact_id)
     if plan_year is not None:
         q = q.where(c.plan_year == plan_year)

@@ -16,7 +16,7 @@ from storage.db import Database
 from storage.history import FACT_HISTORY, INDEX_COSTS, _prefix_range
 from storage.models import Change, Check, Extraction, FactRow, Page, Run, Snapshot, Source
 from storage.changes import change_dict
-from storage.currentfacts import stored_rows
+from storage.currentfacts import stored_rows, version as facts_version
 from storage.types import UTCDateTime
 
 
@@ -189,15 +189,13 @@ def current_facts(db: Database, plan_year: int | None = None, *, region_prefix: 
     with db.engine.connect() as conn:
         rows = stored_rows(conn, plan_year=plan_year, evidence=evidence,
                            region_range=_prefix_bounds(region_prefix) if region_prefix else None)
-    # Per (source, region, kind, plan year) only the newest snapshot's facts (a source's pages may disagree).
-    newest: dict[tuple, object] = {}
-    for r in rows:
-        key = (r[0], r[5], r[2], r[4])
-        known = newest.get(key)
-        if known is None or r[1] > known:
-            newest[key] = r[1]
-    return [dict(source=r[0], kind=r[2], value=r[3], plan_year=r[4], region=r[5], evidence=r[6])
-            for r in rows if newest[(r[0], r[5], r[2], r[4])] == r[1]]
+    return [dict(source=r[0], kind=r[1], value=r[2], plan_year=r[3], region=r[4], evidence=r[5]) for r in rows]
+
+
+def current_facts_version(db: Database) -> tuple[int, int]:
+    """A token equal only while the current_facts table holds the same rows (storage.currentfacts.version)."""
+    with db.engine.connect() as conn:
+        return facts_version(conn)
 
 
 def _prefix_bounds(prefix: str) -> tuple[str, str]:

@@ -40,7 +40,7 @@ from monitor.web.render import (
 from storage import Database, DatabaseError, HistoryFilter, HistoryStore
 from storage.dataversion import DataVersion
 from storage.webqueries import (
-    ChangeFilter, change_feed, current_facts, recent_runs, source_failing, region_codes, region_history,
+    ChangeFilter, change_feed, current_facts, current_facts_version, recent_runs, source_failing, region_codes, region_history,
     snapshot_text, source_checks, source_row, source_versions,
 )
 
@@ -57,7 +57,7 @@ class WebView:
 
     def __init__(self, db: Database, config: Config) -> None:
         self.db, self.config = db, config
-        self.cache = VersionCache(DataVersion(db))
+        self.cache = VersionCache(DataVersion(db), lambda: current_facts_version(db))
         self.env = Environment(loader=PackageLoader("monitor.web", "templates"), autoescape=True,
                                trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(minute=local_minute, region=region_name, href=safe_href, source_path=source_path)
@@ -159,10 +159,10 @@ class WebView:
             except BadRequest as exc:
                 return self.error_page(exc)
             prefix = "" if scope.level == COUNTRY else (f.region_prefix or f.region)
-        rows = self.cache.peek("current_facts")
-        if rows is None and prefix:  # after a commit: only this scope's facts, not every region's
+        rows = self.cache.peek("current_facts", facts=True)
+        if rows is None and prefix:  # after the current facts changed: only this scope's, not every region's
             rows = self.cache.get(("current_facts", prefix),
-                                  lambda: current_facts(self.db, region_prefix=prefix))
+                                  lambda: current_facts(self.db, region_prefix=prefix), facts=True)
         elif rows is None:
             rows = self.current_facts()
         elif prefix:  # what current_facts(region_prefix=prefix) reads: its regions are 6-digit codes
@@ -173,12 +173,13 @@ class WebView:
             return self.error_page(BadRequest(400, f"年度 {wanted!r} 格式不对：应为四位年份，如 2025"))
         year = int(wanted) if wanted else None
         by_code = self.cache.get(("matrix", prefix, year),
-                                 lambda: fact_matrix([r for r in rows if r["plan_year"] == year]))
+                                 lambda: fact_matrix([r for r in rows if r["plan_year"] == year]), facts=True)
         matrix = sort_matrix(by_code, sort)  # what fact_matrix(rows, sort) gives, without building it again
         context = dict(title="事实", nav="facts", years=years, year=year, sort=sort, scope=scope, pager=None,
                        links=[], matrix=None, rollup=None)
         if scope is None:
-            context["rollup"] = self.cache.get(("rollup", year, sort), lambda: province_rollup(matrix, sort))
+            context["rollup"] = self.cache.get(("rollup", year, sort), lambda: province_rollup(matrix, sort),
+                                               facts=True)
         elif scope.level == COUNTRY:  # every region: 3 MB at once
             try:
                 at = pager(p, len(matrix["rows"]), REGIONS_PAGE)
@@ -191,8 +192,8 @@ class WebView:
         return self.page("facts.html", **context)
 
     def current_facts(self) -> list[dict]:
-        """storage.webqueries.current_facts of every region, with evidence, for this database version."""
-        return self.cache.get("current_facts", lambda: current_facts(self.db))
+        """storage.webqueries.current_facts of every region, with evidence, for this version of the current facts."""
+        return self.cache.get("current_facts", lambda: current_facts(self.db), facts=True)
 
     def status(self) -> dict:
         """collect_status, its whole-history reads (last checks, failing sources, cut warnings, amounts under
