@@ -18,12 +18,13 @@ Only table and column names that exist since migration 0015 are used here: the m
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import (
-    BigInteger, Boolean, Integer, String, Text, any_, bindparam, cast, column, delete, func, insert, select, table,
+    BigInteger, Boolean, Integer, String, Text, any_, bindparam, cast, column, delete, func, insert, or_, select, table,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from storage.types import UTCDateTime
 
@@ -184,20 +185,48 @@ def refresh_all(conn) -> int:
 
 
 def stored_rows(conn, *, plan_year: int | None = None, region_range: tuple[str, str] | None = None,
-                evidence: bool = True) -> list[tuple]:
-    """(source, kind, value, plan_year, region, evidence or None) of the stored rows in fact id order, of one plan
-    year or all, of the region codes in [low, high) or all: one query over the table's indexes."""
+                regions: Sequence[str | None] | None = None, evidence: bool = True) -> list[list]:
+    """[source, kind, value, plan_year, region, evidence or None] of the stored rows in fact id order, of one plan
+    year or all, of the region codes in [low, high), in `regions` (None: the facts without a region) or all:
+    one query over the table's indexes, its rows
+    aggregated into one JSON text by the database (22 k rows decoded one by one cost pg8000 0.4 s; json.loads
+    of one text takes a tenth of that)."""
     c = CURRENT.c
-    q = select(c.source, c.kind, c.value, c.plan_year, c.region,
-               c.evidence if evidence else cast(None, Text)).order_by(c.fact_id)
+    q = select(c.fact_id, c.source, c.kind, c.value, c.plan_year, c.region,
+               c.evidence if evidence else cast(None, Text).label("evidence"))
     if plan_year is not None:
         q = q.where(c.plan_year == plan_year)
     if region_range is not None:
         q = q.where(c.region >= region_range[0], c.region < region_range[1])
-    return conn.execute(q).all()
+    if regions is not None:
+        codes = [r for r in regions if r is not None]
+        q = q.where(or_(c.region.in_(codes), c.region.is_(None)) if None in regions else c.region.in_(codes))
+    if _dialect(conn).name == "postgresql":
+        t = q.subquery()
+        items = func.json_build_array(t.c.source, t.c.kind, t.c.value, t.c.plan_year, t.c.region, t.c.evidence)
+        agg = select(cast(func.json_agg(aggregate_order_by(items, t.c.fact_id)), Text))
+    else:  # SQLite 3.40 has no ORDER BY in aggregates: the ordered subquery's rows are aggregated in its order
+        t = q.order_by(c.fact_id).subquery()
+        agg = select(func.json_group_array(func.json_array(t.c.fact_id, t.c.source, t.c.kind, t.c.value,
+                                                           t.c.plan_year, t.c.region, t.c.evidence)))
+    found = conn.execute(agg).scalar()
+    rows = json.loads(found) if found else []
+    if rows and len(rows[0]) == 7:  # SQLite's carry the fact id, to be sure of the order
+        if any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
+            rows.sort(key=lambda r: r[0])
+        rows = [r[1:] for r in rows]
+    return rows
 
 
 def version(conn) -> tuple[int, int]:
     """(rows, largest row id) of current_facts: equal only when its rows are the same."""
     count, top = conn.execute(select(func.count(), func.max(CURRENT.c.id)).select_from(CURRENT)).one()
     return int(count or 0), int(top or 0)
+
+
+def region_versions(conn) -> dict[str | None, tuple[int, int]]:
+    """Region code (None: facts without one) → (rows, largest row id) of its current_facts rows: equal only
+    while the region's rows are the same (as version); one pass over the (region, id) index."""
+    c = CURRENT.c
+    return {region: (int(n), int(top)) for region, n, top in
+            conn.execute(select(c.region, func.count(), func.max(c.id)).group_by(c.region))}

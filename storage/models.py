@@ -306,7 +306,7 @@ class CurrentFact(Base):
 
     __tablename__ = "current_facts"
     __table_args__ = (Index("ix_current_facts_fact_id", "fact_id", unique=True),
-                      Index("ix_current_facts_region", "region"), {"sqlite_autoincrement": True})
+                      Index("ix_current_facts_region_id", "region", "id"), {"sqlite_autoincrement": True})
     # Never reused (AUTOINCREMENT on SQLite): storage.currentfacts.version reads (count, max(id)).
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)

@@ -28,6 +28,10 @@ class VersionCache:
         self._facts_token: tuple[str, Hashable] | None = None  # (database version, facts version then)
         self.enabled = True
 
+    def token(self, *, facts: bool = False) -> Hashable:
+        """The version of the scope now: the database's, or the current facts' (asked again after a commit)."""
+        return self._now(facts)
+
     def _now(self, facts: bool) -> Hashable:
         """The version of the scope now: the database's, or the current facts' (asked again after a commit)."""
         now = self.version.current()

@@ -45,7 +45,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_current_facts_page_id", "current_facts", ["page_id"])
     op.create_index("ix_current_facts_fact_id", "current_facts", ["fact_id"], unique=True)
-    op.create_index("ix_current_facts_region", "current_facts", ["region"])
+    op.create_index("ix_current_facts_region_id", "current_facts", ["region", "id"])
     refresh_all(op.get_bind())
 
 
