@@ -230,3 +230,19 @@ def region_versions(conn) -> dict[str | None, tuple[int, int]]:
     c = CURRENT.c
     return {region: (int(n), int(top)) for region, n, top in
             conn.execute(select(c.region, func.count(), func.max(c.id)).group_by(c.region))}
+
+
+def renew_pages(conn, page_ids: Sequence[int]) -> None:
+    """Store the current_facts rows of these pages again under new row ids, as the diff stage does when a new
+    snapshot states the same facts (bench/web_profile.py --facts-changed: the first request after that)."""
+    c = CURRENT.c
+    rows = [dict(r._mapping) for r in conn.execute(select(*[c[f] for f in ROW_FIELDS])
+                                                   .where(_among(conn, c.page_id, list(page_ids))))]
+    conn.execute(delete(CURRENT).where(_among(conn, c.page_id, list(page_ids))))
+    if rows:
+        conn.execute(insert(CURRENT), rows)
+
+
+def pages_with_facts(conn) -> list[int]:
+    """The pages that have current facts, by id."""
+    return list(conn.execute(select(CURRENT.c.page_id).distinct().order_by(CURRENT.c.page_id)).scalars())

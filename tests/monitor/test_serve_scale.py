@@ -17,7 +17,7 @@ from monitor.cliutil import load_config
 from monitor.web import app as webapp
 from monitor.web.charts import chart_groups
 from monitor.web.render import fact_matrix
-from storage import Database
+from storage import Database, SnapshotStore
 from storage.dataversion import DataVersion
 from storage.webqueries import current_facts, region_history
 
@@ -84,18 +84,18 @@ def test_a_provinces_every_city_pages_together_draw_every_chart(app, monkeypatch
 
 def test_cached_pages_show_a_commit_made_after_them(app, history):  # noqa: F811
     db, server = app
-    before = get(server, "/facts?region=140000")[1]
-    assert "420 元/人/年" in before
-    other = sa.create_engine(history[0])
+    before = {path: get(server, path)[1] for path in ("/facts?region=140000", "/facts", "/facts?region=000000")}
+    assert "420 元/人/年" in before["/facts?region=140000"]
+    specs = [s.spec() for s in load_config(history[1]).sources]
+    other = Database(history[0], create=False)  # another process's connections: the sources file's sync
     try:
-        with other.begin() as conn:
-            conn.execute(sa.text("UPDATE sources SET enabled = :f WHERE name = :n"), {"f": False, "n": "太原本地宝"})
+        SnapshotStore(other).sync_sources([s for s in specs if s.name != "太原本地宝"])  # removed from the file
         assert "420 元/人/年" not in get(server, "/facts?region=140000")[1]
+        assert "太原本地宝" not in get(server, "/facts?region=000000")[1]
     finally:
-        with other.begin() as conn:
-            conn.execute(sa.text("UPDATE sources SET enabled = :t WHERE name = :n"), {"t": True, "n": "太原本地宝"})
+        SnapshotStore(other).sync_sources(specs)
         other.dispose()
-    assert get(server, "/facts?region=140000")[1] == before
+    assert {path: get(server, path)[1] for path in before} == before
 
 
 def test_data_version_changes_only_with_a_commit(db_url):
