@@ -16,8 +16,9 @@ from storage.webqueries import current_facts, current_facts_regions
 
 
 def _in_scope(region: str | None, prefix: str | None) -> bool:
-    """Whether a region's facts belong to the scope: None = every fact, a prefix = the codes starting with it."""
-    return prefix is None or (region is not None and region.startswith(prefix))
+    """Whether a region's facts belong to the scope: None or "" (全国) = every fact, those without a region too;
+    a prefix = the codes starting with it."""
+    return not prefix or (region is not None and region.startswith(prefix))
 
 
 def _order(region: str | None) -> tuple:

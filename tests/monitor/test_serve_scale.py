@@ -1,5 +1,6 @@
 """`policywatch serve` at scale: the paged pages (来源, 全部地区, a province's every city) give together what one
-page gave, and the whole-history cache (monitor.web.cache, storage.dataversion) never outlives a commit — on
+page gave, and the whole-history cache (monitor.web.cache, storage.dataversion) never outlives a commit, and the 事实 pages'
+region-by-region parts (monitor.web.factparts) assemble what the whole matrix and roll-up are — on
 SQLite and PostgreSQL, over the history of two real crawls (tests/monitor/servehistory.py)."""
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from extractors import FACT_KINDS
 from monitor.cliutil import load_config
 from monitor.web import app as webapp
 from monitor.web.charts import chart_groups
-from monitor.web.render import fact_matrix
+from monitor.web.factparts import FactParts
+from monitor.web.render import fact_matrix, sort_matrix
+from monitor.web.rollup import province_rollup
 from storage import Database, SnapshotStore
 from storage.dataversion import DataVersion
-from storage.webqueries import current_facts, region_history
+from storage.webqueries import current_facts, region_history, walk_current_facts
 
 
 def get(app, path: str) -> tuple[int, str]:
@@ -114,3 +117,31 @@ def test_data_version_changes_only_with_a_commit(db_url):
     assert version.current() != first
     version.close()
     db.dispose()
+
+
+def test_the_region_by_region_parts_are_the_whole_matrix_and_roll_up(app, history):  # noqa: F811
+    db, _ = app
+    parts = FactParts(db)
+
+    def compare() -> None:
+        parts.update(object())  # a new version of the current facts each time
+        rows = walk_current_facts(db)
+        for prefix in (None, "", "14", "140100", "99"):
+            scoped = [r for r in rows if not prefix or (r["region"] or "").startswith(prefix)]
+            assert parts.years(prefix) == sorted({r["plan_year"] for r in scoped if r["plan_year"]}, reverse=True)
+            for year in (2025, 2026, None):
+                assert parts.matrix(prefix, year) == fact_matrix([r for r in scoped if r["plan_year"] == year])
+        for sort in (None, "personal_contribution", "payment_deadline"):
+            whole = fact_matrix([r for r in rows if r["plan_year"] == 2025])
+            assert parts.rollup(2025, sort) == province_rollup(sort_matrix(whole, sort), sort)
+
+    compare()
+    specs = [s.spec() for s in load_config(history[1]).sources]
+    other = Database(history[0], create=False)
+    try:
+        SnapshotStore(other).sync_sources([s for s in specs if s.name != "太原本地宝"])
+        compare()
+    finally:
+        SnapshotStore(other).sync_sources(specs)
+        other.dispose()
+    compare()
