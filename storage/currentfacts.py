@@ -22,7 +22,8 @@ import json
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import (
-    BigInteger, Boolean, Integer, String, Text, any_, bindparam, cast, column, delete, func, insert, or_, select, table,
+    BigInteger, Boolean, Integer, String, Text, any_, bindparam, cast, column, delete, func, insert, or_, select,
+    table, text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
@@ -42,6 +43,8 @@ CURRENT = table("current_facts", column("id", BigInteger), column("page_id", Int
                 column("value", Text), column("plan_year", Integer), column("region", String),
                 column("evidence", Text))
 
+# First half of the advisory lock keys (two int4) of a source's refresh on PostgreSQL ("pwcf"); the second: its id.
+REFRESH_LOCK = 0x70776366
 PAGE_CHUNK = 500  # pages per round of statements (IN lists well under SQLite's bound-variable limit)
 ROW_FIELDS = ("page_id", "source_id", "source", "snapshot_id", "snapshot_at", "fact_id", "kind", "value",
               "plan_year", "region", "evidence")
@@ -124,6 +127,12 @@ def refresh_pages(conn, page_ids: Iterable[int]) -> int:
                                     .distinct()).scalars())
     by_source: dict[int, list[int]] = {}
     ordered = sorted(sources)
+    if ordered and _dialect(conn).name == "postgresql":
+        # Two transactions refreshing one source (an extractor upgrade's extract beside a check's diff stage)
+        # would both insert its rows: the second waits here until the first commits, then reads what it wrote.
+        # In id order, so two of them never wait on each other. (SQLite has one writer at a time.)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k, s) FROM unnest(CAST(:ids AS integer[])) AS u(s)"
+                          " ORDER BY s"), {"k": REFRESH_LOCK, "ids": ordered})
     for i in range(0, len(ordered), PAGE_CHUNK):
         for page_id, source_id in conn.execute(select(_pages.c.id, _pages.c.source_id)
                                                .where(_among(conn, _pages.c.source_id, ordered[i:i + PAGE_CHUNK]))):
