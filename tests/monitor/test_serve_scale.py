@@ -4,6 +4,7 @@ region-by-region parts (monitor.web.factparts) assemble what the whole matrix an
 SQLite and PostgreSQL, over the history of two real crawls (tests/monitor/servehistory.py)."""
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from conftest import write_sources
 from servehistory import history  # noqa: F401 (fixture)
 from extractors import FACT_KINDS
 from monitor.cliutil import load_config
+from monitor.status import collect_status
 from monitor.web import app as webapp
 from monitor.web.charts import chart_groups
 from monitor.web.factparts import FactParts
@@ -95,10 +97,23 @@ def test_cached_pages_show_a_commit_made_after_them(app, history):  # noqa: F811
         SnapshotStore(other).sync_sources([s for s in specs if s.name != "太原本地宝"])  # removed from the file
         assert "420 元/人/年" not in get(server, "/facts?region=140000")[1]
         assert "太原本地宝" not in get(server, "/facts?region=000000")[1]
+        assert below(server) == below_now(db, history[1])
     finally:
         SnapshotStore(other).sync_sources(specs)
         other.dispose()
     assert {path: get(server, path)[1] for path in before} == before
+    assert below(server) == below_now(db, history[1])
+
+
+def below(server) -> dict:
+    """/api/status's amounts below the national minimum, per source."""
+    return {s["name"]: s["below_national_minimum"] for s in json.loads(get(server, "/api/status")[1])["sources"]}
+
+
+def below_now(db, sources) -> dict:
+    """The same, computed now without a cache, as JSON gives it."""
+    status = collect_status(load_config(sources), db)
+    return {s["name"]: s["below_national_minimum"] for s in json.loads(json.dumps(status["sources"], default=str))}
 
 
 def test_data_version_changes_only_with_a_commit(db_url):
