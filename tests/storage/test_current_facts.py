@@ -138,3 +138,19 @@ def test_region_tokens_change_only_with_their_regions_rows(db_url):
     assert set(before) == {"140100", "140200"}
     assert before["140100"] == after["140100"] and before["140200"] != after["140200"]
     assert same(h)
+
+
+def test_the_status_pages_token_follows_what_the_minimum_report_reads(db_url):
+    from storage.standards import current_facts as page_standards, current_pages_token
+    h = history(db_url)
+    first = current_pages_token(h.db, "1")
+    h.check("太原医保", day(1), "个人缴费380元，截止2025-02-28")  # unchanged: the same current pages
+    assert current_pages_token(h.db, "1") == first
+    h.check("太原医保", day(2), "个人缴费300元", [fee(300)])
+    second = current_pages_token(h.db, "1")
+    amounts = [f["value"]["amount"] for p in page_standards(h.db, "1", ["personal_contribution"]) for f in p["facts"]]
+    assert second != first and 300 in amounts
+    h.check("太原医保", day(3), "系统维护中", [], health="maintenance page")  # its newest is not healthy now
+    assert current_pages_token(h.db, "1") not in (first, second)
+    h.store.sync_sources([SourceSpec(name=n, url=u) for n, u in SOURCES.items() if n != "大同医保"])
+    assert len(current_pages_token(h.db, "1")) == 1
