@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 from storage.changekeys import assign_keys, base_key
 from storage.db import Database, decompress
 from storage.diffdata import DiffData, read_facts
+from storage.currentfacts import refresh_pages
 from storage.factruns import link_runs
 from storage.models import Change, Check, Extraction, FactRow, Page, RawPage, Snapshot, Source
 from storage.store import PageContent, SnapshotStore
@@ -155,7 +156,8 @@ class BackfillStore:
     def apply_recompute(self, *, delete_ids: Sequence[int], inserts: Sequence[dict],
                         updates: dict[int, dict], health: dict[int, str], link_pages: Sequence[int] = ()) -> None:
         """Delete superseded changes, insert recomputed ones, update kept ones, set snapshot health and
-        relink the whole fact runs of `link_pages` (storage.factruns), in one transaction (no alerts)."""
+        relink the whole fact runs of `link_pages` (storage.factruns) and refresh their current facts
+        (storage.currentfacts), in one transaction (no alerts)."""
         now = utcnow()
         with self.db.session() as s:
             for chunk in chunks(list(delete_ids), 500):
@@ -173,6 +175,7 @@ class BackfillStore:
                 s.execute(update(Snapshot).where(Snapshot.id == snapshot_id).values(health=value))
             if link_pages:
                 link_runs(s, dict.fromkeys(link_pages))
+                refresh_pages(s, link_pages)
 
     # -- imports ---------------------------------------------------------------------
     def find_page(self, source_name: str, url: str) -> int | None:

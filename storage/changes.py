@@ -7,6 +7,7 @@ from typing import Sequence
 from sqlalchemy import func, insert, select, update
 
 from storage.changekeys import assign_keys
+from storage.currentfacts import refresh_snapshot_pages
 from storage.db import Database
 from storage.factruns import link_snapshots
 from storage.models import Alert, Change, Snapshot, Source
@@ -33,8 +34,8 @@ class ChangeStore(OutboxStore):
                        snapshot_health: dict[int, str] | None = None) -> list[int]:
         """Insert changes (dicts of Change columns) and alerts (dicts of Alert columns whose `change_index`
         lists positions in `changes`), and set snapshots' health, atomically; returns the change ids.
-        The facts of the snapshots judged healthy are linked into their runs (storage.factruns) in the same
-        transaction."""
+        The facts of the snapshots judged healthy are linked into their runs (storage.factruns), and their pages'
+        current facts refreshed (storage.currentfacts), in the same transaction."""
         now = utcnow()
         with self.db.session() as s:
             ids: list[int] = []
@@ -58,6 +59,7 @@ class ChangeStore(OutboxStore):
                     s.execute(update(Snapshot).where(Snapshot.id.in_(chunk)).values(health=health))
             if snapshot_health:
                 link_snapshots(s, list(snapshot_health))  # it takes the healthy ones
+                refresh_snapshot_pages(s, [sid for sid, h in snapshot_health.items() if h == "ok"])
             return ids
 
     def changes(self, since: datetime | None = None, source: str | None = None,

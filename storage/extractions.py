@@ -5,6 +5,7 @@ from typing import Sequence
 
 from sqlalchemy import delete, insert, select
 
+from storage.currentfacts import refresh_snapshot_pages
 from storage.db import Database
 from storage.factruns import link_snapshots
 from storage.models import Extraction, FactRow, Page, Snapshot, Source
@@ -35,11 +36,13 @@ class ExtractionStore:
     db: Database
 
     def replace_extractions(self, s, extractions: Sequence[tuple[int, dict]]) -> None:
-        """In session `s`: the snapshots' extractions of the records' versions replaced by the records."""
+        """In session `s`: the snapshots' extractions of the records' versions replaced by the records (the
+        current facts of the pages of healthy ones refreshed: storage.currentfacts)."""
         for snapshot_id, extraction in extractions:
             s.execute(delete(Extraction).where(Extraction.snapshot_id == snapshot_id,
                                                Extraction.extractor_version == extraction["version"]))
         insert_extractions(s, list(extractions))
+        refresh_snapshot_pages(s, [snapshot_id for snapshot_id, _ in extractions], healthy_only=True)
 
     def store_extractions(self, extractions: Sequence[tuple[int, dict]], *, link: bool = True) -> None:
         """Store (or replace) the facts of snapshots, one extraction per snapshot and extractor version.

@@ -298,3 +298,25 @@ class RegionRow(Base):
     short: Mapped[str] = mapped_column(String(50))  # 山西, 太原
     level: Mapped[str] = mapped_column(String(16))  # country | province | prefecture
     parent: Mapped[str | None] = mapped_column(String(6), index=True)  # the containing region's code
+
+
+class CurrentFact(Base):
+    """A current fact (0015, storage/currentfacts.py): per page of an enabled source, one fact of its newest
+    healthy snapshot's newest extraction (a fact stated twice there once), kept by every write that changes them."""
+
+    __tablename__ = "current_facts"
+    __table_args__ = (Index("ix_current_facts_fact_id", "fact_id", unique=True),
+                      Index("ix_current_facts_region_id", "region", "id"), {"sqlite_autoincrement": True})
+    # Never reused (AUTOINCREMENT on SQLite): storage.currentfacts.version reads (count, max(id)).
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(200))
+    snapshot_id: Mapped[int] = mapped_column(BigId)
+    snapshot_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the snapshot's fetched_at
+    fact_id: Mapped[int] = mapped_column(BigId)
+    kind: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(Text)  # the fact's JSON value as stored (text)
+    plan_year: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str | None] = mapped_column(String(6))
+    evidence: Mapped[str] = mapped_column(Text)

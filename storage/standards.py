@@ -28,3 +28,17 @@ def current_facts(db: Database, version: str, kinds: Sequence[str]) -> list[dict
             page["facts"].append(dict(kind=kind, value=value, plan_year=year, region=fact_region,
                                       evidence=evidence, confidence=confidence))
     return list(pages.values())
+
+
+def current_pages_token(db: Database, version: str) -> tuple:
+    """A token of what current_facts(db, version, …) reads: the (page, snapshot, extraction) of every page it
+    would take, without their facts (an extraction's facts never change: a new one gets a new id). Equal tokens
+    mean equal current_facts answers, for any kinds."""
+    q = (select(Page.id, Snapshot.id, Extraction.id)
+         .join(Source, Page.source_id == Source.id)
+         .join(Snapshot, Snapshot.id == Page.last_snapshot_id)
+         .join(Extraction, (Extraction.snapshot_id == Snapshot.id) & (Extraction.extractor_version == version))
+         .where(Source.enabled.is_(True), Snapshot.health == "ok")
+         .order_by(Page.id))
+    with db.engine.connect() as conn:
+        return tuple(tuple(r) for r in conn.execute(q))

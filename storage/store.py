@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import and_, func, insert, or_, select, update
 
+from storage.currentfacts import refresh_source_pages
 from storage.db import Database, compress, decompress
 from storage.extractions import ExtractionStore, insert_extractions
 from storage.models import Check, Page, RawPage, Run, Snapshot, Source
@@ -101,11 +102,13 @@ class SnapshotStore(ExtractionStore):
 
     # -- sources and pages -------------------------------------------------
     def sync_sources(self, specs: Sequence[SourceSpec]) -> dict[str, int]:
-        """Upsert the configured sources by name, disable the ones no longer configured; return name → id."""
+        """Upsert the configured sources by name, disable the ones no longer configured; return name → id. The
+        current facts of a source enabled or disabled are refreshed (storage.currentfacts)."""
         now = utcnow()
         with self.db.session() as s:
             existing = {src.name: src for src in s.scalars(select(Source))}
             configured: dict[str, Source] = {}
+            flipped = set()  # sources enabled or disabled now
             for spec in specs:
                 src = existing.get(spec.name)
                 if src is None:
@@ -115,6 +118,8 @@ class SnapshotStore(ExtractionStore):
                 values = dict(url=spec.url, kind=spec.kind, region=spec.region, follow=spec.follow,
                               profile=spec.profile, encoding=spec.encoding, enabled=spec.enabled)
                 if any(getattr(src, k, None) != v for k, v in values.items()) or src.id is None:
+                    if src.id is not None and src.enabled != spec.enabled:
+                        flipped.add(src.id)
                     for k, v in values.items():
                         setattr(src, k, v)
                     src.updated_at = now
@@ -122,7 +127,9 @@ class SnapshotStore(ExtractionStore):
                 if name not in configured and src.enabled:
                     src.enabled = False
                     src.updated_at = now
+                    flipped.add(src.id)
             s.flush()
+            refresh_source_pages(s, flipped)
             ids = {name: src.id for name, src in configured.items()}
             # Every source's own page, in a few statements (one per source cost 2 round trips × thousands).
             rows = [dict(source_id=ids[spec.name], url=spec.url, role="list" if spec.kind == "list" else "article",

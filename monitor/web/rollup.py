@@ -72,9 +72,16 @@ def province_rollup(matrix: dict, sort: str | None = None) -> dict:
                 cells[kind] = dict(own=_texts(own), own_conflict=bool(own and own["conflict"]), cities=cities,
                                    amount=(cities or {}).get("amount") or (own or {}).get("amount"))
         out.append(dict(region=code, region_name=p["region_name"], cells=cells, n_cities=p["n_cities"]))
-    if sort in matrix["kinds"]:
-        def key(row: dict) -> tuple:
-            value = (row["cells"].get(sort) or {}).get("amount")
-            return (value is None, -(value or 0))
-        out.sort(key=key)
-    return dict(kinds=matrix["kinds"], rows=out)
+    return sort_rollup(dict(kinds=matrix["kinds"], rows=out), sort)
+
+
+def sort_rollup(rollup: dict, sort: str | None) -> dict:
+    """A roll-up by province code ordered by the largest amount in column `sort` (stable); as it is when `sort` is
+    not one of its kinds."""
+    if sort not in rollup["kinds"]:
+        return rollup
+
+    def key(row: dict) -> tuple:
+        value = (row["cells"].get(sort) or {}).get("amount")
+        return (value is None, -(value or 0))
+    return dict(rollup, rows=sorted(rollup["rows"], key=key))

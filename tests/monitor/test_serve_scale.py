@@ -1,8 +1,10 @@
 """`policywatch serve` at scale: the paged pages (来源, 全部地区, a province's every city) give together what one
-page gave, and the whole-history cache (monitor.web.cache, storage.dataversion) never outlives a commit — on
+page gave, and the whole-history cache (monitor.web.cache, storage.dataversion) never outlives a commit, and the 事实 pages'
+region-by-region parts (monitor.web.factparts) assemble what the whole matrix and roll-up are — on
 SQLite and PostgreSQL, over the history of two real crawls (tests/monitor/servehistory.py)."""
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlencode
 
@@ -14,12 +16,15 @@ from conftest import write_sources
 from servehistory import history  # noqa: F401 (fixture)
 from extractors import FACT_KINDS
 from monitor.cliutil import load_config
+from monitor.status import collect_status
 from monitor.web import app as webapp
 from monitor.web.charts import chart_groups
-from monitor.web.render import fact_matrix
-from storage import Database
+from monitor.web.factparts import FactParts
+from monitor.web.render import fact_matrix, sort_matrix
+from monitor.web.rollup import province_rollup
+from storage import Database, SnapshotStore
 from storage.dataversion import DataVersion
-from storage.webqueries import current_facts, region_history
+from storage.webqueries import current_facts, region_history, walk_current_facts
 
 
 def get(app, path: str) -> tuple[int, str]:
@@ -84,18 +89,31 @@ def test_a_provinces_every_city_pages_together_draw_every_chart(app, monkeypatch
 
 def test_cached_pages_show_a_commit_made_after_them(app, history):  # noqa: F811
     db, server = app
-    before = get(server, "/facts?region=140000")[1]
-    assert "420 元/人/年" in before
-    other = sa.create_engine(history[0])
+    before = {path: get(server, path)[1] for path in ("/facts?region=140000", "/facts", "/facts?region=000000")}
+    assert "420 元/人/年" in before["/facts?region=140000"]
+    specs = [s.spec() for s in load_config(history[1]).sources]
+    other = Database(history[0], create=False)  # another process's connections: the sources file's sync
     try:
-        with other.begin() as conn:
-            conn.execute(sa.text("UPDATE sources SET enabled = :f WHERE name = :n"), {"f": False, "n": "太原本地宝"})
+        SnapshotStore(other).sync_sources([s for s in specs if s.name != "太原本地宝"])  # removed from the file
         assert "420 元/人/年" not in get(server, "/facts?region=140000")[1]
+        assert "太原本地宝" not in get(server, "/facts?region=000000")[1]
+        assert below(server) == below_now(db, history[1])
     finally:
-        with other.begin() as conn:
-            conn.execute(sa.text("UPDATE sources SET enabled = :t WHERE name = :n"), {"t": True, "n": "太原本地宝"})
+        SnapshotStore(other).sync_sources(specs)
         other.dispose()
-    assert get(server, "/facts?region=140000")[1] == before
+    assert {path: get(server, path)[1] for path in before} == before
+    assert below(server) == below_now(db, history[1])
+
+
+def below(server) -> dict:
+    """/api/status's amounts below the national minimum, per source."""
+    return {s["name"]: s["below_national_minimum"] for s in json.loads(get(server, "/api/status")[1])["sources"]}
+
+
+def below_now(db, sources) -> dict:
+    """The same, computed now without a cache, as JSON gives it."""
+    status = collect_status(load_config(sources), db)
+    return {s["name"]: s["below_national_minimum"] for s in json.loads(json.dumps(status["sources"], default=str))}
 
 
 def test_data_version_changes_only_with_a_commit(db_url):
@@ -114,3 +132,31 @@ def test_data_version_changes_only_with_a_commit(db_url):
     assert version.current() != first
     version.close()
     db.dispose()
+
+
+def test_the_region_by_region_parts_are_the_whole_matrix_and_roll_up(app, history):  # noqa: F811
+    db, _ = app
+    parts = FactParts(db)
+
+    def compare() -> None:
+        parts.update(object())  # a new version of the current facts each time
+        rows = walk_current_facts(db)
+        for prefix in (None, "", "14", "140100", "99"):
+            scoped = [r for r in rows if not prefix or (r["region"] or "").startswith(prefix)]
+            assert parts.years(prefix) == sorted({r["plan_year"] for r in scoped if r["plan_year"]}, reverse=True)
+            for year in (2025, 2026, None):
+                assert parts.matrix(prefix, year) == fact_matrix([r for r in scoped if r["plan_year"] == year])
+        for sort in (None, "personal_contribution", "payment_deadline"):
+            whole = fact_matrix([r for r in rows if r["plan_year"] == 2025])
+            assert parts.rollup(2025, sort) == province_rollup(sort_matrix(whole, sort), sort)
+
+    compare()
+    specs = [s.spec() for s in load_config(history[1]).sources]
+    other = Database(history[0], create=False)
+    try:
+        SnapshotStore(other).sync_sources([s for s in specs if s.name != "太原本地宝"])
+        compare()
+    finally:
+        SnapshotStore(other).sync_sources(specs)
+        other.dispose()
+    compare()
