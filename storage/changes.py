@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
+from storage.bulk import insert_ids
 from storage.changekeys import assign_keys
 from storage.currentfacts import refresh_snapshot_pages
 from storage.db import Database
@@ -43,7 +44,7 @@ class ChangeStore(OutboxStore):
                 rows = [{"detected_at": now, **c} for c in changes]
                 # Numbered within this batch only: the same change stored by another run is refused (0010).
                 assign_keys(rows)
-                ids = list(s.scalars(insert(Change).returning(Change.id, sort_by_parameter_order=True), rows))
+                ids = insert_ids(s, Change, rows)
             for alert in alerts:
                 row = {k: v for k, v in alert.items() if k != "change_index"}
                 if "change_ids" not in row:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
+from storage.bulk import insert_ids, insert_rows
 from storage.currentfacts import refresh_snapshot_pages
 from storage.db import Database
 from storage.factruns import link_snapshots
@@ -20,14 +21,14 @@ def insert_extractions(s, extractions: Sequence[tuple[int, dict]]) -> None:
     rows = [dict(snapshot_id=snap_id, extractor_version=e["version"], plan_year=e.get("plan_year"),
                  region_code=(e.get("region") or {}).get("code"), region_name=(e.get("region") or {}).get("name"),
                  warnings=e.get("warnings") or None, extracted_at=now) for snap_id, e in extractions]
-    ids = s.scalars(insert(Extraction).returning(Extraction.id, sort_by_parameter_order=True), rows).all()
+    ids = insert_ids(s, Extraction, rows)
     facts = [dict(extraction_id=ext_id, kind=f["kind"], value=f["value"], plan_year=f.get("plan_year"),
                   region=f.get("region"), evidence=f["evidence"],
                   span_start=f["span"][0] if f.get("span") else None,
                   span_end=f["span"][1] if f.get("span") else None, confidence=f.get("confidence"))
              for ext_id, (_, e) in zip(ids, extractions) for f in e["facts"]]
     if facts:
-        s.execute(insert(FactRow), facts)
+        insert_rows(s, FactRow, facts)
 
 
 class ExtractionStore:

@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import and_, func, insert, or_, select, update
 
+from storage.bulk import insert_ids
 from storage.currentfacts import refresh_source_pages
 from storage.db import Database, compress, decompress
 from storage.extractions import ExtractionStore, insert_extractions
@@ -281,7 +282,7 @@ class SnapshotStore(ExtractionStore):
                      final_url=r.content.final_url, encoding=r.content.encoding, profile=r.content.profile,
                      page_meta=r.content.meta or None, raw_id=raw_ids[r.content.raw_sha256])
                 for r in recs]
-        new_ids = s.scalars(insert(Snapshot).returning(Snapshot.id, sort_by_parameter_order=True), rows).all()
+        new_ids = insert_ids(s, Snapshot, rows)
         # Facts computed with the cut are stored with their snapshot; the others are left to the extract stage.
         insert_extractions(s, [(snap_id, r.content.extraction) for r, snap_id in zip(recs, new_ids)
                                if r.content.extraction is not None])
