@@ -12,7 +12,7 @@ from extractors.numbers import halfwidth
 from extractors.plausibility import below_national_minimum, confidence
 from extractors.regions import Region, detect_region, load_regions
 from extractors.rules import ENUM_FIRST, ENUM_MARK, RULES, TRIGGER_MASKS, TRIGGER_SCAN, Context, Sentence
-from extractors.segment import sentences
+from extractors.segment import END_MARKS, is_transcript, sentences
 from extractors.version import EXTRACTOR_VERSION
 
 __all__ = ["EXTRACTOR_VERSION", "extract", "main_plan_year"]
@@ -67,10 +67,9 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     ctx = Context(published=pub_date, plan_year=plan_year, resolver=YearResolver(pub_date, plan_year))
     seen: set[tuple] = set()
     found: list[tuple] = []  # (kind, value, plan year, region, evidence, span) of each new fact
-    spans = sentences(text)
-    texts = [text[start:end] for start, end in spans]
+    spans, texts, chosen = _sentences_and_rules(text, work)
     read = set()  # (text, previous sentences) already read: rules read nothing else, so a repeat adds no fact
-    for index, rules in _rules_per_sentence(work, spans):
+    for index, rules in chosen:
         start, end = spans[index]
         prev = tuple(texts[max(0, index - 8):index])
         if (texts[index], prev) in read:
@@ -95,6 +94,48 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
         doc.below_national_minimum = below_national_minimum(
             [f.to_json() for f in doc.facts if f.kind in AMOUNT_KINDS], region.code)
     return doc
+
+
+# a sentence end (every end mark made a line break) or a trigger word: one scan finds both
+_ENDS_AND_WORDS = re.compile("\n|" + TRIGGER_SCAN.pattern)
+
+
+def _sentences_and_rules(text: str, work: str) -> tuple[list[tuple[int, int]], list[str], list[tuple[int, list]]]:
+    """(spans, texts) of the sentences (segment.sentences) and _rules_per_sentence's choice, from one scan of
+    the page for sentence ends and trigger words (the page is cut where sentences() cuts it: no trigger word
+    holds an end mark, and none looks behind past one)."""
+    if is_transcript(text):
+        spans = sentences(text)
+        return spans, [text[start:end] for start, end in spans], _rules_per_sentence(work, spans)
+    marks = work  # (halfwidth changes no end mark: the marks are where text has them)
+    for mark in END_MARKS:
+        if mark in marks:
+            marks = marks.replace(mark, "\n")
+    segments = marks.split("\n")
+    masks = [0] * len(segments)
+    number = 0
+    for word in _ENDS_AND_WORDS.findall(marks):
+        if word == "\n":
+            number += 1
+        else:
+            masks[number] |= TRIGGER_MASKS[word[0]]
+    spans, texts, chosen = [], [], []
+    start, last = 0, len(segments) - 1
+    for number, segment in enumerate(segments):
+        end = start + len(segment) + (number < last)  # (with its end mark)
+        sentence = text[start:end]
+        if (not sentence.isspace()) if number < last else sentence.strip():
+            mask = masks[number]
+            first = segment[:1]
+            # opens_enumeration, inline: ENUM_MARK is tried only where the first character can open a mark
+            if (first in ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]) is not None:
+                mask |= ENUMERATION_BIT
+            if mask:
+                chosen.append((len(spans), _rules_of(mask)))
+            spans.append((start, end))
+            texts.append(sentence)
+        start = end
+    return spans, texts, chosen
 
 
 def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list]]:
