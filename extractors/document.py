@@ -68,16 +68,24 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     seen: set[tuple] = set()
     found: list[tuple] = []  # (kind, value, plan year, region, evidence, span) of each new fact
     spans, texts, chosen = _sentences_and_rules(text, work)
-    read = set()  # (text, previous sentences) already read: rules read nothing else, so a repeat adds no fact
+    # Rules read nothing but a sentence and the sentences before it, so a repeat adds no fact: a text whose
+    # rules did not read the sentences before it (`alone`), or a text with the same sentences before it (`read`).
+    read: set[tuple[str, ...]] = set()
+    alone: set[str] = set()
     for index, rules in chosen:
-        start, end = spans[index]
-        prev = tuple(texts[max(0, index - 8):index])
-        if (texts[index], prev) in read:
+        own = texts[index]
+        if own in alone:
             continue
-        read.add((texts[index], prev))
+        key = tuple(texts[index - 8 if index > 8 else 0:index + 1])  # (the previous sentences, then this one)
+        if key in read:
+            continue
+        read.add(key)
+        start, end = spans[index]
         # a transcript sentence spans lines: its line breaks are clause breaks for the rules
-        sentence = Sentence(texts[index], start, ctx, prev, work[start:end].replace("\n", "，"))
+        sentence = Sentence(own, start, ctx, key[:-1], work[start:end].replace("\n", "，"))
         _apply(sentence, rules, (start, end), region, seen, found)
+        if not sentence.read_prev:
+            alone.add(own)
     if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
         rules = [rule for rule, trigger in RULES
                  if (trigger.search(title_work) if trigger is not None else ENUM_MARK.match(title_work))]
