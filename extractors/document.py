@@ -12,7 +12,7 @@ from extractors.numbers import halfwidth
 from extractors.plausibility import below_national_minimum, confidence
 from extractors.regions import Region, detect_region, load_regions
 from extractors.rules import ENUM_FIRST, ENUM_MARK, RULES, TRIGGER_MASKS, TRIGGER_SCAN, Context, Sentence
-from extractors.segment import sentences
+from extractors.segment import END_MARKS, is_transcript, sentences
 from extractors.version import EXTRACTOR_VERSION
 
 __all__ = ["EXTRACTOR_VERSION", "extract", "main_plan_year"]
@@ -67,18 +67,25 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
     ctx = Context(published=pub_date, plan_year=plan_year, resolver=YearResolver(pub_date, plan_year))
     seen: set[tuple] = set()
     found: list[tuple] = []  # (kind, value, plan year, region, evidence, span) of each new fact
-    spans = sentences(text)
-    texts = [text[start:end] for start, end in spans]
-    read = set()  # (text, previous sentences) already read: rules read nothing else, so a repeat adds no fact
-    for index, rules in _rules_per_sentence(work, spans):
-        start, end = spans[index]
-        prev = tuple(texts[max(0, index - 8):index])
-        if (texts[index], prev) in read:
+    spans, texts, chosen = _sentences_and_rules(text, work)
+    # Rules read nothing but a sentence and the sentences before it, so a repeat adds no fact: a text whose
+    # rules did not read the sentences before it (`alone`), or a text with the same sentences before it (`read`).
+    read: set[tuple[str, ...]] = set()
+    alone: set[str] = set()
+    for index, rules in chosen:
+        own = texts[index]
+        if own in alone:
             continue
-        read.add((texts[index], prev))
+        key = tuple(texts[index - 8 if index > 8 else 0:index + 1])  # (the previous sentences, then this one)
+        if key in read:
+            continue
+        read.add(key)
+        start, end = spans[index]
         # a transcript sentence spans lines: its line breaks are clause breaks for the rules
-        sentence = Sentence(texts[index], start, ctx, prev, work[start:end].replace("\n", "，"))
+        sentence = Sentence(own, start, ctx, key[:-1], work[start:end].replace("\n", "，"))
         _apply(sentence, rules, (start, end), region, seen, found)
+        if not sentence.read_prev:
+            alone.add(own)
     if title:  # a headline can state what the text does not repeat (…延长至2025年1月31日); its span is null
         rules = [rule for rule, trigger in RULES
                  if (trigger.search(title_work) if trigger is not None else ENUM_MARK.match(title_work))]
@@ -95,6 +102,48 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
         doc.below_national_minimum = below_national_minimum(
             [f.to_json() for f in doc.facts if f.kind in AMOUNT_KINDS], region.code)
     return doc
+
+
+# a sentence end (every end mark made a line break) or a trigger word: one scan finds both
+_ENDS_AND_WORDS = re.compile("\n|" + TRIGGER_SCAN.pattern)
+
+
+def _sentences_and_rules(text: str, work: str) -> tuple[list[tuple[int, int]], list[str], list[tuple[int, list]]]:
+    """(spans, texts) of the sentences (segment.sentences) and _rules_per_sentence's choice, from one scan of
+    the page for sentence ends and trigger words (the page is cut where sentences() cuts it: no trigger word
+    holds an end mark, and none looks behind past one)."""
+    if is_transcript(text):
+        spans = sentences(text)
+        return spans, [text[start:end] for start, end in spans], _rules_per_sentence(work, spans)
+    marks = work  # (halfwidth changes no end mark: the marks are where text has them)
+    for mark in END_MARKS:
+        if mark in marks:
+            marks = marks.replace(mark, "\n")
+    segments = marks.split("\n")
+    masks = [0] * len(segments)
+    number = 0
+    for word in _ENDS_AND_WORDS.findall(marks):
+        if word == "\n":
+            number += 1
+        else:
+            masks[number] |= TRIGGER_MASKS[word[0]]
+    spans, texts, chosen = [], [], []
+    start, last = 0, len(segments) - 1
+    for number, segment in enumerate(segments):
+        end = start + len(segment) + (number < last)  # (with its end mark)
+        sentence = text[start:end]
+        if (not sentence.isspace()) if number < last else sentence.strip():
+            mask = masks[number]
+            first = segment[:1]
+            # opens_enumeration, inline: ENUM_MARK is tried only where the first character can open a mark
+            if (first in ENUM_FIRST or first.isspace()) and ENUM_MARK.match(work[start:end]) is not None:
+                mask |= ENUMERATION_BIT
+            if mask:
+                chosen.append((len(spans), _rules_of(mask)))
+            spans.append((start, end))
+            texts.append(sentence)
+        start = end
+    return spans, texts, chosen
 
 
 def _rules_per_sentence(work: str, spans: list[tuple[int, int]]) -> list[tuple[int, list]]:

@@ -14,7 +14,7 @@ from extractors.sentence import AMOUNT
 from extractors.windows import COVERAGE_KEY, PAYMENT_KEY
 
 SENTENCE_END = re.compile(r"[。！？!?；;\n]")
-_END_MARKS = "。！？!?；;"  # SENTENCE_END but the line break
+END_MARKS = "。！？!?；;"  # SENTENCE_END but the line break
 _LINE_BREAK = re.compile("\n")
 _PUNCTUATED = re.compile(r"[。！？!?；;：:]")
 TRANSCRIPT_MIN_LINES = 30
@@ -32,7 +32,7 @@ def sentences(text: str) -> list[tuple[int, int]]:
     # SENTENCE_END's positions: its marks all made line breaks, then the line breaks found by a fast scan
     # (a character-set regex tests every character of the page against the set, ≈ 1 ms per 30,000)
     marks = text
-    for mark in _END_MARKS:
+    for mark in END_MARKS:
         if mark in marks:
             marks = marks.replace(mark, "\n")
     spans, start = [], 0

@@ -104,17 +104,27 @@ class Context:
     resolver: YearResolver
 
 
-@dataclass(slots=True)
 class Sentence:
-    text: str  # original characters
-    start: int  # offset in the document text
-    ctx: Context
-    prev: tuple[str, ...] = ()  # the sentences just before this one, nearest last
-    work: str = ""  # the text with half-width digits (same length, so spans are unchanged)
+    """One sentence as the rules read it: its text, offset in the document text, the document context, the
+    sentences just before it (nearest last) and its text with half-width digits (same length, so spans are
+    unchanged). `read_prev` records whether a rule asked for `prev`: a rule that did not read it found what it
+    found in the sentence's own text."""
 
-    def __post_init__(self) -> None:
-        if not self.work:
-            self.work = halfwidth(self.text)
+    __slots__ = ("text", "start", "ctx", "_prev", "work", "read_prev")
+
+    def __init__(self, text: str, start: int, ctx: Context, prev: tuple[str, ...] = (), work: str = "") -> None:
+        self.text = text
+        self.start = start
+        self.ctx = ctx
+        self._prev = prev
+        self.work = work or halfwidth(text)
+        self.read_prev = False
+
+    @property
+    def prev(self) -> tuple[str, ...]:
+        """The sentences just before this one, nearest last (reading them sets `read_prev`)."""
+        self.read_prev = True
+        return self._prev
 
 
 Found = tuple[str, dict, int | None, int]  # kind, value, plan year, offset in sentence

@@ -85,7 +85,7 @@ def windows(s: Sentence) -> Iterator[Found]:
     for rg in ranges:
         in_range.update({id(rg.start), id(rg.end)})
         head = work[:rg.span[0]]
-        kind = _range_kind(work, rg.span, s.prev)
+        kind = _range_kind(work, rg.span, s)
         if kind is None or (kind == "payment_window" and (
                 _not_payable(work, rg.span[0]) or OTHER_ACTIVITY.search(_clause_at(work, rg.span[0])))):
             continue
@@ -172,7 +172,7 @@ def _clause_at(work: str, pos: int) -> str:
     return work[(starts[i - 1] + 1 if i else 0):(stops[j] if j < len(stops) else len(work))]
 
 
-def _range_kind(work: str, span: tuple[int, int], prev: tuple[str, ...]) -> str | None:
+def _range_kind(work: str, span: tuple[int, int], s: Sentence) -> str | None:
     """payment_window or coverage_period, judged by the range's own clause, then the sentence, then the heading."""
     clause = _clause_at(work, span[0])
     after = _CLAUSE_REST.match(work[span[1]:]).group()
@@ -187,10 +187,13 @@ def _range_kind(work: str, span: tuple[int, int], prev: tuple[str, ...]) -> str 
         return "coverage_period"
     if payment:
         return "payment_window"
+    if len(work.strip()) > 30:
+        return None
+    prev = s.prev  # (read only here: the heading decides only a short sentence's range)
     heading = prev[-1] if prev else ""
-    if len(work.strip()) <= 30 and COVERAGE_KEY.search(heading):
+    if COVERAGE_KEY.search(heading):
         return "coverage_period"
-    if len(work.strip()) <= 30 and PAYMENT_KEY.search(heading):
+    if PAYMENT_KEY.search(heading):
         return "payment_window"
     return None
 

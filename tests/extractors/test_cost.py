@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from extractors import extract
-from extractors.document import _rules_per_sentence
+from extractors.document import _rules_per_sentence, _sentences_and_rules
 from extractors.numbers import halfwidth
 from extractors.rules import RULES, TRIGGER_MASKS, TRIGGER_SCANS, TRIGGER_WORDS, may_hold_fact, opens_enumeration
 from extractors.segment import sentences
@@ -153,3 +153,11 @@ def test_trigger_words_start_with_distinct_characters_found_only_at_a_match_star
               for word in TRIGGER_WORDS for m in re.finditer(word, text)
               if any(c in TRIGGER_MASKS for c in m.group()[1:]) or m.group()[0] not in TRIGGER_MASKS]
     assert inside == []
+
+
+def test_the_scan_for_sentence_ends_and_trigger_words_cuts_and_chooses_as_the_two_passes_did() -> None:
+    texts = _texts() + ["", "\n\n", "。", "；\n元", "  \n（一）1.元月\n", "2025-09-01。2025-\n09-01", "元" * 3]
+    for text in texts:
+        work, spans = halfwidth(text), sentences(text)
+        assert _sentences_and_rules(text, work) == (spans, [text[a:b] for a, b in spans],
+                                                    _rules_per_sentence(work, spans))
