@@ -50,13 +50,15 @@ CHANGE_BEFORE = re.compile(r"(?:增加|新增|增长|上调|提高|提升|减少
 DECREASE = re.compile(r"减少|降低|下调|下降|少交|少缴")
 # the year a standard is stated for, in a change of standard: 由2024年的380元调整为2025年的400元
 _YEAR_OF = r"(?:(?:19|20)\d\d\s*年度?的?|上一?年度?的|去年的|本年度的?|今年的)?"
-_RAISED = r"(?:提高|增加|上调|调整|提升|降低|下调|减少)"
+_RAISED = r"(?:提高|增加|上调|调整|提升|降低|下调|减少|上涨|涨|增长|下降)了?"
 FROM_TO = re.compile(rf"(?:从|由)\s*{_YEAR_OF}\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元"
-                     rf"\s*(?:/人/年)?\s*{_RAISED}(?:到|至|为)"
+                     rf"\s*(?:/人/年)?\s*{_RAISED}(?:到|至|为)了?"
                      rf"\s*{_YEAR_OF}\s*(?:每人每年)?\s*(?:不低于|不少于)?\s*(?P<b>{NUMBER})\s*元")
 # 由380元提高…: the first amount of a change is the old standard even when the new one is not read
 FROM_ALONE = re.compile(rf"(?:从|由)\s*{_YEAR_OF}\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元\s*(?:/人/年)?\s*{_RAISED}")
 COMPARED_TO = re.compile(rf"(?:较|比)\s*(?:(?:19|20)\d\d\s*年度?的|上年的|去年的|上一年度的)\s*(?P<a>{NUMBER})\s*元")
+# what a group of payers gets or actually pays (脱贫人口…给予补贴，个人实际缴纳200元): never the standard
+GROUP_AID = re.compile(r"给予(?:定额|全额|部分)?补贴|代缴|减免|实际(?:缴纳|缴费|负担)")
 # （上年为380元）, 去年是380元: last year's standard quoted beside this year's
 PREVIOUS_STATED = re.compile(rf"(?:上一?年度?|去年)(?:的)?(?:标准)?(?:为|是)\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元")
 UNCHANGED = re.compile(r"与上(?:一)?年(?:度)?(?:保持)?(?:一致|相同|持平)|保持不变|维持[^，。]{0,16}不变|不作调整|标准不变")
@@ -188,9 +190,29 @@ def _respectively(work: str, subjects: list, standards: list[list], changes: lis
     return used
 
 
+_YEAR4 = re.compile(r"(?:19|20)\d\d")
+_OVER_YEARS = re.compile(r"[\d一二三四五六七八九十几两]+年(?:间|来)|多年|以来|历年")
+
+
+def _from_last_year(s: Sentence, m: re.Match) -> bool:
+    """Whether a 从A元…到B元 change starts from last year's standard (its difference is then the year's change):
+    not 从2015年的120元涨到了今年的400元, nor 十年间从180元涨到400元."""
+    work = s.work
+    if _OVER_YEARS.search(work, max(0, m.start() - 12), m.start()):
+        return False
+    old = _YEAR4.search(work, m.start(), m.start("a"))
+    if old is None:
+        return True
+    new = _YEAR4.search(work, m.end("a"), m.start("b"))
+    if new is not None:
+        return int(new.group()) - int(old.group()) == 1
+    this_year = s.ctx.plan_year or (s.ctx.published.year if s.ctx.published else None)
+    return this_year is not None and this_year - int(old.group()) <= 1  # unknown: no change is claimed
+
+
 def amounts(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if "资助" in work:
+    if "资助" in work or GROUP_AID.search(work):
         return
     # PERSONAL_KEY and SUBSIDY_KEY each need one of these words: without them no subject has a kind
     subjects = _subjects(work) if _SUBJECT_WORD.search(work) else []
@@ -201,7 +223,8 @@ def amounts(s: Sentence) -> Iterator[Found]:
     previous: dict[int, int] = {}
     skip: set[int] = set()
     for m in FROM_TO.finditer(work):
-        previous[m.start("b")] = parse_int(m.group("a"))
+        if _from_last_year(s, m):
+            previous[m.start("b")] = parse_int(m.group("a"))
         skip.add(m.start("a"))
     for m in FROM_ALONE.finditer(work):
         skip.add(m.start("a"))

@@ -43,3 +43,23 @@ def test_two_years_stated_each_with_its_standard_are_both_read():
     doc = extract(TOPIC + "2024年度个人缴费360元，2025年度提高到380元。")
     assert sorted((f.plan_year, f.value["amount"]) for f in doc.facts if f.kind == "personal_contribution") == [
         (2024, 360), (2025, 380)]
+
+
+def test_the_old_amount_of_a_rise_said_with_zhang_is_not_a_standard():
+    assert standards("个人缴费标准由2024年的380元涨到了2025年的400元。") == [("personal_contribution", 400, 20)]
+
+
+@pytest.mark.parametrize("sentence", [
+    "个人缴费从2016年的150元涨到了今年的400元。",
+    "居民医保个人缴费标准逐年上调，八年间从190元提高到400元。",
+])
+def test_a_rise_over_many_years_is_not_the_years_change(sentence):
+    assert standards(sentence) == [("personal_contribution", 400, None)]
+
+
+@pytest.mark.parametrize("sentence", [
+    "防止返贫监测对象参保个人缴费部分按每人每年180元给予补贴，个人实际缴纳220元。",
+    "重度残疾人参保由民政部门代缴个人缴费每人每年400元。",
+])
+def test_what_a_group_of_payers_gets_or_actually_pays_is_not_the_standard(sentence):
+    assert standards(sentence) == []
