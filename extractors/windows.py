@@ -156,6 +156,7 @@ COVERAGE_SPLIT = re.compile(r"(?:自|从)(?P<a>[^，。；]{4,16}?)起享受[^�
 
 
 _LEADING_DATE_REST = re.compile(r"[^，,；;。]*[，,]?")  # to the start of the clause after a date's own
+_LABEL = re.compile(r"\s*[^，,；;：:。]{2,12}[：:]")  # a sentence opening with "待遇享受期：", "缴费时间："
 _CLAUSE_START = re.compile(r"[，,；;：:]")  # a clause starts after one of these…
 _CLAUSE_STOP = re.compile(r"[，,；;。]")  # …and ends before one of these
 
@@ -177,6 +178,12 @@ def _range_kind(work: str, span: tuple[int, int], s: Sentence) -> str | None:
     clause = _clause_at(work, span[0])
     after = _CLAUSE_REST.match(work[span[1]:]).group()
     funds, payment, coverage = _keys(work)  # a clause holds a key only when its sentence does
+    label = _LABEL.match(work, 0, span[0])  # 待遇享受期：缴费当年的次年1月1日至12月31日 — the label says what it is
+    if label is not None:
+        if coverage and COVERAGE_KEY.search(label.group()) and not PAYMENT_KEY.search(label.group()):
+            return "coverage_period"
+        if payment and PAYMENT_KEY.search(label.group()) and not COVERAGE_KEY.search(label.group()):
+            return "payment_window"
     if (coverage and COVERAGE_KEY.search(clause)) or (_ENJOY_BEFORE.search(work[:span[0]]) and "待遇" in after):
         return "coverage_period"
     if payment and PAYMENT_KEY.search(clause):

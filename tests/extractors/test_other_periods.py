@@ -45,3 +45,14 @@ def test_the_payment_window_beside_an_offices_target_is_kept():
 def test_a_payment_window_stated_after_a_publicity_period_is_kept():
     found = dates("缴费标准公示期为2025年8月1日至8月7日；集中缴费期为2025年9月1日至12月31日。")
     assert found == [("payment_deadline", "2025-12-31"), ("payment_window", "2025-09-01")]
+
+
+def test_a_coverage_period_labelled_as_such_is_not_a_payment_window_though_it_names_paying():
+    doc = extract(TOPIC + "待遇享受期：参保缴费年度的次年1月1日至12月31日。", published=PUB)
+    assert [f.kind for f in doc.facts if f.kind in ("payment_window", "payment_deadline", "coverage_period")] == [
+        "coverage_period"]
+
+
+def test_a_payment_window_labelled_as_such_stays_one():
+    assert dates("缴费时间：2025年9月1日至2025年12月31日，逾期缴费的设置待遇等待期。") == [
+        ("payment_deadline", "2025-12-31"), ("payment_window", "2025-09-01")]
