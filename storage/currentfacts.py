@@ -25,7 +25,6 @@ from sqlalchemy import (
     BigInteger, Boolean, Integer, String, Text, any_, bindparam, cast, column, delete, func, insert, or_, select,
     table, text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from storage.types import UTCDateTime
 
@@ -59,6 +58,7 @@ def _among(conn, col, ids: list[int]):
     """`col` is one of `ids`: one array parameter on PostgreSQL (`conn`: a Session or Connection), an IN list
     elsewhere."""
     if _dialect(conn).name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY  # only on PostgreSQL: read-only commands stay light
         return col == any_(bindparam("ids", ids, type_=ARRAY(BigInteger), unique=True))
     return col.in_(ids)
 
@@ -211,6 +211,7 @@ def stored_rows(conn, *, plan_year: int | None = None, region_range: tuple[str, 
         codes = [r for r in regions if r is not None]
         q = q.where(or_(c.region.in_(codes), c.region.is_(None)) if None in regions else c.region.in_(codes))
     if _dialect(conn).name == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
         t = q.subquery()
         items = func.json_build_array(t.c.source, t.c.kind, t.c.value, t.c.plan_year, t.c.region, t.c.evidence)
         agg = select(cast(func.json_agg(aggregate_order_by(items, t.c.fact_id)), Text))
