@@ -56,3 +56,13 @@ def test_a_coverage_period_labelled_as_such_is_not_a_payment_window_though_it_na
 def test_a_payment_window_labelled_as_such_stays_one():
     assert dates("缴费时间：2025年9月1日至2025年12月31日，逾期缴费的设置待遇等待期。") == [
         ("payment_deadline", "2025-12-31"), ("payment_window", "2025-09-01")]
+
+
+def test_a_monthly_window_of_employee_insurance_is_not_read():
+    doc = extract(TOPIC + "灵活就业人员按月缴纳职工医保的，缴费时间为每月5日至20日。", published=PUB)
+    assert [f for f in doc.facts if f.kind == "monthly_window"] == []
+
+
+def test_a_monthly_window_of_resident_insurance_is_read():
+    doc = extract(TOPIC + "居民医保按月缴费的，缴费时间为每月5日至20日。", published=PUB)
+    assert [f.value for f in doc.facts if f.kind == "monthly_window"] == [{"start_day": 5, "end_day": 20}]

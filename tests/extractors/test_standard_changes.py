@@ -63,3 +63,7 @@ def test_a_rise_over_many_years_is_not_the_years_change(sentence):
 ])
 def test_what_a_group_of_payers_gets_or_actually_pays_is_not_the_standard(sentence):
     assert standards(sentence) == []
+
+
+def test_a_standard_equal_to_a_named_years_is_unchanged():
+    assert standards("2025年度个人缴费标准为每人每年380元，与2024年度持平。") == [("personal_contribution", 380, 0)]
