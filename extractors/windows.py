@@ -145,7 +145,8 @@ def windows(s: Sentence) -> Iterator[Found]:
             yield "coverage_period", {"start": first.isoformat(), "end": last.isoformat()}, \
                 plan_year_at(s, coverage.start()), coverage.start()
     for m in MONTHLY.finditer(work) if payment and "每月" in work else ():
-        if payment and not _not_payable(work, m.start()):  # 灵活就业人员…职工医保，缴费时间为每月1日至25日
+        # 灵活就业人员…职工医保，缴费时间为每月1日至25日 (a 对账期 beside it, 暂停缴费, does not stop the window)
+        if payment and not other_programme_at(work, m.start()):
             a, b = int(m.group(1)), int(m.group(2))
             if 1 <= a <= b <= 31:
                 yield "monthly_window", {"start_day": a, "end_day": b}, plan_year_at(s, m.start()), m.start()

@@ -66,3 +66,8 @@ def test_a_monthly_window_of_employee_insurance_is_not_read():
 def test_a_monthly_window_of_resident_insurance_is_read():
     doc = extract(TOPIC + "居民医保按月缴费的，缴费时间为每月5日至20日。", published=PUB)
     assert [f.value for f in doc.facts if f.kind == "monthly_window"] == [{"start_day": 5, "end_day": 20}]
+
+
+def test_a_monthly_window_beside_a_monthly_suspension_is_kept():
+    doc = extract(TOPIC + "居民医保每月2日至22日可以缴费，每月23日至月底为银行对账期，暂停缴费。", published=PUB)
+    assert [f.value for f in doc.facts if f.kind == "monthly_window"] == [{"start_day": 2, "end_day": 22}]
