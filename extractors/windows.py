@@ -22,7 +22,7 @@ from extractors.sentence import (
 COVERAGE_KEY = re.compile(r"待遇享受期|享受(?:居民医保|医保|相应的|当年|医疗保险)?待遇|待遇(?:享受)?(?:期|时间)|保障期|享受期")
 PAYMENT_KEY = re.compile(r"缴费|征缴|缴纳|收缴|补缴|缴交|交费|参保登记|参保缴费|集中参保|缴费期")
 DEADLINE_BEFORE = re.compile(r"(?:截止|截至|延长至|延至|顺延至|延期至|推迟至|最后期限)[^，。；]{0,8}$")
-DEADLINE_AFTER = re.compile(r"^\s*(?:24\s*时|二十四时)?\s*(?:前|之前|以前|为止|截止)")
+DEADLINE_AFTER = re.compile(r"^\s*(?:24\s*时|二十四时)?\s*(?:前|之前|以前|为止|截止|结束)")
 SUPERSEDED = re.compile(r"(?:由|从|原定的?|原来的?|原)\s*$")
 START_PHRASE = re.compile(r"(?:于|从|自)\s*$")
 START_AFTER = re.compile(r"^\s*(?:起|开始|正式开始|启动)")

@@ -71,3 +71,16 @@ def test_a_monthly_window_of_resident_insurance_is_read():
 def test_a_monthly_window_beside_a_monthly_suspension_is_kept():
     doc = extract(TOPIC + "居民医保每月2日至22日可以缴费，每月23日至月底为银行对账期，暂停缴费。", published=PUB)
     assert [f.value for f in doc.facts if f.kind == "monthly_window"] == [{"start_day": 2, "end_day": 22}]
+
+
+def test_a_payment_period_that_starts_and_ends_is_a_window():
+    assert dates("2026年度居民医保参保缴费工作于2025年9月15日启动，12月25日结束。") == [
+        ("payment_deadline", "2025-12-25"), ("payment_window", "2025-09-15")]
+
+
+@pytest.mark.parametrize("sentence", [
+    "参保缴费后，待遇享受期至2026年12月31日结束。",
+    "居民医保缴费政策宣传月于2025年9月30日结束。",
+])
+def test_other_periods_that_end_are_not_deadlines(sentence):
+    assert dates(sentence) == []
