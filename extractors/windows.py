@@ -12,6 +12,7 @@ from extractors.sentence import (
     _CLAUSE_REST,
     _STATISTIC,
     FUNDS_FLOW,
+    OTHER_PROGRAMME_NAME,
     Found,
     Sentence,
     other_programme_at,
@@ -79,6 +80,8 @@ def windows(s: Sentence) -> Iterator[Found]:
     funds, payment, _coverage = _keys(work)
     if funds and not payment:
         return
+    if not payment and not _coverage and len(work.strip()) <= 40 and s.prev and _asks_when_to_pay(s.prev[-1]):
+        payment = True  # 问：…什么时候交？ 答：从10月1日开始，到12月31日截止。
     dates = find_dates(work, converted=True)
     ranges = find_ranges(work, dates)
     in_range = set()
@@ -201,9 +204,19 @@ def _range_kind(work: str, span: tuple[int, int], s: Sentence) -> str | None:
     heading = prev[-1] if prev else ""
     if COVERAGE_KEY.search(heading):
         return "coverage_period"
-    if PAYMENT_KEY.search(heading):
+    if PAYMENT_KEY.search(heading) or _asks_when_to_pay(heading):
         return "payment_window"
     return None
+
+
+_WHEN_TO_PAY = re.compile(r"(?:什么时候|何时|哪天|几号|时间|截止)[^？?]{0,10}(?:交|缴)|(?:交|缴)[^？?]{0,10}(?:什么时候|何时|哪天|几号|时间|截止)")
+_ASKED = re.compile(r"^\s*(?:问|Q)\s*[:：]|[？?]\s*$")
+
+
+def _asks_when_to_pay(text: str) -> bool:
+    """Whether `text` is a question asking when to pay (问：2026年医保什么时候交？): its answer's dates are payment dates."""
+    return _ASKED.search(text) is not None and _WHEN_TO_PAY.search(text) is not None and \
+        OTHER_PROGRAMME_NAME.search(text) is None
 
 
 def _month_end(month: int) -> int:

@@ -84,3 +84,13 @@ def test_a_payment_period_that_starts_and_ends_is_a_window():
 ])
 def test_other_periods_that_end_are_not_deadlines(sentence):
     assert dates(sentence) == []
+
+
+def test_the_answer_to_when_to_pay_states_the_payment_window():
+    assert dates("问：2026年度居民医保什么时候交？\n答：从2025年9月10日开始，到12月20日截止。") == [
+        ("payment_deadline", "2025-12-20"), ("payment_window", "2025-09-10")]
+
+
+@pytest.mark.parametrize("question", ["问：灵活就业人员职工医保什么时候交？", "问：居民医保报销需要多长时间？"])
+def test_an_answer_to_another_question_states_no_payment_dates(question):
+    assert dates(question + "\n答：从2025年9月10日开始，到12月20日截止。") == []
