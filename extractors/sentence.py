@@ -148,6 +148,7 @@ def plan_year_at(sentence: Sentence, pos: int) -> int | None:
     return best or sentence.ctx.plan_year
 
 
+_CITED_TITLE = re.compile(r"《[^《》]{0,80}》")
 _LAST = 10_000  # above any year: (pos, _LAST) sorts after every (pos, year)
 
 
@@ -156,9 +157,12 @@ def _plan_years(work: str) -> tuple[tuple[tuple[int, int], ...], tuple[int, int]
     """((start, year) of each plan year stated in `work`, comparisons left out; (start, year) of the first year
     written, comparison or not, or None)."""
     stated, first = [], None
+    cited = [m.span() for m in _CITED_TITLE.finditer(work)] if "《" in work else ()
     for m in PLAN_YEAR.finditer(work):
         if first is None:
             first = (m.start(), int(m.group(1)))
+        if any(a < m.start() < b for a, b in cited):  # 根据《关于做好2024年…的通知》，本年度…: a cited title's year
+            continue
         if COMPARISON_YEAR_BEFORE.search(work[max(0, m.start() - 2):m.start()]) or \
                 COMPARISON_YEAR_AFTER.match(work[m.end():]):
             continue

@@ -67,3 +67,10 @@ def test_what_a_group_of_payers_gets_or_actually_pays_is_not_the_standard(senten
 
 def test_a_standard_equal_to_a_named_years_is_unchanged():
     assert standards("2025年度个人缴费标准为每人每年380元，与2024年度持平。") == [("personal_contribution", 380, 0)]
+
+
+def test_the_year_in_a_cited_documents_title_is_not_the_standards_plan_year():
+    doc = extract("2026年度城乡居民医保参保缴费工作要点。\n"
+                  "依据《关于做好2024年城乡居民基本医疗保障工作的通知》，个人缴费标准为每人每年410元。")
+    assert [(f.kind, f.value["amount"], f.plan_year) for f in doc.facts
+            if f.kind == "personal_contribution"] == [("personal_contribution", 410, 2026)]
