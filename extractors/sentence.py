@@ -130,7 +130,8 @@ class Sentence:
 Found = tuple[str, dict, int | None, int]  # kind, value, plan year, offset in sentence
 
 
-COMPARISON_YEAR_BEFORE = re.compile(r"(?:较|比|由|从|在|同)\s*$")
+# 较2022年度, 在2020年度基础上; 暂按2025年标准执行, 参照2025年度标准: a year compared with, or whose standard is followed
+COMPARISON_YEAR_BEFORE = re.compile(r"(?:较|比|由|从|在|同|按|照|沿用)\s*$")
 COMPARISON_YEAR_AFTER = re.compile(r"^\s*(?:基础上|的\s*\d|标准的|水平)")
 
 

@@ -161,6 +161,7 @@ COVERAGE_SPLIT = re.compile(r"(?:自|从)(?P<a>[^，。；]{4,16}?)起享受[^�
 
 _LEADING_DATE_REST = re.compile(r"[^，,；;。]*[，,]?")  # to the start of the clause after a date's own
 _LABEL = re.compile(r"\s*[^，,；;：:。]{2,12}[：:]")  # a sentence opening with "待遇享受期：", "缴费时间："
+_NAMED_PERIOD = re.compile(r"\s*(?:为|是)\s*([^，,；;。]{1,20}?(?:期|阶段))(?:[，,；;。]|$)")
 _CLAUSE_START = re.compile(r"[，,；;：:]")  # a clause starts after one of these…
 _CLAUSE_STOP = re.compile(r"[，,；;。]")  # …and ends before one of these
 
@@ -188,6 +189,9 @@ def _range_kind(work: str, span: tuple[int, int], s: Sentence) -> str | None:
             return "coverage_period"
         if payment and PAYMENT_KEY.search(label.group()) and not COVERAGE_KEY.search(label.group()):
             return "payment_window"
+    named = _NAMED_PERIOD.match(work, span[1])  # 9月5日至9月25日为参保信息核对期: the name after it says what it is
+    if named is not None and not PAYMENT_KEY.search(named.group(1)) and not COVERAGE_KEY.search(named.group(1)):
+        return None
     if (coverage and COVERAGE_KEY.search(clause)) or (_ENJOY_BEFORE.search(work[:span[0]]) and "待遇" in after):
         return "coverage_period"
     if payment and PAYMENT_KEY.search(clause):

@@ -94,3 +94,19 @@ def test_the_answer_to_when_to_pay_states_the_payment_window():
 @pytest.mark.parametrize("question", ["问：灵活就业人员职工医保什么时候交？", "问：居民医保报销需要多长时间？"])
 def test_an_answer_to_another_question_states_no_payment_dates(question):
     assert dates(question + "\n答：从2025年9月10日开始，到12月20日截止。") == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "2025年9月5日至9月25日为参保信息核对期，核对无误后开始缴费。",
+    "2025年9月1日至9月20日为摸底准备阶段，此后进入集中缴费。",
+])
+def test_a_range_named_as_another_period_is_not_a_payment_window(sentence):
+    assert dates(sentence) == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "2025年9月5日至12月25日为2026年度居民医保集中参保缴费期。",
+    "2025年9月5日至12月25日为集中缴费期，逾期设置等待期。",
+])
+def test_a_range_named_as_the_payment_period_is_a_payment_window(sentence):
+    assert dates(sentence) == [("payment_deadline", "2025-12-25"), ("payment_window", "2025-09-05")]

@@ -74,3 +74,12 @@ def test_the_year_in_a_cited_documents_title_is_not_the_standards_plan_year():
                   "依据《关于做好2024年城乡居民基本医疗保障工作的通知》，个人缴费标准为每人每年410元。")
     assert [(f.kind, f.value["amount"], f.plan_year) for f in doc.facts
             if f.kind == "personal_contribution"] == [("personal_contribution", 410, 2026)]
+
+
+@pytest.mark.parametrize("sentence", [
+    "2026年居民医保个人缴费标准暂按2025年标准执行，每人每年410元。",
+    "2026年度个人缴费继续参照2025年度标准，为每人每年410元。",
+])
+def test_the_year_of_a_standard_followed_is_not_the_plan_year(sentence):
+    doc = extract(TOPIC + sentence)
+    assert [(f.value["amount"], f.plan_year) for f in doc.facts if f.kind == "personal_contribution"] == [(410, 2026)]
