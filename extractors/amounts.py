@@ -36,12 +36,12 @@ SUBSIDY_KEY = guarded(r"(?:各级|各地)?(?:财政|政府)(?:人均)?(?:补助|
 _SUBJECT_WORDS = ("个人", "缴费标准", "居民", "参保", "医保费", "财政", "政府")  # one is in every match of the two
 _SUBJECT_WORD = re.compile("|".join(_SUBJECT_WORDS))  # (one search: three times as fast as any() over `in` tests)
 # Subjects with an amount that is not a per-person standard: totals, shares of one government level,
-# lump sums, costs and benefits. An amount after one of these (in its clause) belongs to nothing.
+# lump sums, costs and benefits, tax deductions, instalments. An amount after one of these (in its clause) belongs to nothing.
 OTHER_SUBJECT = guarded(
     r"(?<!个人)筹资(?:总额|标准|水平)|统筹标准|总额|合计|共计|总计|累计|一次性|筹集|"
     r"(?:中央|省级|(?<![全各])省|市级|市县(?:两级)?|县区|区县|县级|(?<![全各])县|区级|地方|自治区|两级|三级)"
     r"(?:财政)?(?:补助|补贴|承担|分担|负担|补)|"
-    r"起付|支出|费用|报销|支付|花费|自付|承担|收入|基金|资金|补偿|奖励|限额|封顶|药费|价格|每针|一针|涨幅|增幅")
+    r"起付|支出|费用|报销|支付|花费|自付|承担|收入|基金|资金|补偿|奖励|限额|封顶|药费|价格|每针|一针|涨幅|增幅|扣除|抵扣|首期")
 _PER_HEAD = r"\s*(?:为|达到|达|是)?\s*(?:每人每年|每人|人均|每年)?\s*$"
 AT_LEAST = re.compile(r"(?:不低于|不少于|至少|最低|以上)" + _PER_HEAD)
 AT_MOST = re.compile(r"(?:最高|不超过|不高于|最多|以内)" + _PER_HEAD)

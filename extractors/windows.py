@@ -88,6 +88,8 @@ def windows(s: Sentence) -> Iterator[Found]:
     for rg in ranges:
         in_range.update({id(rg.start), id(rg.end)})
         head = work[:rg.span[0]]
+        if _YEAR_GLOSS.search(head) and work.startswith(("）", ")"), rg.span[1]):
+            continue  # 2026年度（2026年1月1日至12月31日）: the span of the year named, not a period of paying
         kind = _range_kind(work, rg.span, s)
         if kind is None or (kind == "payment_window" and (
                 _not_payable(work, rg.span[0]) or OTHER_ACTIVITY.search(_clause_at(work, rg.span[0])))):
@@ -161,6 +163,7 @@ COVERAGE_SPLIT = re.compile(r"(?:自|从)(?P<a>[^，。；]{4,16}?)起享受[^�
 
 _LEADING_DATE_REST = re.compile(r"[^，,；;。]*[，,]?")  # to the start of the clause after a date's own
 _LABEL = re.compile(r"\s*[^，,；;：:。]{2,12}[：:]")  # a sentence opening with "待遇享受期：", "缴费时间："
+_YEAR_GLOSS = re.compile(r"(?:19|20)\d\d\s*年度?\s*[（(]\s*$")
 _NAMED_PERIOD = re.compile(r"\s*(?:为|是)\s*([^，,；;。]{1,20}?(?:期|阶段))(?:[，,；;。]|$)")
 _CLAUSE_START = re.compile(r"[，,；;：:]")  # a clause starts after one of these…
 _CLAUSE_STOP = re.compile(r"[，,；;。]")  # …and ends before one of these

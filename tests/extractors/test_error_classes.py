@@ -37,6 +37,14 @@ def test_personal_costs_are_not_contributions(sentence):
     assert amounts(sentence) == []
 
 
+@pytest.mark.parametrize("sentence", [
+    "缴纳的居民医保费可在个人所得税前据实扣除，每人每年最高扣除1200元。",
+    "一次缴清有困难的，居民医保费可分期缴纳，首期不低于150元。",
+])
+def test_tax_deductions_and_instalments_are_not_the_contribution(sentence):
+    assert amounts(sentence) == []
+
+
 @pytest.mark.parametrize("sentence, amount", [
     ("居民医保执行标准为每人每年1040元，其中个人缴纳350元。", 350),
     ("问：个人需要缴纳多少钱？\n答：成年居民每人每年420元。", 420),

@@ -110,3 +110,7 @@ def test_a_range_named_as_another_period_is_not_a_payment_window(sentence):
 ])
 def test_a_range_named_as_the_payment_period_is_a_payment_window(sentence):
     assert dates(sentence) == [("payment_deadline", "2025-12-25"), ("payment_window", "2025-09-05")]
+
+
+def test_the_span_of_a_year_glossed_in_brackets_is_not_a_payment_window():
+    assert dates("2026年度（2026年1月1日至12月31日）居民医保个人缴费为每人每年410元。") == []
