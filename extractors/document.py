@@ -10,9 +10,10 @@ from extractors.dates import YearResolver
 from extractors.model import Document, Fact
 from extractors.numbers import halfwidth
 from extractors.plausibility import below_national_minimum, confidence
-from extractors.regions import Region, detect_region, load_regions
+from extractors.regions import PREFECTURE, PROVINCE, Region, detect_region, load_regions
 from extractors.rules import ENUM_FIRST, ENUM_MARK, RULES, TRIGGER_MASKS, TRIGGER_SCAN, Context, Sentence
 from extractors.segment import END_MARKS, is_transcript, sentences
+from extractors.sentence import clause_bounds
 from extractors.version import EXTRACTOR_VERSION
 
 __all__ = ["EXTRACTOR_VERSION", "extract", "main_plan_year"]
@@ -195,22 +196,36 @@ def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region
     """Run `rules` on one sentence and add their new facts to `found` as (kind, value, plan year, region,
     evidence, span) (a fact's region: see _fact_region)."""
     regions: dict[bool, str | None] = {}  # names or not → the region, worked out once per sentence
+    cities: list[tuple[int, str]] | None = None  # (start, code) of the province page's cities named in it
     evidence = None
     for rule in rules:
-        for kind, value, year, _offset in rule(sentence):
+        for kind, value, year, offset in rule(sentence):
             names = kind in NAME_KINDS
             if names not in regions:
                 # "云南税务APP" names a channel, not the region the fact is about
                 national = "国" in sentence.text and NATIONAL.search(sentence.text)  # every name of NATIONAL holds 国
                 regions[names] = ("000000" if national else (region.code if region else None)) \
                     if names else _fact_region(sentence.text, region)
-            where = regions[names]
-            key = (kind, tuple(sorted(value.items())), year, where)  # Fact.identity
-            if key not in seen:
-                seen.add(key)
-                if evidence is None:
-                    evidence = sentence.text.strip()
-                found.append((kind, value, year, where, evidence, span))
+            wheres: tuple[str | None, ...] = (regions[names],)
+            if not names and region is not None and regions[names] == region.code and region.level == PROVINCE:
+                if cities is None:
+                    cities = _cities_named(sentence.text, region)
+                if cities:  # 其中，大同市、朔州市个人缴费标准为…: the cities named in the fact's own clause
+                    start, _ = clause_bounds(sentence.work, offset)
+                    wheres = tuple(dict.fromkeys(code for at, code in cities if start <= at < offset)) or wheres
+            for where in wheres:
+                key = (kind, tuple(sorted(value.items())), year, where)  # Fact.identity
+                if key not in seen:
+                    seen.add(key)
+                    if evidence is None:
+                        evidence = sentence.text.strip()
+                    found.append((kind, value, year, where, evidence, span))
+
+
+def _cities_named(sentence: str, province: Region) -> list[tuple[int, str]]:
+    """(start, code) of each prefecture of `province` named in `sentence`."""
+    return [(start, r.code) for start, _, r in load_regions().find_mentions(sentence)
+            if r.level == PREFECTURE and r.parent == province.code]
 
 
 AMOUNT_KINDS = ("personal_contribution", "fiscal_subsidy")

@@ -157,6 +157,15 @@ def test_a_year_quoted_in_passing_is_not_the_plan_year():
     assert doc.plan_year == 2024
 
 
+def test_a_provincial_standard_for_named_cities_is_those_cities_fact():
+    text = ("2026年度全省城乡居民医保个人缴费标准为每人每年400元。"
+            "其中，大同市、朔州市个人缴费标准为每人每年390元。太原市医保局负责做好宣传，缴费标准为每人每年400元。")
+    doc = extract(text, title="山西省2026年度城乡居民医保缴费标准", published=PUB)
+    assert doc.region["code"] == "140000"
+    assert sorted((f.value["amount"], f.region) for f in doc.facts if f.kind == "personal_contribution") == [
+        (390, "140200"), (390, "140600"), (400, "140000")]
+
+
 def test_national_story_with_a_place_in_passing_is_national():
     text = ("国家医保局、财政部近日发布通知。另据报道，北京市一处公园新开放。"
             "我国城乡居民医保人均财政补助标准达到每人每年不低于700元。全国各地陆续启动征缴。")
