@@ -32,7 +32,7 @@ PERSONAL_KEY = guarded(
     r"个人(?:每人)?(?:每年)?(?:需要?|应当?|须)(?:缴纳|缴费|交纳|交费|缴|交)|个人(?:每人)?每年(?:缴纳|缴费|交纳|交费|缴|交)|"
     r"(?<!筹资)(?<!单位)(?<!最高)缴费标准|居民(?:个人)?(?:缴费|缴纳)|参保(?:缴)?费(?!用)|医保费(?!用)")
 SUBSIDY_KEY = guarded(r"(?:各级|各地)?(?:财政|政府)(?:人均)?(?:补助|补贴)(?:标准)?|人均财政补助|"
-                         r"(?:财政|政府)对[^，。；、\n]{0,12}?(?:补助|补贴)")
+                         r"(?:财政|政府)对[^，,。；;、\n]{0,12}?(?:补助|补贴)")
 _SUBJECT_WORDS = ("个人", "缴费标准", "居民", "参保", "医保费", "财政", "政府")  # one is in every match of the two
 _SUBJECT_WORD = re.compile("|".join(_SUBJECT_WORDS))  # (one search: three times as fast as any() over `in` tests)
 # Subjects with an amount that is not a per-person standard: totals, shares of one government level,
@@ -61,7 +61,7 @@ COMPARED_TO = re.compile(rf"(?:较|比)\s*(?:(?:19|20)\d\d\s*年度?的|上年�
 GROUP_AID = re.compile(r"给予(?:定额|全额|部分)?补贴|代缴|减免|实际(?:缴纳|缴费|负担)")
 # （上年为380元）, 去年是380元: last year's standard quoted beside this year's
 PREVIOUS_STATED = re.compile(rf"(?:上一?年度?|去年)(?:的)?(?:标准)?(?:为|是)\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元")
-UNCHANGED = re.compile(r"与(?:上(?:一)?年|(?:19|20)\d\d\s*年)(?:度)?(?:保持)?(?:一致|相同|持平)|保持不变|维持[^，。]{0,16}不变|不作调整|标准不变")
+UNCHANGED = re.compile(r"与(?:上(?:一)?年|(?:19|20)\d\d\s*年)(?:度)?(?:保持)?(?:一致|相同|持平)|保持不变|维持[^，,。]{0,16}不变|不作调整|标准不变")
 RESPECTIVELY = re.compile(r"分别")
 LIST_JOIN = re.compile(r"\s*(?:和|、|与|及|以及)\s*(?:每人每年)?\s*$")
 PER_MONTH = re.compile(r"每月|月人均|每人每月|/月")

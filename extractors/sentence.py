@@ -13,7 +13,7 @@ from extractors.numbers import NUMBER, halfwidth
 # -- shared vocabulary ----------------------------------------------------------------
 # (patterns used inside the hot per-sentence rules are compiled once here)
 _TOP_MARK = re.compile(r"[一二三四五六七八九十]+、")
-_SINGLE_GROUP = re.compile(r"^\s*(?:答[:：])?(?P<name>[^，。；、]{2,30}?)(?:也|都|均)?(?:可以|可)(?:参保|参加(?:城乡)?居民医保)")
+_SINGLE_GROUP = re.compile(r"^\s*(?:答[:：])?(?P<name>[^，,。；;、]{2,30}?)(?:也|都|均)?(?:可以|可)(?:参保|参加(?:城乡)?居民医保)")
 _JOIN_INCLUDES = re.compile(r"(?:覆盖|参加|参保)[^。]{0,40}?(?=包括)")
 _PAY_WORD = re.compile(r"缴|交费|交纳|参保")
 _INTRO_END = re.compile(r"[:：？?]\s*$|如下|以下|下列|包括|参保对象|参保范围|缴费渠道|缴费方式")

@@ -22,9 +22,9 @@ from extractors.sentence import (
 # -- dates: payment window, deadline, coverage period, monthly window ----------------
 COVERAGE_KEY = re.compile(r"待遇享受期|享受(?:居民医保|医保|相应的|当年|医疗保险)?待遇|待遇(?:享受)?(?:期|时间)|保障期|享受期")
 PAYMENT_KEY = re.compile(r"缴费|征缴|缴纳|收缴|补缴|缴交|交费|参保登记|参保缴费|集中参保|缴费期")
-DEADLINE_BEFORE = re.compile(r"(?:截止|截至|延长至|延至|顺延至|延期至|推迟至|最后期限)[^，。；]{0,8}$")
+DEADLINE_BEFORE = re.compile(r"(?:截止|截至|延长至|延至|顺延至|延期至|推迟至|最后期限)[^，,。；;]{0,8}$")
 DEADLINE_AFTER = re.compile(r"^\s*(?:24\s*时|二十四时)?\s*(?:前|之前|以前|为止|截止|结束)")
-SUPERSEDED = re.compile(r"(?:由|从|原定的?|原来的?|原)\s*$")
+SUPERSEDED = re.compile(r"(?:由|从|原定的?|原来的?|原)(?:缴费)?(?:截止|截至)?(?:时间|日期)?(?:为|是)?\s*$")
 START_PHRASE = re.compile(r"(?:于|从|自)\s*$")
 START_AFTER = re.compile(r"^\s*(?:起|开始|正式开始|启动)")
 MONTHLY = re.compile(r"每月\s*(\d{1,2})\s*[日号]?\s*(?:至|到|-|—|~|～)\s*(\d{1,2})\s*[日号]")
@@ -121,7 +121,9 @@ def windows(s: Sentence) -> Iterator[Found]:
                 continue
             if not (DEADLINE_BEFORE.search(work[max(0, d.start - 14):d.start]) or DEADLINE_AFTER.match(work[d.end:])):
                 continue
-            if SUPERSEDED.search(work[max(0, d.start - 6):d.start]):  # 由原定的2月25日顺延至3月31日
+            if SUPERSEDED.search(work[max(0, d.start - 10):d.start]):  # 由原定的2月25日顺延至3月31日, （原截止时间为…）
+                continue
+            if _ALREADY_PAID.match(work, d.end):  # 11月20日前已缴费的，无需重复缴纳: who paid, not until when
                 continue
             if _not_payable(work, d.start):
                 continue
@@ -157,12 +159,13 @@ def windows(s: Sentence) -> Iterator[Found]:
                 yield "monthly_window", {"start_day": a, "end_day": b}, plan_year_at(s, m.start()), m.start()
 
 
-COVERAGE_SPLIT = re.compile(r"(?:自|从)(?P<a>[^，。；]{4,16}?)起享受[^，。；]{0,10}待遇[^。；]{0,12}?待遇(?:享受)?期(?:至|到)"
-                            r"(?P<b>[^，。；]{4,16}?日)")
+COVERAGE_SPLIT = re.compile(r"(?:自|从)(?P<a>[^，,。；;]{4,16}?)起享受[^，,。；;]{0,10}待遇[^。；]{0,12}?待遇(?:享受)?期(?:至|到)"
+                            r"(?P<b>[^，,。；;]{4,16}?日)")
 
 
 _LEADING_DATE_REST = re.compile(r"[^，,；;。]*[，,]?")  # to the start of the clause after a date's own
 _LABEL = re.compile(r"\s*[^，,；;：:。]{2,12}[：:]")  # a sentence opening with "待遇享受期：", "缴费时间："
+_ALREADY_PAID = re.compile(r"\s*(?:24\s*时)?\s*(?:前|之前|以前)\s*(?:已经?|业已)")
 _YEAR_GLOSS = re.compile(r"(?:19|20)\d\d\s*年度?\s*[（(]\s*$")
 _NAMED_PERIOD = re.compile(r"\s*(?:为|是)\s*([^，,；;。]{1,20}?(?:期|阶段))(?:[，,；;。]|$)")
 _CLAUSE_START = re.compile(r"[，,；;：:]")  # a clause starts after one of these…

@@ -114,3 +114,11 @@ def test_a_range_named_as_the_payment_period_is_a_payment_window(sentence):
 
 def test_the_span_of_a_year_glossed_in_brackets_is_not_a_payment_window():
     assert dates("2026年度（2026年1月1日至12月31日）居民医保个人缴费为每人每年410元。") == []
+
+
+def test_the_former_deadline_named_beside_an_extension_is_not_a_deadline():
+    assert dates("缴费时间延长至2026年1月25日（原截止时间为2025年12月25日）。") == [("payment_deadline", "2026-01-25")]
+
+
+def test_a_date_before_which_some_already_paid_is_no_deadline():
+    assert dates("2025年11月20日前已缴费的参保人，无需重复缴纳。") == []
