@@ -38,9 +38,12 @@ _GROUPS_END = re.compile(r"等(?:人员|群体)?[，,。；]|[。；]|[，,]\s*(
 _RESIDENT_NAME = re.compile(r"居民(?:基本)?医(?:疗)?保")
 _ALL_LEAD = re.compile(r"^(?:包括|凡是|凡|所有|具有.{0,10}的)")
 _SUBSIDY_WORD = re.compile(r"资助|补助|代缴")
-_NO_WAITING = re.compile(r"不设(?:置)?(?:待遇享受)?等待期|免(?:除)?(?:待遇)?等待期|无(?:待遇)?等待期")
+_NO_WAITING = re.compile(r"不设(?:置)?(?:待遇(?:享受)?)?等待期|免(?:除)?(?:待遇)?等待期|无(?:待遇)?等待期")
 _CONNECTIVE = re.compile(r"^(?:需要注意的是|注意|另外|此外|同时|其中|对此)$")
-_IN_TIME = re.compile(r"(?:在规定(?:时间|期限)内|按时|及时)(?:参保|缴费|参加)[^、，,]*$")
+# 按时参保的, 刑满释放人员在取得相应身份后3个月内参保的: the condition after a group's name (a name that is
+# only a condition, 在职工医保中断缴费3个月内参加居民医保的人员, stays whole)
+_IN_TIME = re.compile(r"(?:在规定(?:时间|期限)内|按时|及时|(?<=[^、，,]{2})(?:在|于)[^、，,]{1,20}?(?:日|天|月|年)(?:之)?内)"
+                      r"(?:参保|缴费|参加)[^、，,]*$")
 _TWO_JOINED = re.compile(r"[^、]{2,}和[^、]{2,}")
 _JOIN_LEAD = re.compile(r"^(?:以及|和|及|对|对于)")
 _ITEM_END = re.compile(r"[：:，,。；;（(]")
@@ -61,10 +64,10 @@ LIST_SPLIT = re.compile(r"、|，|,|/|以及|及|和|或者|或")
 LIST_END = re.compile(r"等(?:多种|线上|线下|渠道|方式|途径|多|各类|特殊|群体|人员)?|进行|办理|即可|完成|缴纳|参保|[。；;，,]")
 PAYING_AFTER = re.compile(r"缴费|缴纳|交费|交纳|缴|支付")
 LIST_BEFORE_KIND = re.compile(r"(?P<list>[^，。；：:,]{2,80}?)等(?:多种|多个|线上|线下|便捷|各类)?(?:缴费)?(?:渠道|方式|途径)")
-ITEM_TRIM = guarded(r"^(?:选择|使用|登录|通过|在|到|可|可以|包括|如|例如|像|前往|以及|及|和|或|其中|各类|是)+|(?:等|等等|进行|即可|的)+$")
+ITEM_TRIM = guarded(r"^(?:选择|使用|登录|通过|在(?![校读职学岗])|到|可|可以|包括|如|例如|像|前往|以及|及|和|或|其中|各类|是|仅有|只有|仅限)+|(?:等|等等|进行|即可|的)+$")
 
 _TRIM_LEADS = ("选择", "使用", "登录", "通过", "在", "到", "可", "包括", "如", "例如", "像", "前往", "以及", "及", "和", "或",
-               "其中", "各类", "是")  # ITEM_TRIM's leading words (可 covers 可以)
+               "其中", "各类", "是", "仅有", "只有", "仅限")  # ITEM_TRIM's leading words (可 covers 可以)
 _TRIM_TAILS = ("等", "进行", "即可", "的")  # its trailing words (等 covers 等等)
 _TRIM_TAILS_NL = tuple(tail + "\n" for tail in _TRIM_TAILS)
 
