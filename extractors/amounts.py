@@ -61,7 +61,7 @@ COMPARED_TO = re.compile(rf"(?:较|比)\s*(?:(?:19|20)\d\d\s*年度?的|上年�
 GROUP_AID = re.compile(r"给予(?:定额|全额|部分)?补贴|代缴|减免|实际(?:缴纳|缴费|负担)")
 # （上年为380元）, 去年是380元: last year's standard quoted beside this year's
 PREVIOUS_STATED = re.compile(rf"(?:上一?年度?|去年)(?:的)?(?:标准)?(?:为|是)\s*(?:每人每年)?\s*(?P<a>{NUMBER})\s*元")
-UNCHANGED = re.compile(r"与(?:上(?:一)?年|(?:19|20)\d\d\s*年)(?:度)?(?:保持)?(?:一致|相同|持平)|保持不变|维持[^，,。]{0,16}不变|不作调整|标准不变")
+UNCHANGED = re.compile(r"与(?:上(?:一)?年|(?:19|20)\d\d\s*年)(?:度)?(?:保持)?(?:一致|相同|持平)|保持不变|(?:维持|保持)[^，,。；;]{0,16}不变|不作调整|标准不变")
 RESPECTIVELY = re.compile(r"分别")
 LIST_JOIN = re.compile(r"\s*(?:和|、|与|及|以及)\s*(?:每人每年)?\s*$")
 PER_MONTH = re.compile(r"每月|月人均|每人每月|/月")

@@ -83,3 +83,7 @@ def test_the_year_in_a_cited_documents_title_is_not_the_standards_plan_year():
 def test_the_year_of_a_standard_followed_is_not_the_plan_year(sentence):
     doc = extract(TOPIC + sentence)
     assert [(f.value["amount"], f.plan_year) for f in doc.facts if f.kind == "personal_contribution"] == [(410, 2026)]
+
+
+def test_a_standard_kept_with_its_amount_inside_is_unchanged():
+    assert standards("个人缴费标准保持每人每年410元不变。") == [("personal_contribution", 410, 0)]
