@@ -122,3 +122,12 @@ def test_the_former_deadline_named_beside_an_extension_is_not_a_deadline():
 
 def test_a_date_before_which_some_already_paid_is_no_deadline():
     assert dates("2025年11月20日前已缴费的参保人，无需重复缴纳。") == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "截至2025年10月31日，全市已有126万人完成缴费。",
+    "截至2025年11月15日，累计缴费人数达到87.6万人。",
+    "截至2025年11月15日，全区共有3.2万户家庭完成参保缴费。",
+])
+def test_a_count_of_payers_up_to_a_date_is_no_deadline(sentence):
+    assert dates(sentence) == []
