@@ -41,7 +41,7 @@ OTHER_SUBJECT = guarded(
     r"(?<!个人)筹资(?:总额|标准|水平)|统筹标准|总额|合计|共计|总计|累计|一次性|筹集|"
     r"(?:中央|省级|(?<![全各])省|市级|市县(?:两级)?|县区|区县|县级|(?<![全各])县|区级|地方|自治区|两级|三级)"
     r"(?:财政)?(?:补助|补贴|承担|分担|负担|补)|"
-    r"起付|支出|费用|报销|支付|花费|自付|承担|收入|基金|资金|补偿|奖励|限额|封顶|药费|价格|每针|一针|涨幅|增幅|扣除|抵扣|首期")
+    r"起付|支出|费用|报销|支付|花费|自付|承担|收入|基金|资金|补偿|奖励|限额|封顶|药费|价格|每针|一针|涨幅|增幅|扣除|抵扣|首期|另行|额外")
 _PER_HEAD = r"\s*(?:为|达到|达|是)?\s*(?:每人每年|每人|人均|每年)?\s*$"
 AT_LEAST = re.compile(r"(?:不低于|不少于|至少|最低|以上)" + _PER_HEAD)
 AT_MOST = re.compile(r"(?:最高|不超过|不高于|最多|以内)" + _PER_HEAD)
@@ -81,6 +81,7 @@ CHANGE_STATED = re.compile(rf"(?:增加|新增|增长|上调|提高|减少|降�
 PER_HEAD_AMOUNT = guarded(rf"(?:每人每年|每人|人均)\s*(?P<num>{NUMBER})\s*元|(?P<num2>{NUMBER})\s*元\s*/\s*人\s*/\s*年")
 
 
+_FUNDER = re.compile(r"财政|政府|补助|补贴|资助")
 QUESTION = re.compile(r"^\s*(?:问|Q)[:：]|[？?]\s*$")
 
 
@@ -88,7 +89,7 @@ def _listed_amounts(s: Sentence) -> Iterator[Found]:
     """Per-head amounts with no subject of their own under a heading or question about the personal contribution:
     "成年居民：每人每年680元" lines under 个人缴费标准, or the answer to 问：个人需要缴纳多少钱？"""
     work = s.work
-    if OTHER_PROGRAMME.search(work):
+    if OTHER_PROGRAMME.search(work) or _FUNDER.search(work):  # 省财政按照每人每年150元的标准…给予补助: not paid by residents
         return
     found = list(PER_HEAD_AMOUNT.finditer(work))
     if not found:

@@ -62,6 +62,15 @@ def test_shares_of_government_levels_are_not_the_subsidy():
     assert found == [("fiscal_subsidy", 700)]
 
 
+def test_a_government_levels_payment_under_a_contribution_heading_is_no_standard():
+    found = core("二、个人缴费标准\n省财政按照每人每年150元的标准对各县给予补助。")
+    assert [k for k, _ in found if k in ("personal_contribution", "fiscal_subsidy")] == []
+
+
+def test_an_extra_top_up_is_not_the_subsidy_standard():
+    assert amounts("居民医保政府补助标准为每人每年710元，市财政另行安排补助25元。") == [("fiscal_subsidy", 710)]
+
+
 def test_central_treasury_share_alone_is_no_subsidy_standard():
     assert amounts("中央财政补贴按每人每年420元拨付到各地。") == []
 
