@@ -27,7 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@$(COMPILE)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/slow
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=15 tests --ignore=tests/slow
 
 # The crash-consistency campaign (22 killed-check trials, ~10 min on 2 busy cores), run on its own.
 test-slow: $(STAMP)
