@@ -191,6 +191,7 @@ def _respectively(work: str, subjects: list, standards: list[list], changes: lis
     return used
 
 
+_WHEN_AMOUNT = re.compile(rf"{NUMBER}\s*元\s*(?:时|的时候)")
 _YEAR4 = re.compile(r"(?:19|20)\d\d")
 _OVER_YEARS = re.compile(r"[\d一二三四五六七八九十几两]+年(?:间|来)|多年|以来|历年")
 
@@ -213,8 +214,8 @@ def _from_last_year(s: Sentence, m: re.Match) -> bool:
 
 def amounts(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if "资助" in work or GROUP_AID.search(work):
-        return
+    if "资助" in work or GROUP_AID.search(work) or ("时" in work and _WHEN_AMOUNT.search(work)):
+        return  # (…标准只有15元时，财政补助不少于40元: the state of a time gone by, or of a supposition)
     # PERSONAL_KEY and SUBSIDY_KEY each need one of these words: without them no subject has a kind
     subjects = _subjects(work) if _SUBJECT_WORD.search(work) else []
     if not any(kind for _, _, kind in subjects):

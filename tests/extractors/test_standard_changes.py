@@ -87,3 +87,11 @@ def test_the_year_of_a_standard_followed_is_not_the_plan_year(sentence):
 
 def test_a_standard_kept_with_its_amount_inside_is_unchanged():
     assert standards("个人缴费标准保持每人每年410元不变。") == [("personal_contribution", 410, 0)]
+
+
+@pytest.mark.parametrize("sentence", [
+    "当年新农合个人缴费标准只有15元时，人均财政补助不少于40元。",
+    "个人缴费标准还是120元的时候，报销比例只有五成。",
+])
+def test_a_sentence_about_the_time_a_standard_was_so_states_no_standard(sentence):
+    assert standards(sentence) == []
