@@ -40,7 +40,7 @@ def _fact_region(sentence: str, page: Region | None) -> str | None:
     table = load_regions()
     if "国" in sentence and NATIONAL.search(sentence) and (page is None or page.level != "country"):
         return "000000"
-    mentioned = [r for _, _, r in table.find_mentions(sentence)]
+    mentioned = [r for _, _, r in _mentions(sentence)]
     if page is None:
         return mentioned[0].code if mentioned else None
     if not mentioned or any(r.code == page.code for r in mentioned):
@@ -197,6 +197,7 @@ def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region
     evidence, span) (a fact's region: see _fact_region)."""
     regions: dict[bool, str | None] = {}  # names or not → the region, worked out once per sentence
     cities: list[tuple[int, str]] | None = None  # (start, code) of the province page's cities named in it
+    province = region is not None and region.level == PROVINCE
     evidence = None
     for rule in rules:
         for kind, value, year, offset in rule(sentence):
@@ -206,25 +207,45 @@ def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region
                 national = "国" in sentence.text and NATIONAL.search(sentence.text)  # every name of NATIONAL holds 国
                 regions[names] = ("000000" if national else (region.code if region else None)) \
                     if names else _fact_region(sentence.text, region)
-            wheres: tuple[str | None, ...] = (regions[names],)
-            if not names and region is not None and regions[names] == region.code and region.level == PROVINCE:
+            where = regions[names]
+            if province and not names and where == region.code:
                 if cities is None:
                     cities = _cities_named(sentence.text, region)
                 if cities:  # 其中，大同市、朔州市个人缴费标准为…: the cities named in the fact's own clause
                     start, _ = clause_bounds(sentence.work, offset)
-                    wheres = tuple(dict.fromkeys(code for at, code in cities if start <= at < offset)) or wheres
-            for where in wheres:
-                key = (kind, tuple(sorted(value.items())), year, where)  # Fact.identity
-                if key not in seen:
-                    seen.add(key)
-                    if evidence is None:
-                        evidence = sentence.text.strip()
-                    found.append((kind, value, year, where, evidence, span))
+                    named = tuple(dict.fromkeys(code for at, code in cities if start <= at < offset))
+                    if named:
+                        for where in named:
+                            evidence = _add(kind, value, year, where, sentence, evidence, span, seen, found)
+                        continue
+            key = (kind, tuple(sorted(value.items())), year, where)  # Fact.identity
+            if key not in seen:
+                seen.add(key)
+                if evidence is None:
+                    evidence = sentence.text.strip()
+                found.append((kind, value, year, where, evidence, span))
+
+
+def _add(kind: str, value: dict, year: int | None, where: str, sentence: Sentence, evidence: str | None,
+         span: tuple[int, int] | None, seen: set, found: list) -> str:
+    """Add one fact unless seen (as _apply does inline); returns the sentence's evidence."""
+    evidence = evidence if evidence is not None else sentence.text.strip()
+    key = (kind, tuple(sorted(value.items())), year, where)
+    if key not in seen:
+        seen.add(key)
+        found.append((kind, value, year, where, evidence, span))
+    return evidence
+
+
+@lru_cache(maxsize=8)
+def _mentions(sentence: str) -> list:
+    """The region names in a sentence (RegionTable.find_mentions), found once for _fact_region and _cities_named."""
+    return load_regions().find_mentions(sentence)
 
 
 def _cities_named(sentence: str, province: Region) -> list[tuple[int, str]]:
     """(start, code) of each prefecture of `province` named in `sentence`."""
-    return [(start, r.code) for start, _, r in load_regions().find_mentions(sentence)
+    return [(start, r.code) for start, _, r in _mentions(sentence)
             if r.level == PREFECTURE and r.parent == province.code]
 
 

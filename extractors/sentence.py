@@ -21,7 +21,9 @@ _CHANNEL_HEAD = re.compile(r"(?:线上|线下)(?:渠道|方式)[:：]")
 _ANSWER = re.compile(r"^\s*(?:答|回答)[:：]")
 _CHANNEL_SUFFIX = re.compile(r"(?:缴费|渠道|方式|平台)$")
 # a statistic: 截至10月31日，全市已有126万人完成缴费 (a count of people or households) dates no deadline
-_STATISTIC = re.compile(r"统计|参保人数|缴费人数|参保率|覆盖|\d\s*万?\s*(?:人次|人|户)(?![均民])")
+# (the count opens with 人 or 户, looking behind for its digits: a pattern whose every branch opens with a character
+# set lets sre scan for those characters instead of trying every position)
+_STATISTIC = re.compile(r"统计|参保人数|缴费人数|参保率|覆盖|[人户](?:(?<=\d[人户])|(?<=\d万[人户]))(?![均民])")
 _CLAUSE_REST = re.compile(r"[^，,；;。]{0,12}")
 
 # Words that put a sentence outside resident medical insurance contributions.
