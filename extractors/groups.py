@@ -111,7 +111,11 @@ def channels(s: Sentence) -> Iterator[Found]:
             base += inner[-1].end()
             segment = segment[inner[-1].end():]
         explicit = "渠道" in m.group() or "方式" in m.group() or "途径" in m.group()
-        paying = PAYING_AFTER.search(tail[len(segment):len(segment) + 14])
+        after = tail[len(segment):len(segment) + 14]
+        paying = PAYING_AFTER.search(after)
+        telling = _PUBLICITY.search(after)  # 通过A、B等方式广泛宣传参保缴费政策: the list tells, the paying is told of
+        if telling and (paying is None or telling.start() < paying.start()):
+            continue
         trailing = _TRAILING_PAY.search(segment)
         if trailing and not _PLACE_PAY.search(segment):
             segment, paying = segment[:trailing.start()], True
@@ -129,7 +133,8 @@ def channels(s: Sentence) -> Iterator[Found]:
         if "、" in m.group("list"):
             candidates.append((_ANSWER_LEAD.sub("", m.group("list")), m.start("list")))
     for m in LIST_BEFORE_KIND.finditer(work) if "等" in work else ():  # its lazy list is slow; 等 is required
-        if _PUBLICITY.search(work[:m.end()]):
+        # 宣传…通过A、B等方式, or 通过A、B等方式做好提醒 / 广泛宣传: means of telling people, not of paying
+        if _PUBLICITY.search(work[:m.end()]) or _PUBLICITY.search(work, m.end(), m.end() + 6):
             continue
         if "、" in m.group("list"):
             inner = list(_LIST_VERB.finditer(m.group("list")))

@@ -23,3 +23,13 @@ def test_a_channel_after_only_keeps_no_lead_word():
 def test_an_exempt_group_drops_the_time_condition_after_it():
     assert names("新生儿、刑满释放人员在取得相应身份后3个月内参保的，不设待遇等待期。",
                  "waiting_period_exemption") == ["新生儿", "刑满释放人员"]
+
+
+def test_means_of_reminding_or_publicising_are_not_payment_channels():
+    text = ("各地要核对未参保人员名单，通过社区网格员入户、电话和短信等方式做好提醒，确保各缴费渠道运行平稳。"
+            "要通过电视、广播、政务公众号等方式广泛宣传参保缴费政策。")
+    assert names(text, "payment_channel") == []
+
+
+def test_means_of_paying_listed_before_fangshi_stay_channels():
+    assert names("居民可选择微信、支付宝、银行柜台等方式缴费。", "payment_channel") == ["微信", "支付宝", "银行柜台"]
