@@ -144,6 +144,10 @@ def _may_list_channels(work: str) -> bool:
 _LIST_WORD = re.compile("通过|选择|使用|登录|渠道|方式|途径")  # (one search: 3x as fast as any() over `in` tests)
 
 
+# what _CHANNEL_SUFFIX can match at the end of a name (its $ also matches before a final line break)
+_CHANNEL_SUFFIXES = tuple(word + end for end in ("", "\n") for word in ("缴费", "渠道", "方式", "平台"))
+
+
 def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[Found]:
     seen = set()
     for segment, base in candidates:
@@ -153,7 +157,7 @@ def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[F
         listed = sum(worded) >= 2
         for (name, offset), has_word in zip(items, worded):
             if len(name) > 4 and not name.endswith("线下缴费"):
-                trimmed = _CHANNEL_SUFFIX.sub("", name)
+                trimmed = _CHANNEL_SUFFIX.sub("", name) if name.endswith(_CHANNEL_SUFFIXES) else name
                 if trimmed != name:  # (the channel word may have been the suffix: 网上缴费 → 网上)
                     name, has_word = trimmed, CHANNEL_WORD.search(trimmed) is not None
             if 2 <= len(name) <= 20 and (has_word or (listed and len(name) <= 10)) \
@@ -338,7 +342,7 @@ CHANNEL_INTRO = re.compile(r"缴费(?:渠道|方式|途径)|以下(?:方式|渠�
 
 def _level(mark: str) -> int:
     mark = mark.strip()
-    if _TOP_MARK.match(mark):
+    if "、" in mark and _TOP_MARK.match(mark):  # (every _TOP_MARK match ends with 、)
         return 1
     if mark.startswith(("（", "(")):
         return 2

@@ -44,8 +44,9 @@ _ENJOY_BEFORE = re.compile(r"享受\s*$")
 def _keys(work: str) -> tuple[bool, bool, bool]:
     """Whether a sentence names a flow of funds, a payment, a coverage period (FUNDS_FLOW, PAYMENT_KEY,
     COVERAGE_KEY), each asked several times per sentence."""
+    # (every COVERAGE_KEY match holds one of 待遇, 保障期, 享受期: a regex call costs as much as a dozen `in` tests)
     return FUNDS_FLOW.search(work) is not None, PAYMENT_KEY.search(work) is not None, \
-        COVERAGE_KEY.search(work) is not None
+        ("待遇" in work or "保障期" in work or "享受期" in work) and COVERAGE_KEY.search(work) is not None
 
 
 @lru_cache(maxsize=16)
