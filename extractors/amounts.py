@@ -68,11 +68,15 @@ PER_MONTH = re.compile(r"每月|月人均|每人每月|/月")
 
 
 def _qualifier(before: str, after: str) -> str:
-    if AT_LEAST.search(before) or after.startswith("以上"):
+    # (a regex call costs as much as a dozen `in` tests: each pattern is tried only when a character every match
+    # of it holds is there)
+    bound = "不" in before or "最" in before or "以" in before or "至" in before  # one is in every AT_LEAST, AT_MOST
+    if bound and AT_LEAST.search(before) or after.startswith("以上"):
         return "at_least"
-    if AT_MOST.search(before) or after.startswith("以内"):
+    if bound and AT_MOST.search(before) or after.startswith("以内"):
         return "at_most"
-    if APPROX.search(before) or after.startswith("左右"):
+    if ("约" in before or "近" in before or "左" in before or "预" in before) and APPROX.search(before) or \
+            after.startswith("左右"):
         return "approx"
     return "exact"
 
@@ -128,8 +132,11 @@ def _listed_amounts(s: Sentence) -> Iterator[Found]:
 def _subjects(work: str) -> list[tuple[int, int, str | None]]:
     """Every subject word of the sentence as (start, end, kind); kind None for OTHER_SUBJECT."""
     others = [(m.start(), m.end(), None) for m in OTHER_SUBJECT.finditer(work)]
-    keys = [(m.start(), m.end(), "personal_contribution") for m in PERSONAL_KEY.finditer(work)]
-    keys += [(m.start(), m.end(), "fiscal_subsidy") for m in SUBSIDY_KEY.finditer(work)]
+    # (each key is looked for only when one of the words all its matches hold is there: _SUBJECT_WORDS)
+    keys = [(m.start(), m.end(), "personal_contribution") for m in PERSONAL_KEY.finditer(work)] if (
+        "个人" in work or "缴费标准" in work or "居民" in work or "参保" in work or "医保费" in work) else []
+    if "财政" in work or "政府" in work:
+        keys += [(m.start(), m.end(), "fiscal_subsidy") for m in SUBSIDY_KEY.finditer(work)]
     # 中央财政补贴 is a share although it holds 财政补贴: where the two overlap, the other subject wins
     if others:
         keys = [k for k in keys if not any(a < k[1] and k[0] < b and a <= k[0] for a, b, _ in others)]
@@ -163,7 +170,7 @@ def _lists(standards: list[list], changes: list[tuple[int, int, int]], work: str
 def _respectively(work: str, subjects: list, standards: list[list], changes: list[tuple[int, int, int]]) -> set[int]:
     """Align each list after 分别 with the subjects named before it, in order; returns the changes used up."""
     used: set[int] = set()
-    resp = RESPECTIVELY.search(work)
+    resp = RESPECTIVELY.search(work) if "分别" in work else None
     if not resp:
         return used
     order: list[str] = []
@@ -214,8 +221,11 @@ def _from_last_year(s: Sentence, m: re.Match) -> bool:
 
 def amounts(s: Sentence) -> Iterator[Found]:
     work = s.work
-    if "资助" in work or GROUP_AID.search(work) or ("时" in work and _WHEN_AMOUNT.search(work)):
-        return  # (…标准只有15元时，财政补助不少于40元: the state of a time gone by, or of a supposition)
+    if "资助" in work or ("给予" in work or "代缴" in work or "减免" in work or "实际" in work) and \
+            GROUP_AID.search(work) or ("时" in work and _WHEN_AMOUNT.search(work)):
+        # (one of those words is in every GROUP_AID match; …标准只有15元时，财政补助不少于40元: the state of a time
+        # gone by, or of a supposition)
+        return
     # PERSONAL_KEY and SUBSIDY_KEY each need one of these words: without them no subject has a kind
     subjects = _subjects(work) if _SUBJECT_WORD.search(work) else []
     if not any(kind for _, _, kind in subjects):
@@ -224,26 +234,29 @@ def amounts(s: Sentence) -> Iterator[Found]:
     # 从450元提高到610元: the first amount is last year's value.
     previous: dict[int, int] = {}
     skip: set[int] = set()
-    for m in FROM_TO.finditer(work):
-        if _from_last_year(s, m):
-            previous[m.start("b")] = parse_int(m.group("a"))
-        skip.add(m.start("a"))
-    for m in FROM_ALONE.finditer(work):
-        skip.add(m.start("a"))
-    for m in COMPARED_TO.finditer(work):  # 350元，较2022年度的320元提高了30元: 320 is last year's
-        skip.add(m.start("a"))
-    for m in PREVIOUS_STATED.finditer(work):
+    # (each pattern opens with one of the words tested before it)
+    if "从" in work or "由" in work:
+        for m in FROM_TO.finditer(work):
+            if _from_last_year(s, m):
+                previous[m.start("b")] = parse_int(m.group("a"))
+            skip.add(m.start("a"))
+        for m in FROM_ALONE.finditer(work):
+            skip.add(m.start("a"))
+    for m in COMPARED_TO.finditer(work) if "较" in work or "比" in work else ():
+        skip.add(m.start("a"))  # 350元，较2022年度的320元提高了30元: 320 is last year's
+    for m in PREVIOUS_STATED.finditer(work) if "上" in work or "去" in work else ():
         skip.add(m.start("a"))
     standards: list[list] = []  # [kind, amount, qualifier, change, pos, end, aligned]
     changes: list[tuple[int, int, int]] = []  # (pos, end, signed amount)
     last_end = -1
+    monthly = "月" in work  # (in every PER_MONTH match)
     for m in AMOUNT.finditer(work):
         pos = m.start("num")
         if pos in skip or m.group("num")[-1] in "万萬亿":  # per-person standards are never stated in 万 or 亿
             continue
         before, after = work[max(0, pos - 8):pos], work[m.end():m.end() + 6]
         clause_start, _ = clause_bounds(work, pos)
-        if after.startswith(("/月", "每月", "/人/月")) or PER_MONTH.search(work, clause_start, pos) or \
+        if after.startswith(("/月", "每月", "/人/月")) or monthly and PER_MONTH.search(work, clause_start, pos) or \
                 other_programme_at(work, pos):
             continue
         try:
@@ -271,7 +284,7 @@ def amounts(s: Sentence) -> Iterator[Found]:
         target = min((st for st in standards if st[0]), key=lambda st: abs(st[4] - pos), default=None)
         if target is not None and target[3] is None:
             target[3] = change
-    if UNCHANGED.search(work):
+    if ("与" in work or "不" in work) and UNCHANGED.search(work):  # (one of the two is in every match)
         for st in standards:
             if st[3] is None:
                 st[3] = 0

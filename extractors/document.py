@@ -7,7 +7,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from extractors.dates import YearResolver
-from extractors.model import Document, Fact
+from extractors.model import Document, build_fact
 from extractors.numbers import halfwidth
 from extractors.plausibility import below_national_minimum, confidence
 from extractors.regions import PREFECTURE, PROVINCE, Region, detect_region, load_regions
@@ -97,7 +97,7 @@ def extract(text: str, url: str | None = None, title: str | None = None, publish
         if doc.plan_year is not None:
             found = [f if f[2] is not None else (f[0], f[1], doc.plan_year, *f[3:]) for f in found]
     # the Facts are built once, with their confidence (what assess_document does to a built document)
-    doc.facts = [Fact(kind, value, year, where, evidence, span, confidence(kind, value, year))
+    doc.facts = [build_fact(kind, value, year, where, evidence, span, confidence(kind, value, year))
                  for kind, value, year, where, evidence, span in found]
     if region is not None and region.code != "000000":  # (below_national_minimum has nothing to say otherwise)
         doc.below_national_minimum = below_national_minimum(

@@ -13,7 +13,6 @@ from extractors.sentence import (
     _CHANNEL_SUFFIX,
     _INTRO_END,
     _JOIN_INCLUDES,
-    _PAY_WORD,
     _SINGLE_GROUP,
     _TOP_MARK,
     OTHER_PROGRAMME,
@@ -37,7 +36,6 @@ _INCLUDES = re.compile(r"包括|主要有|分为|[:：]")
 _GROUPS_END = re.compile(r"等(?:人员|群体)?[，,。；]|[。；]|[，,]\s*(?:均|都|也)?(?:可|可以)")
 _RESIDENT_NAME = re.compile(r"居民(?:基本)?医(?:疗)?保")
 _ALL_LEAD = re.compile(r"^(?:包括|凡是|凡|所有|具有.{0,10}的)")
-_SUBSIDY_WORD = re.compile(r"资助|补助|代缴")
 _NO_WAITING = re.compile(r"不设(?:置)?(?:待遇(?:享受)?)?等待期|免(?:除)?(?:待遇)?等待期|无(?:待遇)?等待期")
 _CONNECTIVE = re.compile(r"^(?:需要注意的是|注意|另外|此外|同时|其中|对此)$")
 # 按时参保的, 刑满释放人员在取得相应身份后3个月内参保的: the condition after a group's name (a name that is
@@ -90,7 +88,10 @@ def _split_items(segment: str, splitter: re.Pattern = LIST_SPLIT) -> list[tuple[
 def channels(s: Sentence) -> Iterator[Found]:
     work = s.work
     # (the cheap tests first: OTHER_PROGRAMME is searched only where a list could follow)
-    if not _PAY_WORD.search(work) and not _CHANNEL_HEAD.search(work):
+    # (_PAY_WORD's words tested one by one, and _CHANNEL_HEAD only where 线 is: a regex call costs as much as a dozen
+    # `in` tests)
+    if not ("缴" in work or "交费" in work or "交纳" in work or "参保" in work) and \
+            not ("线" in work and _CHANNEL_HEAD.search(work)):
         # an answer line under a question about where to pay: "浙里办APP、支付宝、银行柜台。"
         heading = s.prev[-1] if s.prev else ""
         # (a bare list has three items or more: two 、 at least)
@@ -151,6 +152,10 @@ def _may_list_channels(work: str) -> bool:
 _LIST_WORD = re.compile("通过|选择|使用|登录|渠道|方式|途径")  # (one search: 3x as fast as any() over `in` tests)
 
 
+# what _CHANNEL_SUFFIX can match at the end of a name (its $ also matches before a final line break)
+_CHANNEL_SUFFIXES = tuple(word + end for end in ("", "\n") for word in ("缴费", "渠道", "方式", "平台"))
+
+
 def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[Found]:
     seen = set()
     for segment, base in candidates:
@@ -160,7 +165,7 @@ def _channel_items(s: Sentence, candidates: list[tuple[str, int]]) -> Iterator[F
         listed = sum(worded) >= 2
         for (name, offset), has_word in zip(items, worded):
             if len(name) > 4 and not name.endswith("线下缴费"):
-                trimmed = _CHANNEL_SUFFIX.sub("", name)
+                trimmed = _CHANNEL_SUFFIX.sub("", name) if name.endswith(_CHANNEL_SUFFIXES) else name
                 if trimmed != name:  # (the channel word may have been the suffix: 网上缴费 → 网上)
                     name, has_word = trimmed, CHANNEL_WORD.search(trimmed) is not None
             if 2 <= len(name) <= 20 and (has_word or (listed and len(name) <= 10)) \
@@ -223,7 +228,8 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
             end = _GROUPS_END.search(work[base:])
             segment = work[base:base + end.start()] if end else work[base:]
     if segment is None and "居民" in work:  # what ELIGIBLE_TAIL's match needs after it holds 居民
-        t = ELIGIBLE_TAIL.search(work)
+        t = ELIGIBLE_TAIL.search(work) if ("可" in work or "应" in work or "须" in work or "需" in work) and (
+            "参加" in work or "参保" in work) else None  # (one of each is in every match)
         if t and "居民医保" in work[t.end():t.end() + 20] + work[t.start():t.end() + 20] or (
                 t and _RESIDENT_NAME.search(work[t.end():])):
             head = work[:t.start()]
@@ -232,7 +238,7 @@ def eligible_groups(s: Sentence) -> Iterator[Found]:
             segment = head[base:]
             segment = _ALL_LEAD.sub("", segment)
     if segment is None:
-        single = _SINGLE_GROUP.match(work) if "可" in work else None  # every match holds 可
+        single = _SINGLE_GROUP.match(work) if "可参" in work or "可以参" in work else None  # (in every match)
         if single and GROUP_SUFFIX.search(single.group("name")) and not GROUP_BAD.search(single.group("name")):
             yield "eligible_group", {"name": single.group("name")}, s.ctx.plan_year, single.start("name")
         return
@@ -282,8 +288,9 @@ def subsidized_groups(s: Sentence) -> Iterator[Found]:
     pending: list[tuple[str, int]] = []
     for m in CLAUSE.finditer(work):
         clause = m.group()
+        # (a clause holding none of these words holds no SUBSIDY_TRIGGER match either)
         mode = next((md for rx, md in SUBSIDY_MODE if rx.search(clause)), None) \
-            if SUBSIDY_TRIGGER.search(clause) or _SUBSIDY_WORD.search(clause) else None
+            if "资助" in clause or "补助" in clause or "代缴" in clause else None
         groups = [(n, m.start() + o) for n, o in _leading_groups(clause)]
         if mode is None:
             if groups:
@@ -343,7 +350,7 @@ CHANNEL_INTRO = re.compile(r"缴费(?:渠道|方式|途径)|以下(?:方式|渠�
 
 def _level(mark: str) -> int:
     mark = mark.strip()
-    if _TOP_MARK.match(mark):
+    if "、" in mark and _TOP_MARK.match(mark):  # (every _TOP_MARK match ends with 、)
         return 1
     if mark.startswith(("（", "(")):
         return 2

@@ -40,6 +40,20 @@ class Fact:
                 "confidence": self.confidence}
 
 
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def build_fact(kind: str, value: dict, plan_year: int | None, region: str | None, evidence: str,
+               span: tuple[int, int] | None, confidence: float | None) -> Fact:
+    """`Fact(kind, value, plan_year, region, evidence, span, confidence)`, built at once: the frozen dataclass's
+    __init__ sets each of the seven fields through object.__setattr__ (extract builds dozens of facts per page)."""
+    fact = _new_object(Fact)
+    _set_attribute(fact, "__dict__", {"kind": kind, "value": value, "plan_year": plan_year, "region": region,
+                                      "evidence": evidence, "span": span, "confidence": confidence})
+    return fact
+
+
 @dataclass
 class Document:
     """The extraction result for one page (the JSON shape of `policywatch extract`)."""

@@ -178,7 +178,58 @@ def assess(kind: str, value: Mapping, plan_year: int | None) -> Assessment:
 
 def confidence(kind: str, value: Mapping, plan_year: int | None) -> float:
     """The `confidence` a fact of `kind` with `value` is stored with (assess's, to 2 decimals)."""
-    return round(assess(kind, value, plan_year).confidence, 2)
+    # (assess's verdict without building it: extract scores every fact of a page; test_plausibility keeps the two
+    # equal)
+    if kind in AMOUNT_KINDS:
+        amount = value.get("amount")
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool):
+            return DEFAULT
+        usual_low, usual_high, possible_low, possible_high, inside = _amount_bounds(kind, plan_year)
+        if usual_low <= amount <= usual_high:
+            return inside
+        return UNUSUAL if possible_low <= amount <= possible_high else IMPLAUSIBLE
+    if kind in DATE_KINDS:
+        return _date_confidence(kind, value, plan_year)
+    return DEFAULT
+
+
+@lru_cache(maxsize=256)
+def _amount_bounds(kind: str, plan_year: int | None) -> tuple[float, float, float, float, float]:
+    """_amount's usual and possible range of `kind` in `plan_year` and the confidence inside the usual one."""
+    table = load_minimums()
+    lo_usual, hi_usual, lo_possible, hi_possible = BANDS[kind]
+    if plan_year is None:
+        low, high, widen, inside = table.nearest(table.first, kind), table.nearest(table.last, kind), 1.0, DEFAULT
+    else:
+        low, high = table.nearest(plan_year - 1, kind), table.nearest(plan_year, kind)
+        distance = max(0, table.first - (plan_year - 1), plan_year - table.last)
+        widen, inside = 1 + WIDEN_PER_YEAR * distance, PLAUSIBLE
+    return (low * lo_usual / widen, high * hi_usual * widen, low * lo_possible / widen, high * hi_possible * widen,
+            inside)
+
+
+def _date_confidence(kind: str, value: Mapping, plan_year: int | None) -> float:
+    """The confidence of _dates's verdict (the lowest of its checks)."""
+    if kind == "monthly_window":
+        ok = all(isinstance(d, int) and 1 <= d <= 31 for d in (value.get("start_day"), value.get("end_day"))
+                 if d is not None)
+        return DEFAULT if ok else IMPLAUSIBLE
+    if kind == "payment_deadline":
+        days: tuple = (_iso(value.get("date")),)
+    else:
+        first, last = days = (_iso(value.get("start")), _iso(value.get("end")))
+        if first and last and (last < first or (last - first).days > MAX_PERIOD_DAYS):
+            return IMPLAUSIBLE  # (the lowest confidence there is)
+    if plan_year is None:
+        return DEFAULT
+    start, end = _plan_year_span(plan_year, 1 if kind == "coverage_period" else 0)
+    lowest = None
+    for day in days:
+        if day:
+            outside = (start - day).days if day < start else (day - end).days if day > end else 0
+            found = PLAUSIBLE if outside == 0 else UNUSUAL if outside <= UNUSUAL_DAYS else IMPLAUSIBLE
+            lowest = found if lowest is None or found < lowest else lowest
+    return DEFAULT if lowest is None else lowest
 
 
 def is_low(confidence: float | None) -> bool:

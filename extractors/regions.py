@@ -270,11 +270,19 @@ class RegionTable:
         provinces = Counter(self.province_of(r) for _, _, r in mentions if r.level != COUNTRY)
         strongest = max(provinces.values(), default=0)
         if len(provinces) >= 3 and 2 * strongest <= sum(provinces.values()):
-            return self.lookup("000000") if len(NATIONAL_BODIES.findall(text)) >= 2 else None
+            return self.lookup("000000") if _at_least(NATIONAL_BODIES.finditer(text), 2) else None
         # 我市/全省… say the page speaks for its own place, however often it cites the national bodies
         if not LOCAL_SELF.search(window) and len(NATIONAL_BODIES.findall(window)) > max(strongest, 1):
             return self.lookup("000000")
         return region
+
+
+def _at_least(matches: Iterator[re.Match], count: int) -> bool:
+    """Whether `matches` yields `count` matches (found without scanning the rest of the text)."""
+    for found, _ in enumerate(matches, 1):
+        if found >= count:
+            return True
+    return False
 
 
 def _trie_pattern(node: dict[str, Any]) -> str:

@@ -44,8 +44,9 @@ _ENJOY_BEFORE = re.compile(r"享受\s*$")
 def _keys(work: str) -> tuple[bool, bool, bool]:
     """Whether a sentence names a flow of funds, a payment, a coverage period (FUNDS_FLOW, PAYMENT_KEY,
     COVERAGE_KEY), each asked several times per sentence."""
+    # (every COVERAGE_KEY match holds one of 待遇, 保障期, 享受期: a regex call costs as much as a dozen `in` tests)
     return FUNDS_FLOW.search(work) is not None, PAYMENT_KEY.search(work) is not None, \
-        COVERAGE_KEY.search(work) is not None
+        ("待遇" in work or "保障期" in work or "享受期" in work) and COVERAGE_KEY.search(work) is not None
 
 
 @lru_cache(maxsize=16)
@@ -87,15 +88,15 @@ def windows(s: Sentence) -> Iterator[Found]:
     in_range = set()
     for rg in ranges:
         in_range.update({id(rg.start), id(rg.end)})
-        head = work[:rg.span[0]]
-        if _YEAR_GLOSS.search(head) and work.startswith(("）", ")"), rg.span[1]):
+        if _YEAR_GLOSS.search(work, 0, rg.span[0]) and work.startswith(("）", ")"), rg.span[1]):
             continue  # 2026年度（2026年1月1日至12月31日）: the span of the year named, not a period of paying
         kind = _range_kind(work, rg.span, s)
         if kind is None or (kind == "payment_window" and (
                 _not_payable(work, rg.span[0]) or OTHER_ACTIVITY.search(_clause_at(work, rg.span[0])))):
             continue
         plan_year = plan_year_at(s, rg.span[0])
-        if rg.start is not None and RECURRING.search(head) and rg.start.year is None and rg.end.year is None:
+        if rg.start is not None and rg.start.year is None and rg.end.year is None and \
+                RECURRING.search(work, 0, rg.span[0]):
             yield kind, {"start": f"--{rg.start.month:02d}-{rg.start.day or 1:02d}",
                          "end": f"--{rg.end.month:02d}-{rg.end.day or _month_end(rg.end.month):02d}",
                          "recurring": "yearly"}, None, rg.span[0]
@@ -108,20 +109,30 @@ def windows(s: Sentence) -> Iterator[Found]:
             yield "payment_deadline", {"date": _iso(last)}, plan_year, rg.span[0]
     # explicit deadlines: a single date after 截止/截至/延长至 or before 前/为止, in a payment sentence;
     # a start date stated in the same sentence (已于9月1日开始，截止…) makes it a window too.
-    if payment and not _STATISTIC.search(work):
+    in_range.discard(id(None))  # (a 即日起 range's start)
+    if payment and len(dates) > len(in_range) and not _STATISTIC.search(work):  # (a date outside the ranges)
         context_year = None
         start_date = None
+        # which of the patterns below can match at all: each match holds one of these words (a regex call costs
+        # as much as a dozen `in` tests)
+        may_start = ("于" in work or "从" in work or "自" in work) and \
+            ("起" in work or "开始" in work or "启动" in work)
+        may_end_before = "截" in work or "延" in work or "推迟至" in work or "最后期限" in work
+        may_end_after = "前" in work or "止" in work or "结束" in work
+        may_supersede = "由" in work or "从" in work or "原" in work
         for d in dates:
             if d.year:
                 context_year = d.year
             if id(d) in in_range:
                 continue
-            if START_PHRASE.search(work[max(0, d.start - 3):d.start]) and START_AFTER.match(work[d.end:]):
+            if may_start and START_PHRASE.search(work, max(0, d.start - 3), d.start) and \
+                    START_AFTER.match(work[d.end:]):
                 start_date = s.ctx.resolver.resolve(d, context_year=None if d.year else context_year)
                 continue
-            if not (DEADLINE_BEFORE.search(work[max(0, d.start - 14):d.start]) or DEADLINE_AFTER.match(work[d.end:])):
+            if not (may_end_before and DEADLINE_BEFORE.search(work, max(0, d.start - 14), d.start) or
+                    may_end_after and DEADLINE_AFTER.match(work[d.end:])):
                 continue
-            if SUPERSEDED.search(work[max(0, d.start - 10):d.start]):  # 由原定的2月25日顺延至3月31日, （原截止时间为…）
+            if may_supersede and SUPERSEDED.search(work, max(0, d.start - 10), d.start):  # 由原定的2月25日顺延至3月31日, （原截止时间为…）
                 continue
             if _ALREADY_PAID.match(work, d.end):  # 11月20日前已缴费的，无需重复缴纳: who paid, not until when
                 continue
@@ -187,7 +198,6 @@ def _clause_at(work: str, pos: int) -> str:
 def _range_kind(work: str, span: tuple[int, int], s: Sentence) -> str | None:
     """payment_window or coverage_period, judged by the range's own clause, then the sentence, then the heading."""
     clause = _clause_at(work, span[0])
-    after = _CLAUSE_REST.match(work[span[1]:]).group()
     funds, payment, coverage = _keys(work)  # a clause holds a key only when its sentence does
     label = _LABEL.match(work, 0, span[0])  # 待遇享受期：缴费当年的次年1月1日至12月31日 — the label says what it is
     if label is not None:
@@ -198,7 +208,8 @@ def _range_kind(work: str, span: tuple[int, int], s: Sentence) -> str | None:
     named = _NAMED_PERIOD.match(work, span[1])  # 9月5日至9月25日为参保信息核对期: the name after it says what it is
     if named is not None and not PAYMENT_KEY.search(named.group(1)) and not COVERAGE_KEY.search(named.group(1)):
         return None
-    if (coverage and COVERAGE_KEY.search(clause)) or (_ENJOY_BEFORE.search(work[:span[0]]) and "待遇" in after):
+    if (coverage and COVERAGE_KEY.search(clause)) or ("享受" in work and _ENJOY_BEFORE.search(work, 0, span[0]) and
+                                                      "待遇" in _CLAUSE_REST.match(work, span[1]).group()):
         return "coverage_period"
     if payment and PAYMENT_KEY.search(clause):
         return "payment_window"

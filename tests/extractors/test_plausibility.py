@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from extractors import Fact, extract
+from extractors.model import build_fact
 from extractors.plausibility import (
     DEFAULT, IMPLAUSIBLE, LOW_CONFIDENCE, PLAUSIBLE, UNUSUAL, NationalMinimums, assess, below_national_minimum,
-    is_low, load_minimums, special_group_rate,
+    confidence, is_low, load_minimums, special_group_rate,
 )
 
 URL = "http://ty.bendibao.com/live/2024/1.shtm"
@@ -149,3 +150,38 @@ def test_no_extracted_fact_of_the_corpora_is_low_and_no_page_is_below_the_minimu
         doc = extract_file(page, url=inp.get("url"), published=inp.get("published"), title=inp.get("title"))
         assert [f for f in doc.facts if f.confidence is None or is_low(f.confidence)] == [], page.name
         assert doc.below_national_minimum == [], page.name
+
+
+# Values around every band edge and date check, in and outside the table's years, and the odd ones.
+_CASES = [(kind, {"amount": amount, "qualifier": "exact"}, year)
+          for kind in ("personal_contribution", "fiscal_subsidy")
+          for amount in (0, 1, 9, 30, 45, 60, 61, 99, 100, 180, 250, 380, 400, 640, 700, 1150, 1600, 3800, 9000, 40.5,
+                         True, None, "400")
+          for year in (None, 2010, 2016, 2017, 2020, 2025, 2026, 2031)]
+_CASES += [(kind, value, year)
+           for kind in ("payment_window", "coverage_period")
+           for value in ({"start": "2024-09-01", "end": "2024-12-31"}, {"start": "2025-01-01", "end": "2025-12-31"},
+                         {"start": "2024-12-31", "end": "2024-09-01"}, {"start": "2024-01-01", "end": "2025-06-30"},
+                         {"start": "2022-03-01", "end": "2022-04-30"}, {"start": "2026-11-01", "end": "2026-12-01"},
+                         {"start": "--09-01", "end": "--12-31", "recurring": "yearly"}, {"start": None, "end": "x"},
+                         {"start": "2024-02-30", "end": "2024-12-31"}, {})
+           for year in (None, 2023, 2025, 2026)]
+_CASES += [("payment_deadline", {"date": day}, year) for day in ("2024-12-31", "2023-05-01", "2026-08-01", None, "bad")
+           for year in (None, 2024, 2025)]
+_CASES += [("monthly_window", value, None) for value in ({"start_day": 1, "end_day": 25}, {"start_day": 0, "end_day": 25},
+                                                        {"start_day": 1, "end_day": 32}, {"start_day": "1"}, {})]
+_CASES += [("payment_channel", {"name": "微信"}, 2025), ("eligible_group", {"name": "学生"}, None)]
+
+
+def test_a_facts_confidence_is_its_assessments_to_two_decimals():
+    assert len(_CASES) > 400
+    assert [case for case in _CASES if confidence(*case) != round(assess(*case).confidence, 2)] == []
+
+
+def test_a_fact_built_at_once_equals_one_built_by_its_dataclass():
+    fields = ("payment_deadline", {"date": "2025-02-25"}, 2025, "140100", "缴费截止日期为2月25日。", (118, 166), 0.9)
+    built, made = build_fact(*fields), Fact(*fields)
+    assert built == made and hash(built.key) == hash(made.key) and repr(built) == repr(made)
+    assert vars(built) == vars(made) and list(vars(built)) == list(vars(made)) and built.to_json() == made.to_json()
+    with pytest.raises(AttributeError):
+        built.kind = "annual_cap"  # (frozen: dataclasses.FrozenInstanceError)
