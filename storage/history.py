@@ -11,17 +11,8 @@ from sqlalchemy.orm import aliased
 
 from storage.db import Database, DatabaseError, _first_line, safe_url
 from storage.models import Extraction, Page, Snapshot, Source
-from storage.timelines import read_timelines
+from storage.timelines import FACT_HISTORY, read_timelines
 from storage.types import UTCDateTime
-
-FACT_HISTORY = table(
-    "fact_history",
-    column("source_id", Integer), column("source", String), column("page_id", Integer), column("url", Text),
-    column("kind", String), column("value", Text), column("plan_year", Integer), column("region", String),
-    column("evidence", Text), column("snapshot_id", BigInteger), column("last_snapshot_id", BigInteger),
-    column("first_seen", UTCDateTime), column("published_at", UTCDateTime), column("last_seen", UTCDateTime),
-    column("is_current", Integer),
-)
 
 CHANGE_LOG = table(
     "change_log",
