@@ -40,17 +40,6 @@ def _newest_extraction(e: str) -> str:
     return f"NOT EXISTS (SELECT 1 FROM extractions {e}x WHERE {e}x.snapshot_id = {e}.snapshot_id AND {e}x.id > {e}.id)"
 
 
-def _same(a: str, b: str, col: str) -> str:
-    return f"({a}.{col} = {b}.{col} OR ({a}.{col} IS NULL AND {b}.{col} IS NULL))"
-
-
-def _first_statement(f: str) -> str:
-    """A fact stated twice in one extraction is one timeline: the row with the lowest id."""
-    return (f"NOT EXISTS (SELECT 1 FROM facts {f}0 WHERE {f}0.extraction_id = {f}.extraction_id AND {f}0.id < {f}.id"
-            f" AND {f}0.kind || '' = {f}.kind AND CAST({f}0.value AS TEXT) = CAST({f}.value AS TEXT)"
-            f" AND {_same(f + '0', f, 'region')} AND {_same(f + '0', f, 'plan_year')})")
-
-
 def _conditions(f: str, s: str, kinds, plan_year, page_ids, region, regions, region_prefix) -> list[str]:
     conds = []
     if kinds is not None:
@@ -79,7 +68,10 @@ WITH facts_of AS (
          FIRST_VALUE(s.id) OVER (
            PARTITION BY COALESCE(f.first_snapshot_id, s.id), f.kind, CAST(f.value AS TEXT), f.region, f.plan_year
            ORDER BY CASE WHEN f.first_snapshot_id IS NULL THEN 1 ELSE 0 END, s.fetched_at DESC, s.id DESC
-         ) AS last_snapshot_id
+         ) AS last_snapshot_id,
+         -- a fact stated twice in one extraction is one timeline: its first row (the view's NOT EXISTS)
+         ROW_NUMBER() OVER (PARTITION BY f.extraction_id, f.kind, CAST(f.value AS TEXT), f.region, f.plan_year
+                            ORDER BY f.id) AS statement
     FROM facts f
     JOIN extractions e ON e.id = f.extraction_id
     JOIN snapshots s ON s.id = e.snapshot_id
@@ -98,7 +90,7 @@ SELECT p.source_id, src.name AS source, r.page_id, p.url, r.kind, r.value, r.pla
   JOIN snapshots ls ON ls.id = r.last_snapshot_id
   JOIN pages p ON p.id = r.page_id
   JOIN sources src ON src.id = p.source_id
- WHERE r.first_snapshot_id IS NULL AND {_first_statement("r")}
+ WHERE r.first_snapshot_id IS NULL AND r.statement = 1
 """
     params: dict = {}
     lists = {}
