@@ -122,8 +122,8 @@ class HistoryStore:
 
     def history(self, f: HistoryFilter) -> list[dict]:
         """Fact timelines matching `f`, by region, kind, plan year, source and first_seen: the fact_history
-        view's rows, computed set-based for a filtered read (storage/timelines.py), streamed from the view for
-        the whole history."""
+        view's rows, for a filtered read by storage.timelines.read_timelines (set-based on PostgreSQL), for the
+        whole history streamed from the view."""
         if f.kind is None and f.plan_year is None and f.source is None and f.region is None and not f.region_prefix:
             return [row for batch in self.iter_batches("facts", f) for row in batch]
         pages = self._page_ids(f.source) if f.source is not None else None
