@@ -63,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from extractors.document import EXTRACTOR_VERSION  # noqa: E402
+from storage.currentfacts import refresh_all  # noqa: E402
 from storage.db import Database, json_text  # noqa: E402
 from storage.factruns import link_runs  # noqa: E402
 from storage.localpg import LocalPostgres  # noqa: E402
@@ -478,6 +479,8 @@ def generate(db: Database, world: World) -> dict:
     with db.engine.begin() as conn:
         t = Page.__table__
         conn.execute(t.update().where(t.c.id == sa.bindparam("b_id")), page_rows)
+        # The current_facts table, as the diff stage keeps it (the migration filled it while it was empty).
+        refresh_all(conn)
         if w.pg:
             for table in ("sources", "pages", "runs", "raw_pages", "snapshots", "extractions", "facts",
                           "changes", "checks"):

@@ -11,16 +11,8 @@ from sqlalchemy.orm import aliased
 
 from storage.db import Database, DatabaseError, _first_line, safe_url
 from storage.models import Extraction, Page, Snapshot, Source
+from storage.timelines import FACT_HISTORY, read_timelines
 from storage.types import UTCDateTime
-
-FACT_HISTORY = table(
-    "fact_history",
-    column("source_id", Integer), column("source", String), column("page_id", Integer), column("url", Text),
-    column("kind", String), column("value", Text), column("plan_year", Integer), column("region", String),
-    column("evidence", Text), column("snapshot_id", BigInteger), column("last_snapshot_id", BigInteger),
-    column("first_seen", UTCDateTime), column("published_at", UTCDateTime), column("last_seen", UTCDateTime),
-    column("is_current", Integer),
-)
 
 CHANGE_LOG = table(
     "change_log",
@@ -49,6 +41,15 @@ class HistoryFilter:
     source: str | None = None
     region: str | None = None
     region_prefix: str | None = None
+
+
+def index_costs(conn) -> None:
+    """PostgreSQL, for the timeline reads of a region or kind, in the connection's transaction: no JIT (the
+    plans' many small index lookups make the cost estimate large enough to trigger it, and compiling costs more
+    than the query) and INDEX_COSTS."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL jit = off"))
+        conn.execute(text(INDEX_COSTS))
 
 
 def _prefix_range(col, prefix: str):
@@ -120,8 +121,19 @@ class HistoryStore:
         return q
 
     def history(self, f: HistoryFilter) -> list[dict]:
-        """Fact timelines matching `f`, by region, kind, plan year, source and first_seen."""
-        return [row for batch in self.iter_batches("facts", f) for row in batch]
+        """Fact timelines matching `f`, by region, kind, plan year, source and first_seen: the fact_history
+        view's rows, for a filtered read by storage.timelines.read_timelines (set-based on PostgreSQL), for the
+        whole history streamed from the view."""
+        if f.kind is None and f.plan_year is None and f.source is None and f.region is None and not f.region_prefix:
+            return [row for batch in self.iter_batches("facts", f) for row in batch]
+        pages = self._page_ids(f.source) if f.source is not None else None
+        try:
+            with self.db.engine.connect() as conn:
+                index_costs(conn)
+                return read_timelines(conn, kinds=None if f.kind is None else [f.kind], plan_year=f.plan_year,
+                                      page_ids=pages, region=f.region, region_prefix=f.region_prefix)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"database error on {safe_url(self.db.url)}: {_first_line(exc)}") from exc
 
     def iter_batches(self, name: str, f: HistoryFilter, batch_size: int = 2000) -> Iterator[list[dict]]:
         """Rows of `name` (facts | changes | snapshots) matching `f`, streamed in lists of `batch_size` dicts
