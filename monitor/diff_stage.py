@@ -53,7 +53,8 @@ def diff_and_queue(db: Database, run_id: int | None, targets_by_source: dict[int
     alerts = alerts_for(result.changes, targets_by_source, source_names or {}, run_id, text_alert_sources,
                         min_severity)
     store = ChangeStore(db)
-    store.record_changes(result.changes, alerts=alerts, snapshot_health=result.health)
+    token = (run_id, result.conflicts_token) if run_id is not None and result.conflicts_token else None
+    store.record_changes(result.changes, alerts=alerts, snapshot_health=result.health, conflicts_token=token)
     targets = sorted(set(delivery_targets) if delivery_targets is not None
                      else {t for ts in targets_by_source.values() for t in ts})
     delivery = {}
