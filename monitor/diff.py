@@ -34,6 +34,7 @@ CONFLICT_KINDS = ("payment_deadline", "personal_contribution", "fiscal_subsidy",
 # Bump when conflicts() would find other conflicts among the same facts: the next check then searches again
 # instead of trusting the previous run's conflicts_token.
 CONFLICTS_VERSION = 1
+_IDENTITY_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False), made once
 
 UNHEALTHY_TEXT = [
     ("soft 404", re.compile(r"页面不存在|找不到(?:该|您要的)?页面|404\s*(?:Not Found|错误)|页面已(?:删除|失效)|信息已(?:删除|撤销)")),
@@ -199,7 +200,7 @@ def _change(type_: str, page: dict, kind: str | None, old: dict | None, new: dic
     if kind is not None:  # a revert (kind None) gathers the notes of its facts itself
         detail = _with_note(detail, low_confidence(kind, old, new))
     return dict(source_id=page["source_id"], page_id=page["page_id"], type=type_, kind=kind,
-                identity=json.dumps(identity(fact), ensure_ascii=False) if fact else None,
+                identity=_IDENTITY_JSON.encode(identity(fact)) if fact else None,
                 old=old["value"] if old else None, new=new["value"] if new else None, severity=severity,
                 region=fact.get("region"), plan_year=fact.get("plan_year"),
                 snapshot_before=before["id"] if before else None, snapshot_after=after["id"],
