@@ -129,8 +129,7 @@ class PageCutter:
 
     The pool starts with the page after the first `inline_pages`, which are cut inline: a check of a few pages
     (a cron job's single notice, most tests) never pays the start-up of a worker process (about 0.8 s of CPU,
-    more than cutting those pages costs), while a long crawl has its workers from its ninth page on, or from
-    its start when more pages than that are planned without validators (`expect`: a first check)."""
+    more than cutting those pages costs), while a long crawl has its workers from its ninth page on."""
 
     INLINE_PAGES = 8
 
@@ -141,13 +140,6 @@ class PageCutter:
         self.workers = workers
         self.inline_left = inline_pages if workers > 0 else 0
         self.pool = None
-
-    def expect(self, count: int) -> None:
-        """`count` more pages will probably be cut (fetched in full: no validators to send). More than are left
-        to cut inline: start the pool now, so that its workers start while the first pages are fetched instead of
-        after the reactor has cut (and extracted) those inline."""
-        if self.pool is None and self.workers > 0 and count > self.inline_left:
-            self._start_pool()
 
     def _start_pool(self) -> None:
         self.pool = worker_pool(self.workers)

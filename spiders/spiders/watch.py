@@ -74,7 +74,6 @@ class WatchSpider(scrapy.Spider):
         fresh = [p for p in pages if p.page_id not in self._scheduled]
         if fresh:
             self.crawler.signals.send_catch_log(signals.pages_planned, count=len(fresh))
-            self.cutter.expect(sum(1 for p in fresh if self.force or not (p.etag or p.last_modified)))
         for page in fresh:
             self._scheduled.add(page.page_id)
             headers = {}

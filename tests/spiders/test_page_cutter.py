@@ -58,22 +58,3 @@ def test_an_unreadable_page_and_a_cutter_that_does_not_extract_carry_no_facts():
     (plain,) = cut_all(PageCutter(0), 1)
     assert garbled.unreadable and garbled.extraction is None
     assert plain.main_text and plain.extraction is None
-
-
-def test_more_pages_planned_without_validators_than_the_inline_ones_start_the_pool_at_once():
-    cutter = PageCutter(1, inline_pages=3)
-    try:
-        cutter.expect(3)  # as many as are cut inline: still no worker
-        assert cutter.pool is None
-        cutter.expect(4)
-        assert cutter.pool is not None
-        (page,) = cut_all(cutter, 1)  # the first page already goes to the worker
-        assert cutter.inline_left == 3 and "420元" in page.main_text
-    finally:
-        cutter.close()
-
-
-def test_an_inline_cutter_never_starts_a_pool_whatever_is_planned():
-    cutter = PageCutter(0)
-    cutter.expect(10_000)
-    assert cutter.pool is None
