@@ -245,11 +245,15 @@ def render(changes: list[dict], when: datetime) -> tuple[str, str, str]:
 
 
 # -- queueing ------------------------------------------------------------------------------
+_IDENTITY_KEYS = ("type", "kind", "identity", "region", "plan_year", "old", "new", "page_id", "url",
+                  "snapshot_before", "snapshot_after")
+# json.dumps(…, ensure_ascii=False, sort_keys=True, default=str), its encoder made once (10,000 conflicts, one each)
+_IDENTITY_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
 def change_identity(change: dict) -> str:
     """What makes two change rows the same change: type, fact identity and values, page and snapshots."""
-    keys = ("type", "kind", "identity", "region", "plan_year", "old", "new", "page_id", "url",
-            "snapshot_before", "snapshot_after")
-    return json.dumps([change.get(k) for k in keys], ensure_ascii=False, sort_keys=True, default=str)
+    return _IDENTITY_JSON.encode([change.get(k) for k in _IDENTITY_KEYS])
 
 
 def dedupe_key(changes: Iterable[dict]) -> str:

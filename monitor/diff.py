@@ -31,6 +31,10 @@ NAME_KINDS = {"payment_channel", "eligible_group", "subsidized_group", "waiting_
 NATIONAL_CODE = "000000"  # national floors are not local rules: they never conflict with a local value
 # Kinds compared across sources for conflicts.
 CONFLICT_KINDS = ("payment_deadline", "personal_contribution", "fiscal_subsidy", "payment_window")
+# Bump when conflicts() would find other conflicts among the same facts: the next check then searches again
+# instead of trusting the previous run's conflicts_token.
+CONFLICTS_VERSION = 1
+_IDENTITY_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False), made once
 
 UNHEALTHY_TEXT = [
     ("soft 404", re.compile(r"页面不存在|找不到(?:该|您要的)?页面|404\s*(?:Not Found|错误)|页面已(?:删除|失效)|信息已(?:删除|撤销)")),
@@ -187,6 +191,7 @@ def _with_note(detail: dict | None, notes: list[dict]) -> dict | None:
 class DiffResult:
     changes: list[dict] = field(default_factory=list)
     health: dict[int, str] = field(default_factory=dict)  # snapshot id → health
+    conflicts_token: str | None = None  # what the conflict search covered (searched now or settled before)
 
 
 def _change(type_: str, page: dict, kind: str | None, old: dict | None, new: dict | None, *,
@@ -195,7 +200,7 @@ def _change(type_: str, page: dict, kind: str | None, old: dict | None, new: dic
     if kind is not None:  # a revert (kind None) gathers the notes of its facts itself
         detail = _with_note(detail, low_confidence(kind, old, new))
     return dict(source_id=page["source_id"], page_id=page["page_id"], type=type_, kind=kind,
-                identity=json.dumps(identity(fact), ensure_ascii=False) if fact else None,
+                identity=_IDENTITY_JSON.encode(identity(fact)) if fact else None,
                 old=old["value"] if old else None, new=new["value"] if new else None, severity=severity,
                 region=fact.get("region"), plan_year=fact.get("plan_year"),
                 snapshot_before=before["id"] if before else None, snapshot_after=after["id"],
@@ -369,8 +374,21 @@ def run_diff(data: DiffData, run_id: int | None = None) -> DiffResult:
         # health judged in this pass is not stored yet: it is passed along
         for page, states, last in data.check_health(run_id, result.health):
             result.changes += [dict(c, run_id=run_id) for c in health_changes(page, states, last)]
+    token = conflicts_token(data.enabled_sources())
+    if run_id is not None and not result.health and data.conflicts_settled(run_id, token):
+        # Nothing judged since a finished check searched the same sources' facts: it would find nothing new.
+        result.conflicts_token = token
+        return result
     latest = data.latest_healthy(EXTRACTOR_VERSION, pending_health=result.health, kinds=CONFLICT_KINDS)
     for c in conflicts(latest, data.known_conflicts()):
         c["run_id"] = run_id
         result.changes.append(c)
+    result.conflicts_token = token
     return result
+
+
+def conflicts_token(enabled_sources: list[tuple[int, str]]) -> str:
+    """What a conflict search covers besides the facts judged (runs.conflicts_token): the extractor version, the
+    conflict rules' version and the enabled sources."""
+    data = json.dumps([EXTRACTOR_VERSION, CONFLICTS_VERSION, enabled_sources], ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()[:40]

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from monitor.alerts import ALERT_SEVERITIES, queue_for_run
+from monitor.alerts import ALERT_SEVERITIES, expand_target, queue_for_run, target_key
 from monitor.diff import run_diff
 from monitor.routing import passes
 from storage import ChangeStore, Database
@@ -33,12 +33,22 @@ def alerts_for(changes: list[dict], targets_by_source: dict[int, list[str]], sou
         for target in targets_by_source.get(c["source_id"], []):
             if passes(c["severity"], target, min_severity or {}):
                 by_target.setdefault(target, []).append(i)
-    rows = []
+    # Targets that get the same changes get the same message: rendered once per distinct set of changes
+    # (every source notifying the same targets made one render of a first check's 10,000 conflicts per target).
+    same: dict[tuple[int, ...], list[str]] = {}
     for target, positions in by_target.items():
-        for row in queue_for_run([view[i] for i in positions], [target], run_id, severities=("high", "medium", "low")):
-            row["change_index"] = [positions[j] for j in row["change_index"]]
-            rows.append(row)
-    return rows
+        same.setdefault(tuple(positions), []).append(target)
+    rows_of: dict[str, list[dict]] = {}
+    for positions, targets in same.items():
+        rows = queue_for_run([view[i] for i in positions], targets, run_id, severities=("high", "medium", "low"))
+        keyed = {row["target_key"]: row for row in rows}
+        for target in targets:  # two targets that are one URL (after ${ENV}) get one message, as before
+            row = keyed.pop(target_key(expand_target(target)), None)
+            rows_of[target] = [row] if row else []
+    out = []
+    for target, positions in by_target.items():  # in the targets' order, one message each
+        out += [dict(row, change_index=[positions[j] for j in row["change_index"]]) for row in rows_of[target]]
+    return out
 
 
 def diff_and_queue(db: Database, run_id: int | None, targets_by_source: dict[int, list[str]] | None = None,
@@ -53,7 +63,8 @@ def diff_and_queue(db: Database, run_id: int | None, targets_by_source: dict[int
     alerts = alerts_for(result.changes, targets_by_source, source_names or {}, run_id, text_alert_sources,
                         min_severity)
     store = ChangeStore(db)
-    store.record_changes(result.changes, alerts=alerts, snapshot_health=result.health)
+    token = (run_id, result.conflicts_token) if run_id is not None and result.conflicts_token else None
+    store.record_changes(result.changes, alerts=alerts, snapshot_health=result.health, conflicts_token=token)
     targets = sorted(set(delivery_targets) if delivery_targets is not None
                      else {t for ts in targets_by_source.values() for t in ts})
     delivery = {}

@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as _MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as _RobotsTxtMiddleware
 from scrapy.http import Request, Response
@@ -87,3 +88,13 @@ def _no_traceback(record: logging.LogRecord) -> bool:
         record.exc_text = None
         record.levelno, record.levelname = logging.WARNING, "WARNING"
     return True
+
+
+class MetaRefreshMiddleware(_MetaRefreshMiddleware):
+    """Scrapy's meta-refresh redirects, minus the look at a 304's (empty) body: Scrapy decoded it and searched it
+    for a <meta http-equiv=refresh> on every not-modified page, most of an unchanged re-check's pages."""
+
+    def process_response(self, request: Request, response: Response):
+        if response.status == 304:
+            return response
+        return super().process_response(request, response)

@@ -55,6 +55,8 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "spiders.middlewares.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "spiders.middlewares.MetaRefreshMiddleware": 580,  # Scrapy's, except on a 304
     "spiders.stopping.StopGuardMiddleware": 990,  # last before the download: nothing new starts once stopping
 }
 ITEM_PIPELINES = {

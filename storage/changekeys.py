@@ -12,6 +12,8 @@ import json
 from typing import Iterable, Mapping, MutableMapping
 
 KEY_FIELDS = ("page_id", "snapshot_before", "snapshot_after", "type", "kind", "identity", "old", "new")
+# json.dumps(parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str), its encoder made once
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def base_key(change: Mapping) -> str | None:
@@ -19,7 +21,7 @@ def base_key(change: Mapping) -> str | None:
     if change.get("page_id") is None or change.get("snapshot_after") is None:
         return None
     parts = [change.get(k) for k in KEY_FIELDS]
-    text = json.dumps(parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    text = _KEY_JSON.encode(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

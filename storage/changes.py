@@ -11,7 +11,7 @@ from storage.changekeys import assign_keys
 from storage.currentfacts import refresh_snapshot_pages
 from storage.db import Database
 from storage.factruns import link_snapshots
-from storage.models import Alert, Change, Snapshot, Source
+from storage.models import Alert, Change, Run, Snapshot, Source
 from storage.outbox import OutboxStore
 from storage.types import SQL_BATCH, chunks, upsert, utcnow
 
@@ -32,13 +32,17 @@ class ChangeStore(OutboxStore):
         self.db = db
 
     def record_changes(self, changes: Sequence[dict], alerts: Sequence[dict] = (),
-                       snapshot_health: dict[int, str] | None = None) -> list[int]:
+                       snapshot_health: dict[int, str] | None = None,
+                       conflicts_token: tuple[int, str] | None = None) -> list[int]:
         """Insert changes (dicts of Change columns) and alerts (dicts of Alert columns whose `change_index`
         lists positions in `changes`), and set snapshots' health, atomically; returns the change ids.
         The facts of the snapshots judged healthy are linked into their runs (storage.factruns), and their pages'
-        current facts refreshed (storage.currentfacts), in the same transaction."""
+        current facts refreshed (storage.currentfacts), in the same transaction; `conflicts_token` (run id,
+        token) is stored as what that run's conflict search covered (runs.conflicts_token)."""
         now = utcnow()
         with self.db.session() as s:
+            if conflicts_token is not None:
+                s.execute(update(Run).where(Run.id == conflicts_token[0]).values(conflicts_token=conflicts_token[1]))
             ids: list[int] = []
             if changes:
                 rows = [{"detected_at": now, **c} for c in changes]

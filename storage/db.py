@@ -33,11 +33,14 @@ VERSION_TABLE = "alembic_version"
 FULL_DISK_BYTES = 1 << 20  # less free space than this beside an SQLite file explains its I/O errors
 
 
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False)  # json.dumps(value, ensure_ascii=False), its encoder made once
+
+
 def json_text(value) -> str:
     """A JSON column's value as stored: json.dumps as SQLAlchemy's default, but Chinese (any non-ASCII) text kept
     literal, not `\\uXXXX`-escaped, so sqlite3 / psql / Datasette users read it. A string no UTF-8 column can
     hold (a lone surrogate) falls back to the escaped form."""
-    out = json.dumps(value, ensure_ascii=False)
+    out = _JSON_TEXT.encode(value)
     try:
         out.encode("utf-8")
     except UnicodeEncodeError:

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
 
 from storage.db import Database
 from storage.models import Change, Check, Extraction, FactRow, Page, Run, Snapshot, Source
+from storage.types import SQL_BATCH, chunks
 
 HISTORY = 6  # healthy snapshots kept as context (the previous one, and earlier ones for reverts)
 HEALTH_TYPES = ("source_failing", "source_recovered")
@@ -144,10 +146,15 @@ class DiffData:
             runs = select(Run.id).where(Run.id >= since) if since is not None else select(Run.id)
             # a subquery, not a list of ids: a run may check more pages than a statement takes variables
             checked = select(Check.page_id).where(or_(Check.run_id == run_id, Check.run_id.in_(runs))).distinct()
-            states = self._check_states(s, checked, pending_health, limit)
-            last = self._last_transitions(s, checked)
-            pages = {p.id: (p, src) for p, src in s.execute(
-                select(Page, Source).join(Source, Page.source_id == Source.id).where(Page.id.in_(checked)))}
+            candidates = self._health_candidates(s, checked, pending_health)
+            states: dict[int, list] = {}
+            last: dict[int, tuple[str, tuple]] = {}
+            pages: dict[int, tuple[Page, Source]] = {}
+            for chunk in chunks(candidates, SQL_BATCH):
+                states.update(self._check_states(s, chunk, pending_health, limit))
+                last.update(self._last_transitions(s, chunk))
+                pages.update({p.id: (p, src) for p, src in s.execute(
+                    select(Page, Source).join(Source, Page.source_id == Source.id).where(Page.id.in_(chunk)))})
         out = []
         for page_id, checks in states.items():
             transition = None
@@ -159,6 +166,30 @@ class DiffData:
                               source_region=source.region),
                         [state for _, state in checks], transition))
         return out
+
+    @staticmethod
+    def _health_candidates(s, checked, pending_health: dict[int, str]) -> list[int]:
+        """The pages of `checked` (a select of page ids) that can have a health transition to record, in id
+        order; for every other one monitor.diff.health_changes finds none, so their checks are not read. A
+        transition needs an outstanding `source_failing` (a recovery), or a newest check that is unhealthy: an
+        error, or a page whose snapshot (stored, or judged in this pass) is unhealthy."""
+        newer = aliased(Check)
+        is_newer = or_(newer.checked_at > Check.checked_at, and_(newer.checked_at == Check.checked_at,
+                                                                   newer.id > Check.id))
+        found = set(s.scalars(select(Check.page_id).where(
+            Check.page_id.in_(checked), Check.outcome == "error",
+            ~select(newer.id).where(newer.page_id == Check.page_id, is_newer).exists())))
+        found.update(s.scalars(select(Snapshot.page_id).where(
+            Snapshot.page_id.in_(checked), Snapshot.health.is_not(None), Snapshot.health != "ok").distinct()))
+        unhealthy = [i for i, health in pending_health.items() if health != "ok"]
+        for chunk in chunks(unhealthy, SQL_BATCH):
+            found.update(s.scalars(select(Snapshot.page_id).where(Snapshot.id.in_(chunk), Snapshot.page_id.in_(checked))))
+        latest = (select(Change.page_id, func.max(Change.id).label("id"))
+                  .where(Change.page_id.in_(checked), Change.type.in_(HEALTH_TYPES))
+                  .group_by(Change.page_id).subquery())
+        found.update(s.scalars(select(Change.page_id).join(latest, Change.id == latest.c.id)
+                               .where(Change.type == "source_failing")))
+        return sorted(found)
 
     @staticmethod
     def _check_states(s, page_ids, pending_health: dict[int, str], limit: int) -> dict[int, list]:
@@ -207,6 +238,21 @@ class DiffData:
             check_id = (detail or {}).get("check_id")
             out[page_id] = (type_, (times[check_id], check_id) if check_id in times else (detected_at, LAST_ID))
         return out
+
+    def enabled_sources(self) -> list[tuple[int, str]]:
+        """(id, name) of every enabled source, by id: whose newest facts the conflict search compares."""
+        with self.db.session() as s:
+            return [tuple(r) for r in s.execute(select(Source.id, Source.name).where(Source.enabled.is_(True))
+                                                .order_by(Source.id))]
+
+    def conflicts_settled(self, run_id: int, token: str) -> bool:
+        """Whether the run before `run_id` (any kind) is a finished check whose conflict search covered `token`:
+        then, with nothing judged since, a search now would find nothing new. An import or reextract in between
+        (their own runs), a check killed before its end or one of an older version say no."""
+        with self.db.session() as s:
+            row = s.execute(select(Run.status, Run.conflicts_token).where(Run.id < run_id)
+                            .order_by(Run.id.desc()).limit(1)).first()
+        return row is not None and row[0] == "finished" and row[1] == token
 
     def known_conflicts(self) -> set[str]:
         with self.db.session() as s:

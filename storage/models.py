@@ -75,6 +75,8 @@ class Run(Base):
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None] = mapped_column(Integer)
     counts: Mapped[dict | None] = mapped_column(JSON)
+    # What this check's conflict search covered (monitor.diff.conflicts_token; 0016), NULL when it did not search.
+    conflicts_token: Mapped[str | None] = mapped_column(String(64))
 
 
 class RawPage(Base):

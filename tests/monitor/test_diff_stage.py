@@ -25,6 +25,28 @@ def test_each_target_gets_only_the_changes_of_its_sources(receiver):
     assert sorted(r["change_index"] for r in rows) == [[0], [1]]
 
 
+
+def test_targets_that_get_the_same_changes_get_one_rendering_of_the_message_each_would_get_alone(monkeypatch):
+    import monitor.alerts as alerts
+    renders = []
+    real = alerts.render
+    monkeypatch.setattr(alerts, "render", lambda changes, when: renders.append(len(changes)) or real(changes, when))
+    changes = [change(1, "high"), change(2, "medium"), change(3, "high", "personal_contribution")]
+    targets = {1: ["json://127.0.0.1:9/a", "json://127.0.0.1:9/b", "json://127.0.0.1:9/c"],
+               2: ["json://127.0.0.1:9/a", "json://127.0.0.1:9/b"], 3: ["json://127.0.0.1:9/a", "json://127.0.0.1:9/b"]}
+    names = {1: "甲", 2: "乙", 3: "丙"}
+    rows = alerts_for(changes, targets, names, 7)
+    assert renders == [3, 1]  # a and b share one message, c has its own
+    alone = [row for target in ("json://127.0.0.1:9/a", "json://127.0.0.1:9/b", "json://127.0.0.1:9/c")
+             for row in alerts_for(changes, {i: [target] for i, ts in targets.items() if target in ts}, names, 7)]
+    assert [r["change_index"] for r in rows] == [[0, 1, 2], [0, 1, 2], [0]]
+
+    def text(row):  # the detection time is rendered to the minute: a render either side of one differs there
+        return {k: v for k, v in row.items() if k not in ("title", "body_text", "body_markdown")}
+    assert [text(r) for r in rows] == [text(r) for r in alone]
+    assert [r["body_text"].split("\n")[2:-3] for r in rows] == [r["body_text"].split("\n")[2:-3] for r in alone]
+
+
 def test_alert_committed_before_a_crash_is_delivered_by_the_next_run(db_url, receiver):
     db = Database(db_url)
     ids = SnapshotStore(db).sync_sources([SourceSpec(name="太原", url="http://127.0.0.1/p")])
