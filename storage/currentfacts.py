@@ -146,18 +146,24 @@ def refresh_pages(conn, page_ids: Iterable[int]) -> int:
     return written
 
 
+_COMPARED = ("fact_id", "snapshot_id", "source_id", "source", "kind", "value", "plan_year", "region", "evidence")
+
+
 def _rewrite(conn, pages: list[int]) -> int:
     """Rewrite the rows of those of `pages` (whole sources) whose rows differ from what they should be."""
     if not pages:
         return 0
     wanted = newest_only(computed_rows(conn, pages))
-    stored: dict[int, list[int]] = {}
+    # Rows are compared by what they say, not by fact id alone: a replaced extraction's facts may take the ids the
+    # deleted ones had (SQLite gives a new row the table's highest id + 1, and a recut deletes the highest).
+    stored: dict[int, list[tuple]] = {}
+    compared = [CURRENT.c[name] for name in _COMPARED]
     for i in range(0, len(pages), PAGE_CHUNK):
-        for page_id, fact_id in conn.execute(select(CURRENT.c.page_id, CURRENT.c.fact_id)
-                                             .where(_among(conn, CURRENT.c.page_id, pages[i:i + PAGE_CHUNK]))
-                                             .order_by(CURRENT.c.fact_id)):
-            stored.setdefault(page_id, []).append(fact_id)
-    stale = [p for p in pages if stored.get(p, []) != [r["fact_id"] for r in wanted[p]]]
+        for row in conn.execute(select(CURRENT.c.page_id, *compared)
+                                .where(_among(conn, CURRENT.c.page_id, pages[i:i + PAGE_CHUNK]))
+                                .order_by(CURRENT.c.fact_id)):
+            stored.setdefault(row[0], []).append(tuple(row[1:]))
+    stale = [p for p in pages if stored.get(p, []) != [tuple(r[name] for name in _COMPARED) for r in wanted[p]]]
     for i in range(0, len(stale), PAGE_CHUNK):
         conn.execute(delete(CURRENT).where(_among(conn, CURRENT.c.page_id, stale[i:i + PAGE_CHUNK])))
     rows = [r for p in stale for r in wanted[p]]
