@@ -1,5 +1,5 @@
-"""List rules: payment channels (缴费渠道), eligible groups (参保对象), subsidized groups (资助对象), waiting-period
-exemptions, and enumerated lines under an introducing sentence."""
+"""List rules: payment channels (缴费渠道), eligible groups (参保对象), subsidized groups (资助对象) and enumerated
+lines under an introducing sentence (waiting-period exemptions: extractors.exemptions)."""
 from __future__ import annotations
 
 import re
@@ -36,14 +36,6 @@ _INCLUDES = re.compile(r"包括|主要有|分为|[:：]")
 _GROUPS_END = re.compile(r"等(?:人员|群体)?[，,。；]|[。；]|[，,]\s*(?:均|都|也)?(?:可|可以)")
 _RESIDENT_NAME = re.compile(r"居民(?:基本)?医(?:疗)?保")
 _ALL_LEAD = re.compile(r"^(?:包括|凡是|凡|所有|具有.{0,10}的)")
-_NO_WAITING = re.compile(r"不设(?:置)?(?:待遇(?:享受)?)?等待期|免(?:除)?(?:待遇)?等待期|无(?:待遇)?等待期")
-_CONNECTIVE = re.compile(r"^(?:需要注意的是|注意|另外|此外|同时|其中|对此)$")
-# 按时参保的, 刑满释放人员在取得相应身份后3个月内参保的: the condition after a group's name (a name that is
-# only a condition, 在职工医保中断缴费3个月内参加居民医保的人员, stays whole)
-_IN_TIME = re.compile(r"(?:在规定(?:时间|期限)内|按时|及时|(?<=[^、，,]{2})(?:在|于)[^、，,]{1,20}?(?:日|天|月|年)(?:之)?内)"
-                      r"(?:参保|缴费|参加)[^、，,]*$")
-_TWO_JOINED = re.compile(r"[^、]{2,}和[^、]{2,}")
-_JOIN_LEAD = re.compile(r"^(?:以及|和|及|对|对于)")
 _ITEM_END = re.compile(r"[：:，,。；;（(]")
 _PAREN_FIRST = re.compile(r"^[^：:]*[（(]")
 _ITEM_END_PAREN = re.compile(r"[：:，,。；;]")
@@ -265,7 +257,6 @@ CLAUSE = re.compile(r"[^，,；;。：:]+")
 
 _GROUP_CLAUSE_LEAD = re.compile(r"^\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[.、．])?\s*(?:其中|另外|同时|此外)?"
                                 r"(?:对于|对|将)?")
-_EXEMPT_SPLIT = re.compile(r"、|以及|和|及")
 _GROUP_SPLITTERS = (re.compile(r"、|以及|及|和"), re.compile(r"、"))
 
 
@@ -299,43 +290,6 @@ def subsidized_groups(s: Sentence) -> Iterator[Found]:
         for name, offset in groups or pending:
             yield "subsidized_group", {"name": name, "mode": mode}, s.ctx.plan_year, offset
         pending = []
-
-
-def waiting_exemptions(s: Sentence) -> Iterator[Found]:
-    work = s.work
-    if work.rstrip().endswith(("？", "?")):
-        return
-    m = _NO_WAITING.search(work)
-    if not m:
-        return
-    head = work[:m.start()]
-    parts = _CLAUSE_MARK.split(head)
-    pos = len(head)
-    collected: list[tuple[str, int]] = []
-    for part in reversed(parts):
-        pos -= len(part)
-        stripped = ENUM_MARK.sub("", part.strip(), count=1) if ENUM_MARK.match(part.strip()) else part.strip()
-        looks_like_groups = "、" in stripped or stripped.endswith(("的", "群体", "人员", "人口", "患者", "儿", "对象"))
-        if not stripped or _CONNECTIVE.match(stripped):
-            if collected:
-                break
-            pos -= 1
-            continue
-        if not looks_like_groups:
-            break
-        stripped = _IN_TIME.sub("", stripped)
-        if "、" in stripped or _TWO_JOINED.search(stripped):
-            for name, offset in _split_items(stripped, _EXEMPT_SPLIT):
-                name = _trim_group(_JOIN_LEAD.sub("", name))
-                if 2 <= len(name) <= 40:
-                    collected.append((name, pos + offset))
-        else:
-            name = _JOIN_LEAD.sub("", stripped)
-            if 2 <= len(name) <= 40:
-                collected.append((name, pos))
-        pos -= 1
-    for name, offset in sorted(collected, key=lambda x: x[1]):
-        yield "waiting_period_exemption", {"name": name}, s.ctx.plan_year, max(offset, 0)
 
 
 # -- enumerated lines under an introducing sentence ------------------------------------------

@@ -10,6 +10,7 @@ import re
 from typing import Callable
 
 from extractors.amounts import amounts
+from extractors.exemptions import waiting_exemptions
 from extractors.groups import (
                                ENUM_FIRST,
                                ENUM_MARK,
@@ -17,7 +18,6 @@ from extractors.groups import (
                                eligible_groups,
                                enumerated_items,
                                subsidized_groups,
-                               waiting_exemptions,
 )
 from extractors.ratios import ratios
 from extractors.sentence import Context, Sentence

@@ -9,7 +9,7 @@ import pytest
 
 from extractors import extract
 
-MODULES = ("amounts", "dates", "document", "groups", "plausibility", "ratios", "regions", "scope", "segment",
+MODULES = ("amounts", "dates", "document", "exemptions", "groups", "plausibility", "ratios", "regions", "scope", "segment",
            "sentence", "windows")
 _CLASS = re.compile(r"\[(\^?)((?:\\.|[^\]\\])*)\]")
 
