@@ -218,21 +218,18 @@ def _apply(sentence: Sentence, rules: list, span: tuple[int, int] | None, region
                         for where in named:
                             evidence = _add(kind, value, year, where, sentence, evidence, span, seen, found)
                         continue
-            key = (kind, tuple(sorted(value.items())), year, where)  # Fact.identity
-            if key not in seen:
-                seen.add(key)
-                if evidence is None:
-                    evidence = sentence.text.strip()
-                found.append((kind, value, year, where, evidence, span))
+            evidence = _add(kind, value, year, where, sentence, evidence, span, seen, found)
 
 
-def _add(kind: str, value: dict, year: int | None, where: str, sentence: Sentence, evidence: str | None,
-         span: tuple[int, int] | None, seen: set, found: list) -> str:
-    """Add one fact unless seen (as _apply does inline); returns the sentence's evidence."""
-    evidence = evidence if evidence is not None else sentence.text.strip()
-    key = (kind, tuple(sorted(value.items())), year, where)
+def _add(kind: str, value: dict, year: int | None, where: str | None, sentence: Sentence, evidence: str | None,
+         span: tuple[int, int] | None, seen: set, found: list) -> str | None:
+    """Add one fact to `found` unless its identity is in `seen`; returns the sentence's evidence (stripped once,
+    when a first new fact needs it)."""
+    key = (kind, tuple(sorted(value.items())), year, where)  # Fact.identity
     if key not in seen:
         seen.add(key)
+        if evidence is None:
+            evidence = sentence.text.strip()
         found.append((kind, value, year, where, evidence, span))
     return evidence
 

@@ -54,4 +54,3 @@ def waiting_exemptions(s: Sentence) -> Iterator[Found]:
         pos -= 1
     for name, offset in sorted(collected, key=lambda x: x[1]):
         yield "waiting_period_exemption", {"name": name}, s.ctx.plan_year, max(offset, 0)
-
